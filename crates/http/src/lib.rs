@@ -1,1 +1,6 @@
+//! Protocol glue shared by every tier: serving HTTP/1.1 and HTTP/2 over TCP or TLS with limits and
+//! graceful shutdown, the local certificate authority, upstream clients, header helpers and the
+//! counters registry. Knows nothing about CloudFront or ALB.
+#![forbid(unsafe_code)]
 
+pub mod metrics;

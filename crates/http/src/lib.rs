@@ -3,4 +3,14 @@
 //! counters registry. Knows nothing about CloudFront or ALB.
 #![forbid(unsafe_code)]
 
+pub mod body;
+pub mod ca;
+pub mod client;
+pub mod headers;
 pub mod metrics;
+pub mod serve;
+pub mod tls;
+
+pub use body::{empty, full, Body, BoxError};
+pub use client::{ClientOptions, Resolve, SystemResolve, UpstreamClient, UpstreamError};
+pub use serve::{serve, ConnInfo, Handler, ServeOptions, TlsInfo};

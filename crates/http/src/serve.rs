@@ -1,0 +1,213 @@
+//! `serve(listener, handler, options, shutdown)`: HTTP/1.1 and HTTP/2, over TCP or TLS, with
+//! limits (header size, URI length, header read timeout, connection cap) and graceful shutdown.
+
+use crate::body::{full, Body};
+use futures_util::future::BoxFuture;
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+/// What a handler knows about the connection a request came on.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub tls: Option<TlsInfo>,
+}
+
+/// The TLS session of a connection.
+#[derive(Debug, Clone)]
+pub struct TlsInfo {
+    pub sni: Option<String>,
+    pub alpn: Option<Vec<u8>>,
+    /// `TLSv1.3` or `TLSv1.2`.
+    pub version: &'static str,
+    /// The IANA suite name, e.g. `TLS13_AES_128_GCM_SHA256`.
+    pub cipher: String,
+}
+
+impl ConnInfo {
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+}
+
+/// A tier's request handler. The future owns what it needs (clone an `Arc` of the tier's state).
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, req: Request<Incoming>, conn: &Arc<ConnInfo>) -> BoxFuture<'static, Response<Body>>;
+}
+
+/// How one listener serves.
+#[derive(Clone)]
+pub struct ServeOptions {
+    /// For logs: `cdn web https://127.0.0.1:8443`.
+    pub name: String,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub max_header_bytes: usize,
+    pub max_uri_bytes: usize,
+    pub header_read_timeout: Duration,
+    pub max_connections: usize,
+    /// How long in-flight requests get at shutdown.
+    pub shutdown_grace: Duration,
+    /// HTTP/2 for cleartext prior-knowledge and TLS ALPN.
+    pub h2: bool,
+}
+
+impl ServeOptions {
+    pub fn new(name: impl Into<String>, limits: &edgeway_config::Limits) -> Self {
+        Self {
+            name: name.into(),
+            tls: None,
+            max_header_bytes: limits.max_header_bytes,
+            max_uri_bytes: limits.max_uri_bytes,
+            header_read_timeout: Duration::from_secs(limits.header_read_timeout),
+            max_connections: limits.max_connections,
+            shutdown_grace: Duration::from_secs(limits.shutdown_grace),
+            h2: true,
+        }
+    }
+}
+
+/// A plain response the serving layer itself gives (limits).
+pub fn status_response(status: StatusCode, server: &'static str) -> Response<Body> {
+    let body = format!("{} {}\n", status.as_u16(), status.canonical_reason().unwrap_or(""));
+    let mut r = Response::new(full(body));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
+    h.insert(http::header::SERVER, http::HeaderValue::from_static(server));
+    h.insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    r
+}
+
+/// Serves `listener` until `shutdown` resolves, then stops accepting and gives in-flight
+/// requests `shutdown_grace` to finish.
+pub async fn serve(
+    listener: TcpListener,
+    handler: Arc<dyn Handler>,
+    opts: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let slots = Arc::new(Semaphore::new(opts.max_connections.max(1)));
+    let acceptor = opts.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    let opts = Arc::new(opts);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of descriptors and the like: back off instead of spinning.
+                    tracing::warn!(listener = %opts.name, error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().unwrap_or(peer);
+        let handler = handler.clone();
+        let opts = opts.clone();
+        let acceptor = acceptor.clone();
+        let stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            match acceptor {
+                None => {
+                    let info = Arc::new(ConnInfo { peer, local, tls: None });
+                    serve_conn(stream, info, handler, &opts, stop).await;
+                }
+                Some(acc) => {
+                    let hs = tokio::time::timeout(opts.header_read_timeout, acc.accept(stream)).await;
+                    let Ok(Ok(tls)) = hs else {
+                        tracing::debug!(listener = %opts.name, %peer, "TLS handshake failed or timed out");
+                        return;
+                    };
+                    let (_, session) = tls.get_ref();
+                    let info = TlsInfo {
+                        sni: session.server_name().map(str::to_string),
+                        alpn: session.alpn_protocol().map(<[u8]>::to_vec),
+                        version: match session.protocol_version() {
+                            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+                            _ => "TLSv1.3",
+                        },
+                        cipher: session
+                            .negotiated_cipher_suite()
+                            .map(|s| format!("{:?}", s.suite()))
+                            .unwrap_or_default(),
+                    };
+                    let info = Arc::new(ConnInfo { peer, local, tls: Some(info) });
+                    serve_conn(tls, info, handler, &opts, stop).await;
+                }
+            }
+        });
+    }
+    drop(stop_rx);
+    let _ = stop_tx.send(true);
+    // Every connection holds a receiver; when the last one ends, `closed` resolves.
+    let _ = tokio::time::timeout(opts.shutdown_grace, stop_tx.closed()).await;
+}
+
+async fn serve_conn<I>(io: I, info: Arc<ConnInfo>, handler: Arc<dyn Handler>, opts: &ServeOptions, mut stop: watch::Receiver<bool>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(opts.header_read_timeout)
+        .max_buf_size(opts.max_header_bytes.max(8192))
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(128)
+        .max_header_list_size(u32::try_from(opts.max_header_bytes).unwrap_or(u32::MAX))
+        .max_pending_accept_reset_streams(20)
+        .max_local_error_reset_streams(1024);
+    let builder = if opts.h2 { builder } else { builder.http1_only() };
+    let max_uri = opts.max_uri_bytes;
+    let svc_info = info.clone();
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+        let fut = if len > max_uri {
+            None
+        } else {
+            Some(handler.handle(req, &svc_info))
+        };
+        async move {
+            Ok::<_, Infallible>(match fut {
+                Some(f) => f.await,
+                None => status_response(StatusCode::URI_TOO_LONG, "edgeway"),
+            })
+        }
+    });
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(listener = %opts.name, peer = %info.peer, error = %e, "connection ended with an error");
+            }
+        }
+        _ = async { let _ = stop.wait_for(|s| *s).await; } => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! What the ALB checks in and adds to a request (pure): the desync/limit checks, X-Forwarded-*,
+//! X-Amzn-Trace-Id and the Host sent to the target.
+
+use crate::condition::strip_port;
+use crate::error::AlbError;
+use http::{HeaderMap, HeaderValue, Method};
+use std::net::SocketAddr;
+
+/// Most addresses an incoming X-Forwarded-For may hold.
+pub const MAX_FORWARDED_FOR: usize = 30;
+/// Above this size of all request headers, the trace header is rewritten with only a Root.
+const TRACE_REWRITE_BYTES: usize = 7 * 1024;
+
+/// The checks before any rule runs: TRACE (405), Transfer-Encoding (501), XFF length (463).
+pub fn check_request(method: &Method, h: &HeaderMap) -> Result<(), AlbError> {
+    if method == Method::TRACE {
+        return Err(AlbError::Trace);
+    }
+    let bad_te = h
+        .get_all(http::header::TRANSFER_ENCODING)
+        .iter()
+        .any(|v| v.to_str().map_or(true, |v| v.split(',').map(str::trim).any(|t| !t.eq_ignore_ascii_case("chunked") && !t.eq_ignore_ascii_case("identity"))));
+    if bad_te {
+        return Err(AlbError::UnsupportedTransferEncoding);
+    }
+    if forwarded_for_count(h) > MAX_FORWARDED_FOR {
+        return Err(AlbError::TooManyForwardedFor);
+    }
+    Ok(())
+}
+
+/// The number of addresses in every X-Forwarded-For header.
+pub fn forwarded_for_count(h: &HeaderMap) -> usize {
+    h.get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.as_bytes().split(|b| *b == b',').filter(|p| p.iter().any(|b| !b.is_ascii_whitespace())).count())
+        .sum()
+}
+
+/// `xff_header_processing_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XffMode {
+    Append,
+    Preserve,
+    Remove,
+}
+
+impl XffMode {
+    pub fn from_config(s: &str) -> Self {
+        match s {
+            "preserve" => Self::Preserve,
+            "remove" => Self::Remove,
+            _ => Self::Append,
+        }
+    }
+}
+
+/// Applies the X-Forwarded-For mode for a client at `peer`.
+pub fn set_forwarded_for(h: &mut HeaderMap, mode: XffMode, peer: SocketAddr, client_port: bool) {
+    match mode {
+        XffMode::Preserve => {}
+        XffMode::Remove => {
+            h.remove("x-forwarded-for");
+        }
+        XffMode::Append => {
+            let ip = peer.ip().to_canonical();
+            let addr = match (client_port, ip) {
+                (false, ip) => ip.to_string(),
+                (true, ip) => SocketAddr::new(ip, peer.port()).to_string(),
+            };
+            edgeway_http::headers::append_forwarded_for(h, &addr, ", ");
+        }
+    }
+}
+
+/// Sets X-Forwarded-Proto and X-Forwarded-Port for the client→ALB connection.
+pub fn set_forwarded_proto_port(h: &mut HeaderMap, https: bool, port: u16) {
+    h.insert("x-forwarded-proto", HeaderValue::from_static(if https { "https" } else { "http" }));
+    h.insert("x-forwarded-port", HeaderValue::from(port));
+}
+
+/// A trace id part: `1-<8 hex epoch seconds>-<24 hex random>`.
+pub fn new_trace_id(epoch_secs: u64, random: [u8; 12]) -> String {
+    let mut s = format!("1-{:08x}-", epoch_secs & 0xffff_ffff);
+    for b in random {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// The X-Amzn-Trace-Id to send: a new Root when there is none; with a Root, `Self=<id>;` in front
+/// (replacing an existing Self), keeping Root and custom fields.
+pub fn trace_header(existing: Option<&str>, id: &str, headers_bytes: usize) -> String {
+    let Some(existing) = existing.filter(|_| headers_bytes <= TRACE_REWRITE_BYTES) else {
+        return format!("Root={id}");
+    };
+    let fields: Vec<&str> = existing
+        .split(';')
+        .map(str::trim)
+        .filter(|f| !f.is_empty() && !f.get(..5).is_some_and(|k| k.eq_ignore_ascii_case("self=")))
+        .collect();
+    let has_root = fields.iter().any(|f| f.get(..5).is_some_and(|k| k.eq_ignore_ascii_case("root=")));
+    let lead = if has_root { "Self" } else { "Root" };
+    let mut out = format!("{lead}={id}");
+    for f in fields {
+        out.push(';');
+        out.push_str(f);
+    }
+    out
+}
+
+/// The total size of the request headers (names and values).
+pub fn headers_bytes(h: &HeaderMap) -> usize {
+    h.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum()
+}
+
+/// The Host for the target: the client's host with the listener's port unless it is 80 or 443.
+pub fn target_host(client_host: &str, listener_port: u16) -> String {
+    let host = strip_port(client_host);
+    if listener_port == 80 || listener_port == 443 {
+        host.to_string()
+    } else {
+        format!("{host}:{listener_port}")
+    }
+}
+
+/// HTTP/2 splits cookies over several headers; HTTP/1.1 targets expect one, joined by `; `.
+pub fn join_cookies(h: &mut HeaderMap) {
+    if h.get_all(http::header::COOKIE).iter().count() < 2 {
+        return;
+    }
+    let joined: Vec<&[u8]> = h.get_all(http::header::COOKIE).iter().map(HeaderValue::as_bytes).collect();
+    if let Ok(v) = HeaderValue::from_bytes(&joined.join(&b"; "[..])) {
+        h.insert(http::header::COOKIE, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn checks() {
+        let thirty = vec!["1.1.1.1"; 30].join(", ");
+        let thirty_one = vec!["1.1.1.1"; 31].join(",");
+        let cases: Vec<(Method, HeaderMap, Option<u16>)> = vec![
+            (Method::GET, headers(&[]), None),
+            (Method::TRACE, headers(&[]), Some(405)),
+            (Method::POST, headers(&[("transfer-encoding", "chunked")]), None),
+            (Method::POST, headers(&[("transfer-encoding", "identity, chunked")]), None),
+            (Method::POST, headers(&[("transfer-encoding", "gzip, chunked")]), Some(501)),
+            (Method::GET, HeaderMap::from_iter([(http::header::HeaderName::from_static("x-forwarded-for"), HeaderValue::from_str(&thirty).unwrap())]), None),
+            (Method::GET, HeaderMap::from_iter([(http::header::HeaderName::from_static("x-forwarded-for"), HeaderValue::from_str(&thirty_one).unwrap())]), Some(463)),
+        ];
+        for (m, h, want) in cases {
+            let got = check_request(&m, &h).err().map(|e| e.status().as_u16());
+            assert_eq!(got, want, "{m} {h:?}");
+        }
+    }
+
+    #[test]
+    fn forwarded_for_counts_over_headers() {
+        let h = headers(&[("x-forwarded-for", "1.1.1.1, 2.2.2.2"), ("x-forwarded-for", "3.3.3.3"), ("x-forwarded-for", " ")]);
+        assert_eq!(forwarded_for_count(&h), 3);
+    }
+
+    #[test]
+    fn forwarded_for_modes() {
+        let peer: SocketAddr = "10.0.0.9:5555".parse().unwrap();
+        let peer6: SocketAddr = "[2001:db8::1]:5555".parse().unwrap();
+        let cases: Vec<(XffMode, bool, SocketAddr, Option<&str>, Option<&str>)> = vec![
+            (XffMode::Append, false, peer, None, Some("10.0.0.9")),
+            (XffMode::Append, false, peer, Some("1.2.3.4"), Some("1.2.3.4, 10.0.0.9")),
+            (XffMode::Append, true, peer, Some("1.2.3.4"), Some("1.2.3.4, 10.0.0.9:5555")),
+            (XffMode::Append, true, peer6, None, Some("[2001:db8::1]:5555")),
+            (XffMode::Preserve, true, peer, Some("1.2.3.4"), Some("1.2.3.4")),
+            (XffMode::Preserve, false, peer, None, None),
+            (XffMode::Remove, true, peer, Some("1.2.3.4"), None),
+        ];
+        for (mode, port, peer, incoming, want) in cases {
+            let mut h = HeaderMap::new();
+            if let Some(v) = incoming {
+                h.insert("x-forwarded-for", HeaderValue::from_str(v).unwrap());
+            }
+            set_forwarded_for(&mut h, mode, peer, port);
+            assert_eq!(h.get("x-forwarded-for").map(|v| v.to_str().unwrap()), want, "{mode:?} {port} {incoming:?}");
+        }
+    }
+
+    #[test]
+    fn trace_ids() {
+        let id = new_trace_id(0x5833_7262, [0x36, 0xd2, 0x28, 0xad, 0x5d, 0x99, 0x92, 0x31, 0x22, 0xbb, 0xe3, 0x54]);
+        assert_eq!(id, "1-58337262-36d228ad5d99923122bbe354");
+        let cases = [
+            (None, 0, "Root=N"),
+            (Some("Root=1-a-b"), 0, "Self=N;Root=1-a-b"),
+            (Some("Self=1-old;Root=1-a-b;CalledFrom=app"), 0, "Self=N;Root=1-a-b;CalledFrom=app"),
+            (Some("Root=1-a-b"), 8000, "Root=N"),
+            (Some("CalledFrom=app"), 0, "Root=N;CalledFrom=app"),
+        ];
+        for (existing, size, want) in cases {
+            assert_eq!(trace_header(existing, "N", size), want, "{existing:?}");
+        }
+    }
+
+    #[test]
+    fn hosts() {
+        let cases = [
+            ("shop.com", 80, "shop.com"),
+            ("shop.com:80", 80, "shop.com"),
+            ("shop.com:443", 443, "shop.com"),
+            ("shop.com", 8080, "shop.com:8080"),
+            ("shop.com:1234", 8080, "shop.com:8080"),
+            ("[::1]:8080", 8080, "[::1]:8080"),
+        ];
+        for (h, p, want) in cases {
+            assert_eq!(target_host(h, p), want);
+        }
+    }
+
+    #[test]
+    fn joins_cookies() {
+        let mut h = headers(&[("cookie", "a=1"), ("cookie", "b=2")]);
+        join_cookies(&mut h);
+        assert_eq!(h.get_all("cookie").iter().count(), 1);
+        assert_eq!(h["cookie"], "a=1; b=2");
+    }
+}

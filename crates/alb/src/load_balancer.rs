@@ -1,0 +1,65 @@
+//! A load balancer's attributes and its pooled connections to targets.
+
+use crate::error::AlbError;
+use crate::headers::XffMode;
+use edgeway_http::metrics::{Counter, Metrics};
+use edgeway_http::{ClientOptions, SystemResolve, UpstreamClient};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// ALB's TCP connect timeout to a target (then 504).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One `[[load_balancer]]` at run time.
+pub struct LoadBalancer {
+    pub name: String,
+    pub idle_timeout: Duration,
+    pub xff: XffMode,
+    pub xff_client_port: bool,
+    pub preserve_host: bool,
+    /// Keep-alive connections to targets (None only if TLS could not be set up).
+    pub client: Option<UpstreamClient>,
+    pub bytes_in: Counter,
+    pub bytes_out: Counter,
+    metrics: Metrics,
+}
+
+impl LoadBalancer {
+    pub fn from_config(lb: &edgeway_config::LoadBalancer, tls: Option<Arc<rustls::ClientConfig>>, metrics: &Metrics) -> Self {
+        let idle_timeout = Duration::from_secs(lb.idle_timeout.max(1));
+        let client = tls.map(|tls| {
+            UpstreamClient::new(ClientOptions {
+                connect_timeout: CONNECT_TIMEOUT,
+                // A bit under the idle timeout, so edgeway closes an idle connection before the
+                // target's own keep-alive (expected to be longer) races it.
+                pool_idle_timeout: idle_timeout.mul_f64(0.9),
+                pool_max_idle_per_host: 64,
+                tls,
+                resolver: Arc::new(SystemResolve),
+            })
+        });
+        let bytes = |direction: &str| {
+            metrics.counter("edgeway_alb_bytes_total", "Body bytes through the load balancer.", &[("lb", &lb.name), ("direction", direction)])
+        };
+        Self {
+            name: lb.name.clone(),
+            idle_timeout,
+            xff: XffMode::from_config(&lb.xff_header_processing_mode),
+            xff_client_port: lb.enable_xff_client_port,
+            preserve_host: lb.preserve_host_header,
+            client,
+            bytes_in: bytes("in"),
+            bytes_out: bytes("out"),
+            metrics: metrics.clone(),
+        }
+    }
+
+    /// Bumps `edgeway_alb_upstream_errors_total{lb,kind}` for an upstream failure.
+    pub fn count_error(&self, e: &AlbError) {
+        if let Some(kind) = e.upstream_kind() {
+            self.metrics
+                .counter("edgeway_alb_upstream_errors_total", "Requests the load balancer could not forward.", &[("lb", &self.name), ("kind", kind)])
+                .inc();
+        }
+    }
+}

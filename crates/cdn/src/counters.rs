@@ -1,0 +1,88 @@
+//! The tier's named counters, per distribution. Fixed label sets are taken once; response codes
+//! and listeners are looked up when first seen.
+
+use edgeway_http::metrics::{Counter, Metrics};
+
+pub const REQUESTS: &str = "edgeway_cdn_requests_total";
+pub const RESPONSES: &str = "edgeway_cdn_responses_total";
+pub const ORIGIN_REQUESTS: &str = "edgeway_cdn_origin_requests_total";
+pub const UPSTREAM_ERRORS: &str = "edgeway_cdn_upstream_errors_total";
+pub const CACHE: &str = "edgeway_cdn_cache_total";
+pub const BYTES: &str = "edgeway_cdn_bytes_total";
+
+/// `X-Cache` outcomes, as counted in `edgeway_cdn_cache_total{result}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheResult {
+    Hit,
+    RefreshHit,
+    Miss,
+    Error,
+    Redirect,
+}
+
+impl CacheResult {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Hit => "Hit",
+            Self::RefreshHit => "RefreshHit",
+            Self::Miss => "Miss",
+            Self::Error => "Error",
+            Self::Redirect => "Redirect",
+        }
+    }
+    /// The `X-Cache` header value.
+    pub fn x_cache(self) -> &'static str {
+        match self {
+            Self::Hit => "Hit from cloudfront",
+            Self::RefreshHit => "RefreshHit from cloudfront",
+            Self::Miss => "Miss from cloudfront",
+            Self::Error => "Error from cloudfront",
+            Self::Redirect => "Redirect from cloudfront",
+        }
+    }
+}
+
+/// One distribution's counters.
+#[derive(Clone)]
+pub struct Counters {
+    metrics: Metrics,
+    distribution: String,
+    pub bytes_in: Counter,
+    pub bytes_out: Counter,
+    /// By origin index.
+    pub origin_requests: Vec<Counter>,
+}
+
+impl Counters {
+    pub fn new(metrics: &Metrics, distribution: &str, origins: &[&str]) -> Self {
+        let d = distribution;
+        let bytes = |dir: &str| metrics.counter(BYTES, "Body bytes through the edge (in: viewer requests, out: viewer responses).", &[("distribution", d), ("direction", dir)]);
+        let origin_requests = origins
+            .iter()
+            .map(|o| metrics.counter(ORIGIN_REQUESTS, "Requests (attempts) sent to origins.", &[("distribution", d), ("origin", o)]))
+            .collect();
+        let c = Self { metrics: metrics.clone(), distribution: d.to_string(), bytes_in: bytes("in"), bytes_out: bytes("out"), origin_requests };
+        for r in [CacheResult::Hit, CacheResult::Miss, CacheResult::Error, CacheResult::Redirect] {
+            c.cache(r);
+        }
+        c
+    }
+
+    /// `edgeway_cdn_requests_total{distribution,listener}` for one listener (`https:8443`).
+    pub fn requests(&self, listener: &str) -> Counter {
+        self.metrics.counter(REQUESTS, "Viewer requests received.", &[("distribution", &self.distribution), ("listener", listener)])
+    }
+
+    pub fn response(&self, code: u16) {
+        let code = code.to_string();
+        self.metrics.counter(RESPONSES, "Viewer responses by status code.", &[("distribution", &self.distribution), ("code", &code)]).inc();
+    }
+
+    pub fn cache(&self, r: CacheResult) -> Counter {
+        self.metrics.counter(CACHE, "Cache outcomes (X-Cache).", &[("distribution", &self.distribution), ("result", r.label())])
+    }
+
+    pub fn upstream_error(&self, kind: &str) {
+        self.metrics.counter(UPSTREAM_ERRORS, "Origin requests that failed, by kind.", &[("distribution", &self.distribution), ("kind", kind)]).inc();
+    }
+}

@@ -1,0 +1,254 @@
+//! The headers CloudFront sends to the origin (cache key ∪ origin request policy ∪ the default
+//! forwarding table, plus what it adds) and the headers it changes on the viewer response.
+
+use crate::behavior::Behavior;
+use crate::params;
+use edgeway_http::headers::{append_forwarded_for, strip_hop_by_hop};
+use edgeway_http::TlsInfo;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Version};
+use std::net::SocketAddr;
+
+/// What the origin request headers depend on, besides the viewer's headers.
+pub struct OriginHeaderInput<'a> {
+    pub method: &'a Method,
+    pub https: bool,
+    pub version: Version,
+    pub peer: SocketAddr,
+    /// The viewer's Host (`Host` header or `:authority`).
+    pub viewer_host: Option<&'a str>,
+    pub tls: Option<&'a TlsInfo>,
+    pub behavior: &'a Behavior,
+    pub origin_domain: &'a str,
+    pub custom_headers: &'a [(HeaderName, HeaderValue)],
+    /// `1.1 <edge> (CloudFront)`.
+    pub via: &'a str,
+    pub request_id: &'a str,
+}
+
+/// Viewer headers CloudFront removes unless the cache key or origin request policy names them.
+const REMOVED: &[&str] = &[
+    "accept",
+    "accept-charset",
+    "accept-encoding",
+    "accept-language",
+    "expect",
+    "referer",
+    "te",
+    "trailer",
+    "upgrade",
+    "x-forwarded-proto",
+    "x-http-method-override",
+    "x-real-ip",
+    "x-amz-cf-id",
+];
+
+fn removed_by_default(name: &str) -> bool {
+    REMOVED.contains(&name) || name.starts_with("proxy-") || name.starts_with("x-edge-")
+}
+
+/// The `Accept-Encoding` CloudFront normalizes into the key and sends to the origin:
+/// `br,gzip`, `gzip`, `br` (as enabled and offered), else `identity`.
+pub fn normalized_accept_encoding(viewer: &HeaderMap, gzip: bool, brotli: bool, version: Version) -> &'static str {
+    // HTTP/1.0 viewers get no compression.
+    if version == Version::HTTP_10 || version == Version::HTTP_09 {
+        return "identity";
+    }
+    let mut offers_gzip = false;
+    let mut offers_br = false;
+    for v in viewer.get_all(http::header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()) {
+        for tok in v.split(',') {
+            let mut parts = tok.split(';');
+            let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let refused = parts.any(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()) == Some(0.0));
+            if refused {
+                continue;
+            }
+            match coding.as_str() {
+                "gzip" => offers_gzip = true,
+                "br" => offers_br = true,
+                _ => {}
+            }
+        }
+    }
+    match (brotli && offers_br, gzip && offers_gzip) {
+        (true, true) => "br,gzip",
+        (true, false) => "br",
+        (false, true) => "gzip",
+        (false, false) => "identity",
+    }
+}
+
+/// Device classes CloudFront derives from User-Agent, as `CloudFront-Is-*-Viewer` headers.
+pub fn device_headers(user_agent: &str) -> [(&'static str, bool); 6] {
+    let ua = user_agent;
+    let android = ua.contains("Android");
+    let ios = ua.contains("iPhone") || ua.contains("iPad") || ua.contains("iPod");
+    let tablet = ua.contains("iPad") || ua.contains("Tablet") || (android && !ua.contains("Mobile"));
+    let smarttv = ["SmartTV", "SMART-TV", "GoogleTV", "AppleTV", "BRAVIA", "HbbTV", "Roku", "Web0S", "WebOS"].iter().any(|t| ua.contains(t));
+    let mobile = !tablet && (ua.contains("Mobile") || ua.contains("iPhone") || ua.contains("iPod") || ua.contains("Windows Phone"));
+    let desktop = !tablet && !mobile && !smarttv;
+    [
+        ("cloudfront-is-android-viewer", android),
+        ("cloudfront-is-ios-viewer", ios),
+        ("cloudfront-is-tablet-viewer", tablet),
+        ("cloudfront-is-mobile-viewer", mobile),
+        ("cloudfront-is-smarttv-viewer", smarttv),
+        ("cloudfront-is-desktop-viewer", desktop),
+    ]
+}
+
+/// The headers of the origin request.
+pub fn origin_request_headers(viewer: &HeaderMap, i: &OriginHeaderInput<'_>) -> HeaderMap {
+    let key = &i.behavior.cache_policy.key;
+    let orp = i.behavior.origin_request_policy.as_ref();
+    let forwarded = |name: &str| key.has_header(name) || orp.is_some_and(|o| o.forwards_header(name));
+    let wanted_generated = |name: &str| key.has_header(name) || orp.is_some_and(|o| o.wants_cloudfront_header(name));
+
+    let mut v = viewer.clone();
+    strip_hop_by_hop(&mut v, false);
+    let mut out = HeaderMap::with_capacity(v.len() + 8);
+    for (name, value) in &v {
+        let n = name.as_str();
+        let keep = match n {
+            "host" | "cookie" | "x-forwarded-for" => false,
+            _ if n.starts_with("cloudfront-") => false,
+            "accept-encoding" if key.normalizes_accept_encoding() => false,
+            "via" => true,
+            _ if forwarded(n) => true,
+            "user-agent" => false,
+            // Kept for methods that are never cached.
+            "authorization" => !i.behavior.caches_method(i.method),
+            _ => !removed_by_default(n),
+        };
+        if keep {
+            out.append(name.clone(), value.clone());
+        }
+    }
+
+    let host = if forwarded("host") { i.viewer_host.unwrap_or(i.origin_domain) } else { i.origin_domain };
+    if let Ok(h) = HeaderValue::from_str(host) {
+        out.insert(http::header::HOST, h);
+    }
+    let orp_cookies = orp.map(|o| &o.cookies);
+    if let Some(c) = params::filter_cookies(viewer, &key.cookies, orp_cookies) {
+        if let Ok(c) = HeaderValue::from_str(&c) {
+            out.insert(http::header::COOKIE, c);
+        }
+    }
+    if key.normalizes_accept_encoding() {
+        let ae = normalized_accept_encoding(viewer, key.accept_encoding_gzip, key.accept_encoding_brotli, i.version);
+        out.insert(http::header::ACCEPT_ENCODING, HeaderValue::from_static(ae));
+    }
+    for xff in viewer.get_all("x-forwarded-for") {
+        out.append("x-forwarded-for", xff.clone());
+    }
+    append_forwarded_for(&mut out, &i.peer.ip().to_string(), ",");
+    append_via(&mut out, i.via);
+    if let Ok(id) = HeaderValue::from_str(i.request_id) {
+        out.insert("x-amz-cf-id", id);
+    }
+    if !forwarded("user-agent") {
+        out.insert(http::header::USER_AGENT, HeaderValue::from_static("Amazon CloudFront"));
+    }
+
+    // CloudFront-* headers, only when a policy names them.
+    let mut generated: Vec<(&'static str, String)> = Vec::new();
+    if wanted_generated("cloudfront-forwarded-proto") {
+        generated.push(("cloudfront-forwarded-proto", if i.https { "https" } else { "http" }.into()));
+    }
+    if wanted_generated("cloudfront-viewer-address") {
+        generated.push(("cloudfront-viewer-address", format!("{}:{}", i.peer.ip(), i.peer.port())));
+    }
+    if wanted_generated("cloudfront-viewer-http-version") {
+        generated.push(("cloudfront-viewer-http-version", crate::ids::version_text(i.version).into()));
+    }
+    if wanted_generated("cloudfront-viewer-tls") {
+        if let Some(t) = i.tls {
+            generated.push(("cloudfront-viewer-tls", format!("{}:{}:fullHandshake", t.version, t.cipher)));
+        }
+    }
+    let ua = viewer.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    for (name, is) in device_headers(ua) {
+        if wanted_generated(name) {
+            generated.push((name, if is { "true" } else { "false" }.into()));
+        }
+    }
+    for (name, value) in generated {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            out.insert(name, v);
+        }
+    }
+
+    for (name, value) in i.custom_headers {
+        out.insert(name.clone(), value.clone());
+    }
+    out
+}
+
+/// Appends `ours` to any `Via` already there (`, `-separated).
+pub fn append_via(h: &mut HeaderMap, ours: &str) {
+    let existing: Vec<&str> = h.get_all(http::header::VIA).iter().filter_map(|v| v.to_str().ok()).collect();
+    let value = if existing.is_empty() { ours.to_string() } else { format!("{}, {ours}", existing.join(", ")) };
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        h.insert(http::header::VIA, v);
+    }
+}
+
+/// What CloudFront stamps on a viewer response.
+pub struct ViewerStamp<'a> {
+    pub via: &'a str,
+    pub request_id: &'a str,
+    pub pop: &'a str,
+    /// `Miss from cloudfront`, `Error from cloudfront`, ...
+    pub x_cache: &'static str,
+}
+
+/// Adds `X-Cache`, `Via`, `X-Amz-Cf-Pop`, `X-Amz-Cf-Id` to a viewer response.
+pub fn stamp_viewer_response(h: &mut HeaderMap, s: &ViewerStamp<'_>) {
+    h.insert("x-cache", HeaderValue::from_static(s.x_cache));
+    append_via(h, s.via);
+    if let Ok(v) = HeaderValue::from_str(s.pop) {
+        h.insert("x-amz-cf-pop", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(s.request_id) {
+        h.insert("x-amz-cf-id", v);
+    }
+}
+
+/// Cleans an origin response's headers for the viewer: hop-by-hop headers go; `Set-Cookie`
+/// goes when no cookies are forwarded; `Vary` keeps only Accept-Encoding, Cookie and forwarded
+/// headers.
+pub fn clean_origin_response(h: &mut HeaderMap, behavior: &Behavior) {
+    strip_hop_by_hop(h, false);
+    let key = &behavior.cache_policy.key;
+    let orp = behavior.origin_request_policy.as_ref();
+    let cookies_forwarded = !key.cookies.is_none() || orp.is_some_and(|o| !o.cookies.is_none());
+    if !cookies_forwarded {
+        h.remove(http::header::SET_COOKIE);
+    }
+    if h.contains_key(http::header::VARY) {
+        let kept: Vec<String> = h
+            .get_all(http::header::VARY)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|t| t.trim().to_string())
+            .filter(|t| {
+                let l = t.to_ascii_lowercase();
+                l == "accept-encoding"
+                    || (l == "cookie" && cookies_forwarded)
+                    || (l != "*" && (key.has_header(&l) || orp.is_some_and(|o| o.forwards_header(&l))))
+            })
+            .collect();
+        h.remove(http::header::VARY);
+        if !kept.is_empty() {
+            if let Ok(v) = HeaderValue::from_str(&kept.join(", ")) {
+                h.insert(http::header::VARY, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,126 @@
+//! Origins resolved from the config: address, ports, protocol policy, timeouts, custom headers,
+//! and a pooled HTTP/1.1 client each.
+
+use edgeway_http::{ClientOptions, Resolve, UpstreamClient};
+use http::{HeaderName, HeaderValue};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `origin_protocol_policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OriginProtocolPolicy {
+    HttpOnly,
+    HttpsOnly,
+    MatchViewer,
+}
+
+impl OriginProtocolPolicy {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "http-only" => Self::HttpOnly,
+            "match-viewer" => Self::MatchViewer,
+            _ => Self::HttpsOnly,
+        }
+    }
+}
+
+/// An origin, ready for the request path.
+#[derive(Clone)]
+pub struct Origin {
+    pub id: String,
+    /// Lower-cased `domain_name`: the Host CloudFront sends and the name the certificate must cover.
+    pub domain_name: String,
+    /// `origin_path` (starts with `/`, no trailing `/`) or empty.
+    pub origin_path: String,
+    pub http_port: u16,
+    pub https_port: u16,
+    pub protocol: OriginProtocolPolicy,
+    /// Total tries on connection failures (and on read timeouts for GET/HEAD).
+    pub connection_attempts: u32,
+    pub read_timeout: Duration,
+    pub custom_headers: Vec<(HeaderName, HeaderValue)>,
+    pub client: UpstreamClient,
+}
+
+impl Origin {
+    pub fn new(o: &edgeway_config::Origin, tls: Arc<rustls::ClientConfig>, resolver: Arc<dyn Resolve>) -> Result<Self, String> {
+        let cc = o.custom_origin_config.clone().unwrap_or_default();
+        let mut custom_headers = Vec::with_capacity(o.custom_header.len());
+        for h in &o.custom_header {
+            let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|e| format!("origin `{}`: custom header `{}`: {e}", o.origin_id, h.name))?;
+            let value = HeaderValue::from_str(&h.value).map_err(|e| format!("origin `{}`: custom header `{}`: {e}", o.origin_id, h.name))?;
+            custom_headers.push((name, value));
+        }
+        let client = UpstreamClient::new(ClientOptions {
+            connect_timeout: Duration::from_secs(o.connection_timeout.max(1)),
+            pool_idle_timeout: Duration::from_secs(cc.origin_keepalive_timeout.max(1)),
+            pool_max_idle_per_host: 64,
+            tls,
+            resolver,
+        });
+        Ok(Self {
+            id: o.origin_id.clone(),
+            domain_name: o.domain_name.trim_end_matches('.').to_ascii_lowercase(),
+            origin_path: o.origin_path.clone().unwrap_or_default().trim_end_matches('/').to_string(),
+            http_port: cc.http_port,
+            https_port: cc.https_port,
+            protocol: OriginProtocolPolicy::parse(&cc.origin_protocol_policy),
+            connection_attempts: o.connection_attempts.max(1),
+            read_timeout: Duration::from_secs(cc.origin_read_timeout.max(1)),
+            custom_headers,
+            client,
+        })
+    }
+
+    /// The absolute URL of the origin request for a viewer `path` and forwarded `query`.
+    pub fn url(&self, viewer_https: bool, path: &str, query: Option<&str>) -> String {
+        origin_url(self.protocol, &self.domain_name, self.http_port, self.https_port, &self.origin_path, viewer_https, path, query)
+    }
+}
+
+/// `scheme://domain:port` + origin_path + path + `?query`.
+#[allow(clippy::too_many_arguments)]
+pub fn origin_url(
+    policy: OriginProtocolPolicy,
+    domain: &str,
+    http_port: u16,
+    https_port: u16,
+    origin_path: &str,
+    viewer_https: bool,
+    path: &str,
+    query: Option<&str>,
+) -> String {
+    let https = match policy {
+        OriginProtocolPolicy::HttpOnly => false,
+        OriginProtocolPolicy::HttpsOnly => true,
+        OriginProtocolPolicy::MatchViewer => viewer_https,
+    };
+    let (scheme, port) = if https { ("https", https_port) } else { ("http", http_port) };
+    let mut u = format!("{scheme}://{}{origin_path}{path}", edgeway_config::join_host_port(domain, port));
+    if let Some(q) = query {
+        u.push('?');
+        u.push_str(q);
+    }
+    u
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use OriginProtocolPolicy::*;
+
+    #[test]
+    fn urls() {
+        let table: &[(OriginProtocolPolicy, bool, &str, &str, Option<&str>, &str)] = &[
+            (HttpOnly, true, "", "/a", None, "http://o.test:8080/a"),
+            (HttpsOnly, false, "", "/a", Some("x=1"), "https://o.test:8443/a?x=1"),
+            (MatchViewer, false, "", "/a", None, "http://o.test:8080/a"),
+            (MatchViewer, true, "", "/a", None, "https://o.test:8443/a"),
+            (HttpOnly, false, "/production", "/acme/i.html", None, "http://o.test:8080/production/acme/i.html"),
+        ];
+        for (policy, https, op, path, q, want) in table {
+            assert_eq!(origin_url(*policy, "o.test", 8080, 8443, op, *https, path, *q), *want);
+        }
+        assert_eq!(origin_url(HttpOnly, "::1", 80, 443, "", false, "/", None), "http://[::1]:80/");
+    }
+}

@@ -1,0 +1,332 @@
+//! The CloudFront tier: one [`Edge`] per distribution, and the life of a request as a short
+//! linear async fn over named phases.
+
+use crate::behavior::{self, Behavior};
+use crate::body::{MeteredBody, RequestBody};
+use crate::counters::{CacheResult, Counters};
+use crate::error_page::{error_response, CdnError};
+use crate::headers::{clean_origin_response, origin_request_headers, stamp_viewer_response, OriginHeaderInput, ViewerStamp};
+use crate::origin::Origin;
+use crate::origin_request::{self, OriginRequest};
+use crate::viewer::{self, ViewerRequest, ViewerVerdict};
+use crate::{distribution, ids, params};
+use edgeway_http::metrics::{Counter, Metrics};
+use edgeway_http::{Body, ConnInfo, Handler, Resolve};
+use futures_util::future::BoxFuture;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The CDN tier: every distribution of a config, ready to serve. Cheap to clone.
+#[derive(Clone)]
+pub struct CdnTier {
+    edges: Arc<HashMap<String, Arc<Edge>>>,
+}
+
+impl CdnTier {
+    /// `resolver` resolves origin domain names (the wiring passes edgeway's own DNS tier);
+    /// `extra_roots` are trusted for origin TLS besides the system roots (the local CA).
+    pub fn new(
+        cfg: &edgeway_config::Config,
+        resolver: Arc<dyn Resolve>,
+        extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+        metrics: Metrics,
+    ) -> Result<Self, String> {
+        let tls = edgeway_http::tls::client_config(&extra_roots).map_err(|e| format!("origin TLS: {e}"))?;
+        let edge_host: Arc<str> = ids::edge_host().into();
+        let mut edges = HashMap::new();
+        for d in &cfg.distributions {
+            let edge = Edge::new(cfg, d, tls.clone(), resolver.clone(), &metrics, edge_host.clone())
+                .map_err(|e| format!("distribution `{}`: {e}", d.id))?;
+            edges.insert(d.id.clone(), Arc::new(edge));
+        }
+        Ok(Self { edges: Arc::new(edges) })
+    }
+
+    /// The handler for distribution `id` on its listener `https://…`/`http://…` at `port` (the
+    /// bound port).
+    pub fn handler(&self, distribution: &str, https: bool, port: u16) -> Option<Arc<dyn Handler>> {
+        let edge = self.edges.get(distribution)?.clone();
+        let listener = format!("{}:{port}", if https { "https" } else { "http" });
+        let requests = edge.counters.requests(&listener);
+        Some(Arc::new(EdgeHandler { edge, https, requests }))
+    }
+}
+
+struct EdgeHandler {
+    edge: Arc<Edge>,
+    https: bool,
+    requests: Counter,
+}
+
+impl Handler for EdgeHandler {
+    fn handle(&self, req: Request<Incoming>, conn: &Arc<ConnInfo>) -> BoxFuture<'static, Response<Body>> {
+        self.requests.inc();
+        let edge = self.edge.clone();
+        let conn = conn.clone();
+        let https = self.https;
+        Box::pin(async move { edge.serve(req, https, &conn).await })
+    }
+}
+
+/// One distribution at run time.
+struct Edge {
+    id: String,
+    aliases: Vec<String>,
+    enabled: bool,
+    pop: String,
+    default_root_object: Option<String>,
+    /// The distribution's HTTPS listener port, for redirects.
+    https_port: u16,
+    ordered: Vec<Behavior>,
+    default: Behavior,
+    origins: Vec<Origin>,
+    custom_errors: Vec<edgeway_config::CustomErrorResponse>,
+    edge_host: Arc<str>,
+    counters: Counters,
+}
+
+/// What the phases after the viewer checks need to know about the viewer.
+struct Viewer<'a> {
+    https: bool,
+    version: Version,
+    host: Option<&'a str>,
+    headers: &'a HeaderMap,
+    conn: &'a ConnInfo,
+    via: &'a str,
+    request_id: &'a str,
+}
+
+/// The viewer's Host: the `Host` header, else `:authority`, else the TLS SNI.
+fn viewer_host<'a>(req: &'a Request<Incoming>, conn: &'a ConnInfo) -> Option<&'a str> {
+    req.headers()
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+        .or_else(|| conn.tls.as_ref().and_then(|t| t.sni.as_deref()))
+}
+
+/// The origin path for a viewer path: `default_root_object` replaces exactly `/`.
+pub fn apply_default_root_object(path: &str, default_root_object: Option<&str>) -> String {
+    match default_root_object {
+        Some(o) if path == "/" && !o.is_empty() => format!("/{}", o.trim_start_matches('/')),
+        _ => path.to_string(),
+    }
+}
+
+/// CloudFront's redirect for the viewer protocol policy.
+fn redirect_response(status: StatusCode, location: &str, head: bool) -> Response<Body> {
+    let text = format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""));
+    let html = format!("<html>\r\n<head><title>{text}</title></head>\r\n<body>\r\n<center><h1>{text}</h1></center>\r\n<hr><center>CloudFront</center>\r\n</body>\r\n</html>\r\n");
+    let len = html.len();
+    let mut r = Response::new(if head { edgeway_http::empty() } else { edgeway_http::full(html) });
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(http::header::SERVER, HeaderValue::from_static("CloudFront"));
+    h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
+    if let Ok(l) = HeaderValue::from_str(location) {
+        h.insert(http::header::LOCATION, l);
+    }
+    r
+}
+
+impl Edge {
+    fn new(
+        cfg: &edgeway_config::Config,
+        d: &edgeway_config::Distribution,
+        tls: Arc<rustls::ClientConfig>,
+        resolver: Arc<dyn Resolve>,
+        metrics: &Metrics,
+        edge_host: Arc<str>,
+    ) -> Result<Self, String> {
+        let ids: Vec<&str> = d.origins.iter().map(|o| o.origin_id.as_str()).collect();
+        let ordered = d.ordered_cache_behavior.iter().map(|b| Behavior::new(cfg, b, &ids)).collect::<Result<Vec<_>, _>>()?;
+        let default = Behavior::new(cfg, &d.default_cache_behavior, &ids)?;
+        let origins = d.origins.iter().map(|o| Origin::new(o, tls.clone(), resolver.clone())).collect::<Result<Vec<_>, _>>()?;
+        let https_port = d
+            .listen
+            .iter()
+            .filter_map(|l| edgeway_config::parse_listen_url(l).ok())
+            .find(|(https, _)| *https)
+            .map_or(443, |(_, a)| a.port());
+        Ok(Self {
+            id: d.id.clone(),
+            aliases: d.aliases.clone(),
+            enabled: d.enabled,
+            pop: d.pop.clone(),
+            default_root_object: d.default_root_object.clone(),
+            https_port,
+            ordered,
+            default,
+            origins,
+            custom_errors: d.custom_error_response.clone(),
+            edge_host,
+            counters: Counters::new(metrics, &d.id, &ids),
+        })
+    }
+
+    /// The life of a request.
+    async fn serve(&self, req: Request<Incoming>, https: bool, conn: &ConnInfo) -> Response<Body> {
+        let request_id = ids::request_id();
+        let via = ids::via(req.version(), &self.edge_host);
+        let head = req.method() == Method::HEAD;
+        let (mut resp, result) = match self.respond(req, https, conn, &via, &request_id).await {
+            Ok(x) => x,
+            Err(e) => (self.fail(&e, &request_id, head), CacheResult::Error),
+        };
+        stamp_viewer_response(resp.headers_mut(), &ViewerStamp { via: &via, request_id: &request_id, pop: &self.pop, x_cache: result.x_cache() });
+        self.counters.cache(result).inc();
+        self.counters.response(resp.status().as_u16());
+        resp
+    }
+
+    async fn respond(&self, req: Request<Incoming>, https: bool, conn: &ConnInfo, via: &str, request_id: &str) -> Result<(Response<Body>, CacheResult), CdnError> {
+        // 1. Distribution.
+        let host = viewer_host(&req, conn);
+        self.check_distribution(host)?;
+        // 2. Cache behavior.
+        let behavior = behavior::select(&self.ordered, &self.default, req.uri().path());
+        // 3. Viewer protocol policy.
+        let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let vr = ViewerRequest { https, method: req.method(), version: req.version(), host: host.unwrap_or("localhost"), path_and_query: pq };
+        match viewer::viewer_protocol(behavior.viewer_protocol_policy, &vr, self.https_port) {
+            ViewerVerdict::Serve => {}
+            ViewerVerdict::Redirect(status, location) => {
+                return Ok((redirect_response(status, &location, req.method() == Method::HEAD), CacheResult::Redirect));
+            }
+            ViewerVerdict::Refuse(r) => return Err(r.into()),
+        }
+        // 4. Allowed methods.
+        if !viewer::method_allowed(&behavior.allowed_methods, req.method()) {
+            return Err(CdnError::MethodNotAllowed);
+        }
+        if (req.method() == Method::GET || req.method() == Method::HEAD) && !http_body::Body::is_end_stream(req.body()) {
+            return Err(CdnError::GetWithBody);
+        }
+        // 5. Default root object.
+        let path = apply_default_root_object(req.uri().path(), self.default_root_object.as_deref());
+        let query = req.uri().query().map(str::to_string);
+        // (The cache lookup slots in here: `cache_key::cache_key` → hit: deliver; miss: go on.)
+        // 6-7. Origin request.
+        let (parts, body) = req.into_parts();
+        let content_length = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        let body = MeteredBody::new(edgeway_http::body::boxed(body), self.counters.bytes_in.clone(), None).boxed();
+        let body = RequestBody::from_viewer(body, content_length).await.map_err(|_| CdnError::BadRequestBody)?;
+        let host = parts.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).or_else(|| parts.uri.authority().map(|a| a.as_str())).or_else(|| conn.tls.as_ref().and_then(|t| t.sni.as_deref()));
+        let viewer = Viewer { https, version: parts.version, host, headers: &parts.headers, conn, via, request_id };
+        let fetched = self.fetch(behavior, &parts.method, &viewer, body, &path, query.as_deref()).await;
+        // 8. Deliver (custom error pages replace origin errors).
+        let status = match &fetched {
+            Ok(r) => r.status(),
+            Err(e) => e.status(),
+        };
+        if status.as_u16() >= 400 {
+            if let Some(page) = self.custom_error_page(status, &viewer).await {
+                return Ok(page);
+            }
+        }
+        let resp = fetched?;
+        Ok(self.deliver(resp, behavior))
+    }
+
+    fn check_distribution(&self, host: Option<&str>) -> Result<(), CdnError> {
+        if !self.enabled {
+            return Err(CdnError::Disabled);
+        }
+        if !distribution::serves_host(&self.aliases, &self.id, host) {
+            return Err(CdnError::UnknownHost);
+        }
+        Ok(())
+    }
+
+    /// Sends the origin request for `path` under `behavior`.
+    async fn fetch(&self, behavior: &Behavior, method: &Method, v: &Viewer<'_>, body: RequestBody, path: &str, query: Option<&str>) -> Result<Response<Incoming>, CdnError> {
+        let Some(origin) = self.origins.get(behavior.origin) else {
+            return Err(CdnError::Origin(edgeway_http::UpstreamError::Protocol("no such origin".into())));
+        };
+        let orp_query = behavior.origin_request_policy.as_ref().map(|o| &o.query_strings);
+        let query = params::filter_query(query, &behavior.cache_policy.key.query_strings, orp_query);
+        let url = origin.url(v.https, path, query.as_deref());
+        let headers = origin_request_headers(
+            v.headers,
+            &OriginHeaderInput {
+                method,
+                https: v.https,
+                version: v.version,
+                peer: v.conn.peer,
+                viewer_host: v.host,
+                tls: v.conn.tls.as_ref(),
+                behavior,
+                origin_domain: &origin.domain_name,
+                custom_headers: &origin.custom_headers,
+                via: v.via,
+                request_id: v.request_id,
+            },
+        );
+        let counter = &self.counters.origin_requests[behavior.origin];
+        origin_request::send(origin, OriginRequest { method: method.clone(), url, headers, body }, counter).await.map_err(|e| {
+            let e = CdnError::Origin(e);
+            self.counters.upstream_error(e.kind());
+            tracing::debug!(distribution = %self.id, origin = %origin.id, error = ?e, "origin request failed");
+            e
+        })
+    }
+
+    /// The viewer response for an origin response: headers cleaned, body streamed and counted.
+    fn deliver(&self, resp: Response<Incoming>, behavior: &Behavior) -> (Response<Body>, CacheResult) {
+        let (mut parts, body) = resp.into_parts();
+        clean_origin_response(&mut parts.headers, behavior);
+        parts.version = Version::default();
+        let idle = self.origins.get(behavior.origin).map(|o| o.read_timeout);
+        let body = MeteredBody::new(edgeway_http::body::boxed(body), self.counters.bytes_out.clone(), idle).boxed();
+        let result = if parts.status.as_u16() >= 400 { CacheResult::Error } else { CacheResult::Miss };
+        (Response::from_parts(parts, body), result)
+    }
+
+    /// A `custom_error_response` for `status`: its page fetched from the origin of the first
+    /// behavior matching the page path, served with `response_code` (or `status`).
+    async fn custom_error_page(&self, status: StatusCode, v: &Viewer<'_>) -> Option<(Response<Body>, CacheResult)> {
+        let cer = self.custom_errors.iter().find(|c| c.error_code == status.as_u16())?;
+        let page = cer.response_page_path.as_deref()?;
+        let (path, query) = match page.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (page, None),
+        };
+        let behavior = behavior::select(&self.ordered, &self.default, path);
+        let resp = self.fetch(behavior, &Method::GET, v, RequestBody::Empty, path, query).await.ok()?;
+        let ok = resp.status().is_success();
+        let (mut resp, _) = self.deliver(resp, behavior);
+        if ok {
+            let code = cer.response_code.and_then(|c| StatusCode::from_u16(c).ok()).unwrap_or(status);
+            *resp.status_mut() = code;
+        }
+        Some((resp, CacheResult::Error))
+    }
+
+    fn fail(&self, e: &CdnError, request_id: &str, head: bool) -> Response<Body> {
+        tracing::debug!(distribution = %self.id, error = ?e, "edge error");
+        error_response(e, request_id, head)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_root_object_only_for_the_root() {
+        let table: &[(&str, Option<&str>, &str)] = &[
+            ("/", Some("index.html"), "/index.html"),
+            ("/", None, "/"),
+            ("/docs/", Some("index.html"), "/docs/"),
+            ("/index.html", Some("index.html"), "/index.html"),
+            ("/", Some("app/main.php"), "/app/main.php"),
+        ];
+        for (path, dro, want) in table {
+            assert_eq!(apply_default_root_object(path, *dro), *want, "{path} {dro:?}");
+        }
+    }
+}

@@ -71,7 +71,13 @@ pub fn error_response(e: &AlbError) -> Response<Body> {
 
 /// ALB's own small HTML page for `status`.
 pub fn html_response(status: StatusCode) -> Response<Body> {
-    let title = match status.canonical_reason() {
+    // ALB's pages use nginx's wording for these two.
+    let reason = match status.as_u16() {
+        503 => Some("Service Temporarily Unavailable"),
+        504 => Some("Gateway Time-out"),
+        _ => status.canonical_reason(),
+    };
+    let title = match reason {
         Some(reason) => format!("{} {reason}", status.as_u16()),
         None => status.as_u16().to_string(),
     };

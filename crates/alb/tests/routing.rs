@@ -1,5 +1,5 @@
 //! Rules, actions and target selection over real sockets.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
 mod common;
 use common::*;

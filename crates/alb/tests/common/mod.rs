@@ -108,6 +108,21 @@ async fn handle(s: State, mut req: Request<Incoming>) -> Response<Full<Bytes>> {
 }
 
 pub async fn target(name: &str) -> Target {
+    target_with(name, None).await
+}
+
+/// A TLS server config with a certificate from a throwaway CA.
+pub fn tls_config() -> Arc<rustls::ServerConfig> {
+    let ca = edgeway_http::ca::LocalCa::ephemeral().unwrap();
+    let key = ca.issue(&["127.0.0.1".to_string(), "shop.example.com".to_string()]).unwrap();
+    let mut sni = edgeway_http::tls::SniResolver::new();
+    sni.set_default(key);
+    edgeway_http::tls::server_config(sni, false, None).unwrap()
+}
+
+/// A target, over TLS when `tls` is set.
+pub async fn target_with(name: &str, tls: Option<Arc<rustls::ServerConfig>>) -> Target {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let listener = bind().await;
     let addr = listener.local_addr().unwrap();
     let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
@@ -139,14 +154,23 @@ pub async fn target(name: &str) -> Target {
             };
             connections.fetch_add(1, Ordering::SeqCst);
             let s = s.clone();
+            let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req| {
                     let s = s.clone();
                     async move { Ok::<_, std::convert::Infallible>(handle(s, req).await) }
                 });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection_with_upgrades(TokioIo::new(stream), svc)
-                    .await;
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                match acceptor {
+                    None => {
+                        let _ = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).await;
+                    }
+                    Some(acc) => {
+                        if let Ok(tls) = acc.accept(stream).await {
+                            let _ = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc).await;
+                        }
+                    }
+                }
             });
         }
     });
@@ -181,6 +205,11 @@ pub struct Alb {
 
 /// Parses `toml`, builds the tier and serves each `(lb, listener)` on its pre-bound socket.
 pub async fn alb(toml: &str, listeners: Vec<(&str, TcpListener)>) -> Alb {
+    alb_with(toml, listeners.into_iter().map(|(lb, l)| (lb, l, None)).collect()).await
+}
+
+/// As [`alb`], with TLS on the listeners that have a config.
+pub async fn alb_with(toml: &str, listeners: Vec<(&str, TcpListener, Option<Arc<rustls::ServerConfig>>)>) -> Alb {
     let cfg = match edgeway_config::parse("t.toml", toml) {
         Ok(c) => c,
         Err(e) => panic!("config: {e:?}\n{toml}"),
@@ -188,12 +217,13 @@ pub async fn alb(toml: &str, listeners: Vec<(&str, TcpListener)>) -> Alb {
     let metrics = Metrics::new();
     let tier = AlbTier::new(&cfg, metrics.clone());
     let mut stops = Vec::new();
-    for (lb, l) in listeners {
+    for (lb, l, tls) in listeners {
         let port = l.local_addr().unwrap().port();
         let handler = tier.handler(lb, port).unwrap_or_else(|| panic!("no listener {lb}:{port}"));
         let (tx, rx) = oneshot::channel::<()>();
         stops.push(tx);
-        let opts = edgeway_http::ServeOptions::new("alb", &Default::default());
+        let mut opts = edgeway_http::ServeOptions::new("alb", &Default::default());
+        opts.tls = tls;
         tokio::spawn(edgeway_http::serve(l, handler, opts, async move {
             let _ = rx.await;
         }));
@@ -242,6 +272,18 @@ pub async fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, 
     }
     let resp = sender.send_request(req.body(Full::new(Bytes::new())).unwrap()).await.unwrap();
     collect(resp).await
+}
+
+/// One HTTPS request (any certificate accepted) with Host `shop.example.com`.
+pub async fn get_tls(addr: SocketAddr, path: &str) -> Resp {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let connector = tokio_rustls::TlsConnector::from(edgeway_http::tls::insecure_client_config().unwrap());
+    let name = rustls::pki_types::ServerName::try_from("shop.example.com").unwrap();
+    let tls = connector.connect(name, stream).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.unwrap();
+    tokio::spawn(conn);
+    let req = Request::get(path).header("host", "shop.example.com").body(Full::new(Bytes::new())).unwrap();
+    collect(sender.send_request(req).await.unwrap()).await
 }
 
 pub async fn get(addr: SocketAddr, path: &str) -> Resp {

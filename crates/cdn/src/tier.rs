@@ -100,11 +100,11 @@ struct Viewer<'a> {
 }
 
 /// The viewer's Host: the `Host` header, else `:authority`, else the TLS SNI.
-fn viewer_host<'a>(req: &'a Request<Incoming>, conn: &'a ConnInfo) -> Option<&'a str> {
-    req.headers()
+fn viewer_host<'a>(req: &'a http::request::Parts, conn: &'a ConnInfo) -> Option<&'a str> {
+    req.headers
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok())
-        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+        .or_else(|| req.uri.authority().map(|a| a.as_str()))
         .or_else(|| conn.tls.as_ref().and_then(|t| t.sni.as_deref()))
 }
 
@@ -184,40 +184,39 @@ impl Edge {
     }
 
     async fn respond(&self, req: Request<Incoming>, https: bool, conn: &ConnInfo, via: &str, request_id: &str) -> Result<(Response<Body>, CacheResult), CdnError> {
+        let (parts, body) = req.into_parts();
+        let method = &parts.method;
         // 1. Distribution.
-        let host = viewer_host(&req, conn);
+        let host = viewer_host(&parts, conn);
         self.check_distribution(host)?;
         // 2. Cache behavior.
-        let behavior = behavior::select(&self.ordered, &self.default, req.uri().path());
+        let behavior = behavior::select(&self.ordered, &self.default, parts.uri.path());
         // 3. Viewer protocol policy.
-        let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
-        let vr = ViewerRequest { https, method: req.method(), version: req.version(), host: host.unwrap_or("localhost"), path_and_query: pq };
+        let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let vr = ViewerRequest { https, method, version: parts.version, host: host.unwrap_or("localhost"), path_and_query: pq };
         match viewer::viewer_protocol(behavior.viewer_protocol_policy, &vr, self.https_port) {
             ViewerVerdict::Serve => {}
             ViewerVerdict::Redirect(status, location) => {
-                return Ok((redirect_response(status, &location, req.method() == Method::HEAD), CacheResult::Redirect));
+                return Ok((redirect_response(status, &location, method == Method::HEAD), CacheResult::Redirect));
             }
             ViewerVerdict::Refuse(r) => return Err(r.into()),
         }
         // 4. Allowed methods.
-        if !viewer::method_allowed(&behavior.allowed_methods, req.method()) {
+        if !viewer::method_allowed(&behavior.allowed_methods, method) {
             return Err(CdnError::MethodNotAllowed);
         }
-        if (req.method() == Method::GET || req.method() == Method::HEAD) && !http_body::Body::is_end_stream(req.body()) {
+        if (method == Method::GET || method == Method::HEAD) && !http_body::Body::is_end_stream(&body) {
             return Err(CdnError::GetWithBody);
         }
         // 5. Default root object.
-        let path = apply_default_root_object(req.uri().path(), self.default_root_object.as_deref());
-        let query = req.uri().query().map(str::to_string);
+        let path = apply_default_root_object(parts.uri.path(), self.default_root_object.as_deref());
         // (The cache lookup slots in here: `cache_key::cache_key` → hit: deliver; miss: go on.)
         // 6-7. Origin request.
-        let (parts, body) = req.into_parts();
         let content_length = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
         let body = MeteredBody::new(edgeway_http::body::boxed(body), self.counters.bytes_in.clone(), None).boxed();
         let body = RequestBody::from_viewer(body, content_length).await.map_err(|_| CdnError::BadRequestBody)?;
-        let host = parts.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).or_else(|| parts.uri.authority().map(|a| a.as_str())).or_else(|| conn.tls.as_ref().and_then(|t| t.sni.as_deref()));
         let viewer = Viewer { https, version: parts.version, host, headers: &parts.headers, conn, via, request_id };
-        let fetched = self.fetch(behavior, &parts.method, &viewer, body, &path, query.as_deref()).await;
+        let fetched = self.fetch(behavior, method, &viewer, body, &path, parts.uri.query()).await;
         // 8. Deliver (custom error pages replace origin errors).
         let status = match &fetched {
             Ok(r) => r.status(),
@@ -228,8 +227,7 @@ impl Edge {
                 return Ok(page);
             }
         }
-        let resp = fetched?;
-        Ok(self.deliver(resp, behavior))
+        Ok(self.deliver(fetched?, behavior))
     }
 
     fn check_distribution(&self, host: Option<&str>) -> Result<(), CdnError> {

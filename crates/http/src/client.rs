@@ -142,7 +142,14 @@ fn classify(e: &hyper_util::client::legacy::Error) -> UpstreamError {
     if chain.is_empty() {
         chain = e.to_string();
     }
-    if tls || chain.contains("certificate") || chain.contains("InvalidCertificate") {
+    let lower = chain.to_ascii_lowercase();
+    if tls
+        || lower.contains("certificate")
+        || lower.contains("handshake")
+        || lower.contains("peer sent")
+        || lower.contains("received fatal alert")
+        || lower.contains("tls")
+    {
         return UpstreamError::Tls(chain);
     }
     if e.is_connect() {

@@ -90,7 +90,7 @@ fn dns_names_from_der(der: &[u8]) -> Vec<String> {
     if der.get(i) == Some(&0x01) {
         i += 3;
     }
-    let Some((_, body)) = tlv(der, i, 0x04) else { return Vec::new() };
+    let Some((body, _)) = tlv(der, i, 0x04) else { return Vec::new() };
     let Some((seq_start, seq_end)) = tlv(der, body, 0x30) else { return Vec::new() };
     let mut out = Vec::new();
     let mut j = seq_start;

@@ -217,7 +217,7 @@ fn dns_query(name: &str, rtype: &str, server: SocketAddr) -> ExitCode {
                 if !out.is_empty() {
                     println!("{}", out.trim_end());
                 }
-                let code = msg.response_code();
+                let code = msg.response_code;
                 if code != hickory_proto::op::ResponseCode::NoError {
                     eprintln!("{name}: {code}");
                     return ExitCode::from(1);

@@ -130,6 +130,10 @@ fn walk_value(v: &DeValue<'_>, path: &str, out: &mut Vec<Node>) {
 pub(crate) fn normalize_path(p: &str) -> String {
     let mut out = String::new();
     for seg in p.split('.') {
+        if seg == "?" {
+            // serde_ignored's mark for the inside of an Option.
+            continue;
+        }
         if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
             out.push('[');
             out.push_str(seg);
@@ -152,6 +156,7 @@ mod tests {
     fn normalizes_serde_ignored_paths() {
         assert_eq!(normalize_path("distribution.0.origin.1.foo"), "distribution[0].origin[1].foo");
         assert_eq!(normalize_path("admin.x"), "admin.x");
+        assert_eq!(normalize_path("admin.?.port"), "admin.port");
     }
 
     #[test]

@@ -10,6 +10,8 @@ use tokio::net::{TcpListener, UdpSocket};
 #[derive(Default)]
 pub struct Bound {
     pub tcp: HashMap<SocketAddr, TcpListener>,
+    /// Listeners configured with port 0 (the kernel picked), in config order.
+    pub any_port: Vec<TcpListener>,
     /// The DNS tier's UDP socket and TCP listener, on the same port.
     pub dns: Option<(UdpSocket, TcpListener)>,
 }
@@ -17,6 +19,11 @@ pub struct Bound {
 impl Bound {
     /// Takes the TCP listener bound for `addr`.
     pub fn take(&mut self, addr: SocketAddr) -> Result<TcpListener, String> {
+        if addr.port() == 0 {
+            if let Some(i) = self.any_port.iter().position(|l| l.local_addr().is_ok_and(|a| a.ip() == addr.ip())) {
+                return Ok(self.any_port.remove(i));
+            }
+        }
         self.tcp.remove(&addr).ok_or_else(|| format!("{addr}: no listener was bound for this address"))
     }
 }
@@ -44,7 +51,12 @@ fn tcp_addresses(cfg: &Config) -> Vec<SocketAddr> {
 pub async fn bind(cfg: &mut Config, ephemeral: bool) -> Result<Bound, String> {
     let mut map = PortMap::new();
     let mut tcp = Vec::new();
+    let mut any_port = Vec::new();
     for addr in tcp_addresses(cfg) {
+        if addr.port() == 0 && !ephemeral {
+            any_port.push(TcpListener::bind(addr).await.map_err(|e| bind_err(addr, e))?);
+            continue;
+        }
         let want = if ephemeral { SocketAddr::new(addr.ip(), 0) } else { addr };
         let l = TcpListener::bind(want).await.map_err(|e| bind_err(want, e))?;
         let got = l.local_addr().map_err(|e| bind_err(want, e))?;
@@ -62,7 +74,7 @@ pub async fn bind(cfg: &mut Config, ephemeral: bool) -> Result<Bound, String> {
     if ephemeral {
         cfg.remap_ports(&map);
     }
-    Ok(Bound { tcp: tcp.into_iter().collect(), dns })
+    Ok(Bound { tcp: tcp.into_iter().collect(), any_port, dns })
 }
 
 async fn bind_dns(addr: SocketAddr, ephemeral: bool) -> Result<(UdpSocket, TcpListener), String> {

@@ -128,8 +128,9 @@ fn main() -> ExitCode {
                         Ok(l) => l,
                         Err(e) => return fail(&format!("{listen}: {e}"), 1),
                     };
+                    let stop = shutdown_signal();
                     eprintln!("demo target {id} on http://{listen}");
-                    match edgeway_demo::DemoTarget::new(id).serve(l, shutdown_signal()).await {
+                    match edgeway_demo::DemoTarget::new(id).serve(l, stop).await {
                         Ok(()) => ExitCode::SUCCESS,
                         Err(e) => fail(&e.to_string(), 1),
                     }
@@ -148,25 +149,33 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the runtime: {e}"))
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Registers for Ctrl-C and SIGTERM now (so a signal that comes before the first poll is not
+/// lost) and returns a future that resolves on either.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut t), Ok(mut i)) => {
+                    tokio::select! {
+                        _ = t.recv() => {}
+                        _ = i.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+    {
+        async move {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -188,6 +197,7 @@ fn run_config(mut cfg: edgeway_config::Config, state_dir: &std::path::Path, bann
             Ok(s) => s,
             Err(e) => return fail(&e, 1),
         };
+        let stop = shutdown_signal();
         if banner {
             print!("{}", demo::banner(&stack, ca.cert_path()));
         } else {
@@ -195,7 +205,7 @@ fn run_config(mut cfg: edgeway_config::Config, state_dir: &std::path::Path, bann
                 println!("  {tier:<7} {what:<42} {url}");
             }
         }
-        shutdown_signal().await;
+        stop.await;
         eprintln!("stopping: finishing in-flight requests");
         stack.shutdown().await;
         ExitCode::SUCCESS

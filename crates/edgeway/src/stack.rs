@@ -93,6 +93,7 @@ impl Stack {
         for t in &cfg.demo_targets {
             let addr = parse_socket_addr(&t.listen)?;
             let l = bound.take(addr)?;
+            let addr = l.local_addr().unwrap_or(addr);
             let target = edgeway_demo::DemoTarget::new(t.id.clone());
             let s = stopped(&stop_rx);
             tasks.spawn(async move {
@@ -178,6 +179,7 @@ impl Stack {
         if let Some(a) = &cfg.admin {
             let addr = parse_socket_addr(&a.listen)?;
             let listener = bound.take(addr)?;
+            let addr = listener.local_addr().unwrap_or(addr);
             let mut admin = edgeway_admin::Admin::new(metrics.clone());
             let view_alb = alb.clone();
             let groups: Vec<String> = cfg.target_groups.iter().map(|t| t.name.clone()).collect();

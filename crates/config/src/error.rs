@@ -35,7 +35,7 @@ impl ConfigErrors {
         Self(vec![e])
     }
     pub fn new(mut v: Vec<ConfigError>) -> Self {
-        v.sort_by(|a, b| (a.line, a.col).cmp(&(b.line, b.col)));
+        v.sort_by_key(|e| (e.line, e.col));
         v.dedup();
         Self(v)
     }

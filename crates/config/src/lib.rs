@@ -48,7 +48,7 @@ pub fn parse_with_base(file: &str, src: &str, base: Option<&Path>) -> Result<Con
     let mut unknown = Vec::new();
     let de = match toml::de::Deserializer::parse(src) {
         Ok(de) => de,
-        Err(e) => return Err(ConfigErrors::single(locator.from_toml(file, &e))),
+        Err(e) => return Err(ConfigErrors::single(locator.toml_error(file, &e))),
     };
     let parsed: Result<Config, _> = serde_ignored::deserialize(de, |p| unknown.push(p.to_string()));
     for p in unknown {
@@ -58,7 +58,7 @@ pub fn parse_with_base(file: &str, src: &str, base: Option<&Path>) -> Result<Con
     let mut cfg = match parsed {
         Ok(c) => c,
         Err(e) => {
-            errors.push(locator.from_toml(file, &e));
+            errors.push(locator.toml_error(file, &e));
             return Err(ConfigErrors::new(errors));
         }
     };

@@ -76,7 +76,7 @@ impl Locator {
 
     /// An error from the TOML parser or from serde: position from its span, key path from the
     /// innermost node that holds the span.
-    pub(crate) fn from_toml(&self, file: &str, e: &toml::de::Error) -> ConfigError {
+    pub(crate) fn toml_error(&self, file: &str, e: &toml::de::Error) -> ConfigError {
         let message = e.message().trim().to_string();
         let Some(span) = e.span() else {
             return ConfigError { file: file.to_string(), line: 0, col: 0, path: String::new(), message };

@@ -1,4 +1,5 @@
 //! Every file in `examples/` validates.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[test]
 fn every_example_validates() {

@@ -1,0 +1,590 @@
+//! The disk tier: one file per entry under a directory, an in-memory index rebuilt at startup
+//! by scanning, a byte limit with least-recently-used eviction, atomic writes (temp file, then
+//! rename). A truncated or corrupt file is a miss and is deleted, never served.
+//!
+//! File layout (little-endian):
+//! ```text
+//! magic "EWCACHE\0" | version u32 | key_len u32 | meta_len u32 | body_len u64
+//! | crc32(key, meta, body) u32 | crc32(the 32 bytes before) u32 | key | meta | body
+//! ```
+//! Files live at `<dir>/<2 hex>/<16 hex>.ewc`, named by the FNV-1a hash of the key; the key
+//! in the file is checked on every read, so a hash collision is a miss, not a wrong answer.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+use super::{CachedResponse, Storage};
+use crate::metrics::StoreMetrics;
+
+const MAGIC: &[u8; 8] = b"EWCACHE\0";
+const VERSION: u32 = 1;
+const HEADER_LEN: usize = 36;
+const MAX_KEY_LEN: u32 = 64 * 1024;
+const MAX_META_LEN: u32 = 16 * 1024 * 1024;
+const EXT: &str = "ewc";
+
+/// Limits of the disk tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiskOptions {
+    /// Total bytes of entry files.
+    pub max_bytes: u64,
+    /// The largest entry file; larger entries are not stored.
+    pub max_entry_bytes: u64,
+    /// `fsync` each file before it is renamed into place (durable across power loss; slower).
+    pub fsync: bool,
+}
+
+impl DiskOptions {
+    /// At most `max_bytes`, entries up to a quarter of it, no fsync (a torn file is caught by
+    /// its checksum anyway).
+    pub fn new(max_bytes: u64) -> DiskOptions {
+        DiskOptions { max_bytes, max_entry_bytes: max_bytes / 4, fsync: false }
+    }
+}
+
+struct Slot {
+    key: String,
+    size: u64,
+    tick: u64,
+    generation: u64,
+}
+
+#[derive(Default)]
+struct Index {
+    /// key hash → slot
+    slots: HashMap<u64, Slot>,
+    /// tick → key hash, oldest first
+    lru: BTreeMap<u64, u64>,
+    bytes: u64,
+    next_tick: u64,
+}
+
+impl Index {
+    fn tick(&mut self) -> u64 {
+        self.next_tick += 1;
+        self.next_tick
+    }
+
+    fn remove(&mut self, hash: u64) -> Option<Slot> {
+        let slot = self.slots.remove(&hash)?;
+        self.lru.remove(&slot.tick);
+        self.bytes = self.bytes.saturating_sub(slot.size);
+        Some(slot)
+    }
+
+    fn put(&mut self, hash: u64, key: String, size: u64, generation: u64) {
+        self.remove(hash);
+        let tick = self.tick();
+        self.lru.insert(tick, hash);
+        self.slots.insert(hash, Slot { key, size, tick, generation });
+        self.bytes += size;
+    }
+}
+
+/// The disk tier.
+pub struct DiskStore {
+    dir: PathBuf,
+    opts: DiskOptions,
+    index: Mutex<Index>,
+    metrics: StoreMetrics,
+    seq: AtomicU64,
+}
+
+/// FNV-1a, 64 bits: stable across builds, so file names survive upgrades.
+fn hash_key(key: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+struct FileHeader {
+    key_len: u32,
+    meta_len: u32,
+    body_len: u64,
+    crc: u32,
+}
+
+impl FileHeader {
+    fn total_len(&self) -> u64 {
+        HEADER_LEN as u64 + u64::from(self.key_len) + u64::from(self.meta_len) + self.body_len
+    }
+
+    fn parse(b: &[u8]) -> Option<FileHeader> {
+        let b: &[u8; HEADER_LEN] = b.get(..HEADER_LEN)?.try_into().ok()?;
+        if &b[..8] != MAGIC {
+            return None;
+        }
+        let u32_at = |i: usize| b.get(i..i + 4).and_then(|s| s.try_into().ok()).map(u32::from_le_bytes);
+        let u64_at = |i: usize| b.get(i..i + 8).and_then(|s| s.try_into().ok()).map(u64::from_le_bytes);
+        if u32_at(8)? != VERSION || u32_at(32)? != crc32fast::hash(&b[..32]) {
+            return None;
+        }
+        let h = FileHeader { key_len: u32_at(12)?, meta_len: u32_at(16)?, body_len: u64_at(20)?, crc: u32_at(28)? };
+        (h.key_len <= MAX_KEY_LEN && h.meta_len <= MAX_META_LEN).then_some(h)
+    }
+}
+
+fn encode_file(key: &str, meta: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(key.as_bytes());
+    crc.update(meta);
+    crc.update(body);
+    let mut out = Vec::with_capacity(HEADER_LEN + key.len() + meta.len() + body.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc.finalize().to_le_bytes());
+    let header_crc = crc32fast::hash(&out[..32]);
+    out.extend_from_slice(&header_crc.to_le_bytes());
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(meta);
+    out.extend_from_slice(body);
+    out
+}
+
+/// Decodes a whole file; `None` when anything is off (magic, version, lengths, checksum, key).
+fn decode_file(data: Vec<u8>, key: &str) -> Option<CachedResponse> {
+    let h = FileHeader::parse(&data)?;
+    if h.total_len() != data.len() as u64 {
+        return None;
+    }
+    let key_end = HEADER_LEN + h.key_len as usize;
+    let meta_end = key_end + h.meta_len as usize;
+    if crc32fast::hash(data.get(HEADER_LEN..)?) != h.crc || data.get(HEADER_LEN..key_end)? != key.as_bytes() {
+        return None;
+    }
+    let data = Bytes::from(data);
+    let meta = data.slice(key_end..meta_end);
+    CachedResponse::decode(&meta, data.slice(meta_end..))
+}
+
+enum ReadOutcome {
+    Hit(Box<CachedResponse>),
+    Missing,
+    Corrupt,
+}
+
+impl DiskStore {
+    /// Opens (creating it if needed) the tier at `dir`, rebuilding the index from the files
+    /// there: files with a bad header, a wrong length or a name that does not match their key
+    /// are deleted; leftover temp files too. Then evicts down to the byte limit.
+    pub fn open(dir: impl Into<PathBuf>, opts: DiskOptions, metrics: StoreMetrics) -> io::Result<DiskStore> {
+        let dir = dir.into();
+        fs::create_dir_all(dir.join("tmp"))?;
+        for e in fs::read_dir(dir.join("tmp"))?.flatten() {
+            let _ = fs::remove_file(e.path());
+        }
+        let mut found: Vec<(SystemTime, u64, String, u64)> = Vec::new();
+        for shard in fs::read_dir(&dir)?.flatten() {
+            let name = shard.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.len() != 2 || !name.bytes().all(|b| b.is_ascii_hexdigit()) || !shard.path().is_dir() {
+                continue;
+            }
+            for f in fs::read_dir(shard.path())?.flatten() {
+                let path = f.path();
+                let Some(hash) = parse_file_name(&path) else { continue };
+                match scan_file(&path, hash) {
+                    Some((key, size, mtime)) => found.push((mtime, hash, key, size)),
+                    None => {
+                        metrics.corrupt.inc();
+                        let _ = fs::remove_file(&path);
+                    }
+                }
+            }
+        }
+        found.sort_by_key(|x| x.0);
+        let mut index = Index::default();
+        for (_, hash, key, size) in found {
+            index.put(hash, key, size, 0);
+        }
+        let store = DiskStore { dir, opts, index: Mutex::new(index), metrics, seq: AtomicU64::new(1) };
+        {
+            let mut index = store.lock();
+            store.evict(&mut index, None);
+            store.metrics.set_size(index.bytes, index.slots.len());
+        }
+        Ok(store)
+    }
+
+    /// The directory of this tier.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The limits of this tier.
+    pub fn options(&self) -> DiskOptions {
+        self.opts
+    }
+
+    /// The file that holds `key` (whether or not it exists).
+    pub fn path_of(&self, key: &str) -> PathBuf {
+        self.path_for(hash_key(key))
+    }
+
+    fn path_for(&self, hash: u64) -> PathBuf {
+        let name = format!("{hash:016x}");
+        self.dir.join(&name[..2]).join(format!("{name}.{EXT}"))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Evicts least recently used entries until within the byte limit, sparing `keep`.
+    fn evict(&self, index: &mut Index, keep: Option<u64>) {
+        while index.bytes > self.opts.max_bytes {
+            let victim = index.lru.values().copied().find(|h| Some(*h) != keep);
+            let Some(hash) = victim else { break };
+            index.remove(hash);
+            let _ = fs::remove_file(self.path_for(hash));
+            self.metrics.evictions.inc();
+        }
+    }
+
+    fn read(&self, key: &str, hash: u64) -> ReadOutcome {
+        match fs::read(self.path_for(hash)) {
+            Ok(data) => match decode_file(data, key) {
+                Some(e) => ReadOutcome::Hit(Box::new(e)),
+                None => ReadOutcome::Corrupt,
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => ReadOutcome::Missing,
+            Err(_) => ReadOutcome::Corrupt,
+        }
+    }
+
+    fn write_temp(&self, bytes: &[u8]) -> io::Result<PathBuf> {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let path = self.dir.join("tmp").join(format!("{}-{seq}.tmp", std::process::id()));
+        let mut f = File::create(&path)?;
+        let written = f.write_all(bytes).and_then(|()| if self.opts.fsync { f.sync_data() } else { Ok(()) });
+        if let Err(e) = written {
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
+        Ok(path)
+    }
+}
+
+fn parse_file_name(path: &Path) -> Option<u64> {
+    if path.extension()?.to_str()? != EXT {
+        return None;
+    }
+    let stem = path.file_stem()?.to_str()?;
+    if stem.len() != 16 {
+        return None;
+    }
+    u64::from_str_radix(stem, 16).ok()
+}
+
+/// Reads a file's header and key for the index: `None` when it is not a whole, well-formed
+/// entry whose key hashes to its name. The body checksum is verified on each read instead.
+fn scan_file(path: &Path, hash: u64) -> Option<(String, u64, SystemTime)> {
+    let mut f = File::open(path).ok()?;
+    let meta = f.metadata().ok()?;
+    let mut header = [0u8; HEADER_LEN];
+    f.read_exact(&mut header).ok()?;
+    let h = FileHeader::parse(&header)?;
+    if h.total_len() != meta.len() {
+        return None;
+    }
+    let mut key = vec![0u8; h.key_len as usize];
+    f.read_exact(&mut key).ok()?;
+    let key = String::from_utf8(key).ok()?;
+    if hash_key(&key) != hash {
+        return None;
+    }
+    Some((key, meta.len(), meta.modified().unwrap_or(SystemTime::UNIX_EPOCH)))
+}
+
+impl Storage for DiskStore {
+    fn get(&self, key: &str) -> Option<Arc<CachedResponse>> {
+        let hash = hash_key(key);
+        let generation = {
+            let mut index = self.lock();
+            let tick = index.tick();
+            match index.slots.get_mut(&hash) {
+                Some(slot) if slot.key == key => {
+                    let old = std::mem::replace(&mut slot.tick, tick);
+                    let generation = slot.generation;
+                    index.lru.remove(&old);
+                    index.lru.insert(tick, hash);
+                    Some(generation)
+                }
+                _ => None,
+            }
+        };
+        let Some(generation) = generation else {
+            self.metrics.misses.inc();
+            return None;
+        };
+        match self.read(key, hash) {
+            ReadOutcome::Hit(e) => {
+                self.metrics.hits.inc();
+                Some(Arc::new(*e))
+            }
+            bad => {
+                let mut index = self.lock();
+                // Only if no newer write replaced the file meanwhile.
+                if index.slots.get(&hash).is_some_and(|s| s.generation == generation) {
+                    index.remove(hash);
+                    if matches!(bad, ReadOutcome::Corrupt) {
+                        let _ = fs::remove_file(self.path_for(hash));
+                        self.metrics.corrupt.inc();
+                    }
+                }
+                self.metrics.set_size(index.bytes, index.slots.len());
+                drop(index);
+                self.metrics.misses.inc();
+                None
+            }
+        }
+    }
+
+    fn insert(&self, key: &str, entry: Arc<CachedResponse>) -> bool {
+        let meta = entry.encode_meta();
+        let file = encode_file(key, &meta, &entry.body);
+        let size = file.len() as u64;
+        let hash = hash_key(key);
+        if size > self.opts.max_entry_bytes || size > self.opts.max_bytes || key.len() > MAX_KEY_LEN as usize {
+            self.remove(key);
+            return false;
+        }
+        let final_path = self.path_for(hash);
+        if let Some(parent) = final_path.parent() {
+            if fs::create_dir_all(parent).is_err() {
+                return false;
+            }
+        }
+        let Ok(tmp) = self.write_temp(&file) else {
+            return false;
+        };
+        let generation = self.seq.fetch_add(1, Ordering::Relaxed);
+        let mut index = self.lock();
+        if fs::rename(&tmp, &final_path).is_err() {
+            drop(index);
+            let _ = fs::remove_file(&tmp);
+            return false;
+        }
+        index.put(hash, key.to_string(), size, generation);
+        self.evict(&mut index, Some(hash));
+        self.metrics.inserts.inc();
+        self.metrics.set_size(index.bytes, index.slots.len());
+        true
+    }
+
+    fn remove(&self, key: &str) -> bool {
+        let hash = hash_key(key);
+        let mut index = self.lock();
+        if index.slots.get(&hash).is_none_or(|s| s.key != key) {
+            return false;
+        }
+        index.remove(hash);
+        let _ = fs::remove_file(self.path_for(hash));
+        self.metrics.set_size(index.bytes, index.slots.len());
+        true
+    }
+
+    fn purge(&self, pred: &dyn Fn(&str) -> bool) -> usize {
+        let mut index = self.lock();
+        let victims: Vec<u64> = index.slots.iter().filter(|(_, s)| pred(&s.key)).map(|(h, _)| *h).collect();
+        for hash in &victims {
+            index.remove(*hash);
+            let _ = fs::remove_file(self.path_for(*hash));
+        }
+        self.metrics.set_size(index.bytes, index.slots.len());
+        victims.len()
+    }
+
+    fn len(&self) -> usize {
+        self.lock().slots.len()
+    }
+
+    fn bytes(&self) -> u64 {
+        self.lock().bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sample;
+
+    /// A unique directory under the system temp dir, removed on drop.
+    pub(crate) struct TempDir(pub PathBuf);
+
+    impl TempDir {
+        pub(crate) fn new(name: &str) -> TempDir {
+            static N: AtomicU64 = AtomicU64::new(0);
+            let n = N.fetch_add(1, Ordering::Relaxed);
+            let p = std::env::temp_dir().join(format!("edgeway-cache-{name}-{}-{n}", std::process::id()));
+            let _ = fs::remove_dir_all(&p);
+            TempDir(p)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn entry(body: &'static [u8]) -> Arc<CachedResponse> {
+        Arc::new(sample(body))
+    }
+
+    fn open(dir: &TempDir, max: u64) -> DiskStore {
+        DiskStore::open(&dir.0, DiskOptions { max_bytes: max, max_entry_bytes: max, fsync: false }, StoreMetrics::detached())
+            .unwrap()
+    }
+
+    #[test]
+    fn round_trip_and_restart_over_a_warm_directory() {
+        let dir = TempDir::new("warm");
+        {
+            let s = open(&dir, 1 << 20);
+            assert!(s.get("/a").is_none());
+            assert!(s.insert("/a", entry(b"alpha")));
+            assert!(s.insert("/b", entry(b"beta")));
+            assert_eq!(s.get("/a").unwrap().as_ref(), &sample(b"alpha"));
+            assert_eq!(s.len(), 2);
+        }
+        let m = edgeway_http::metrics::Metrics::new();
+        let s = DiskStore::open(&dir.0, DiskOptions::new(1 << 20), StoreMetrics::new(&m, "disk")).unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.get("/a").unwrap().as_ref(), &sample(b"alpha"));
+        assert_eq!(s.get("/b").unwrap().body, Bytes::from_static(b"beta"));
+        assert!(s.bytes() > 0);
+        assert_eq!(m.value("edgeway_cache_hits_total", &[("tier", "disk")]), 2);
+        assert_eq!(m.value("edgeway_cache_entries", &[("tier", "disk")]), 2);
+    }
+
+    #[test]
+    fn replace_remove_purge() {
+        let dir = TempDir::new("purge");
+        let s = open(&dir, 1 << 20);
+        s.insert("/img/a", entry(b"1"));
+        s.insert("/img/a", entry(b"2"));
+        s.insert("/img/b", entry(b"3"));
+        s.insert("/css/c", entry(b"4"));
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.get("/img/a").unwrap().body, Bytes::from_static(b"2"));
+        assert_eq!(s.purge_prefix("/img/"), 2);
+        assert!(s.get("/img/b").is_none());
+        assert!(!s.path_of("/img/b").exists());
+        assert!(s.remove("/css/c"));
+        assert!(!s.remove("/css/c"));
+        assert_eq!((s.len(), s.bytes()), (0, 0));
+        drop(s);
+        assert_eq!(open(&dir, 1 << 20).len(), 0);
+    }
+
+    #[test]
+    fn corrupt_and_truncated_files_are_misses_and_deleted() {
+        let dir = TempDir::new("corrupt");
+        let metrics = StoreMetrics::detached();
+        let s = DiskStore::open(&dir.0, DiskOptions::new(1 << 20), metrics.clone()).unwrap();
+        for k in ["/flip", "/trunc", "/junk", "/empty"] {
+            assert!(s.insert(k, entry(b"some body bytes")));
+        }
+        // a flipped body byte
+        let p = s.path_of("/flip");
+        let mut data = fs::read(&p).unwrap();
+        let last = data.len() - 1;
+        data[last] ^= 0xff;
+        fs::write(&p, data).unwrap();
+        // truncated
+        let p = s.path_of("/trunc");
+        let data = fs::read(&p).unwrap();
+        fs::write(&p, &data[..data.len() - 3]).unwrap();
+        // garbage and empty
+        fs::write(s.path_of("/junk"), b"not a cache file").unwrap();
+        fs::write(s.path_of("/empty"), b"").unwrap();
+        for k in ["/flip", "/trunc", "/junk", "/empty"] {
+            assert!(s.get(k).is_none(), "{k} served");
+            assert!(!s.path_of(k).exists(), "{k} not deleted");
+        }
+        assert_eq!(metrics.corrupt.get(), 4);
+        assert_eq!((s.len(), s.bytes()), (0, 0));
+        // a file deleted behind our back is a plain miss
+        s.insert("/gone", entry(b"x"));
+        fs::remove_file(s.path_of("/gone")).unwrap();
+        assert!(s.get("/gone").is_none());
+        assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn startup_scan_drops_bad_files_and_temp_files() {
+        let dir = TempDir::new("scan");
+        let (good, trunc, renamed) = {
+            let s = open(&dir, 1 << 20);
+            s.insert("/good", entry(b"good"));
+            s.insert("/trunc", entry(b"trunc"));
+            s.insert("/renamed", entry(b"renamed"));
+            (s.path_of("/good"), s.path_of("/trunc"), s.path_of("/renamed"))
+        };
+        let data = fs::read(&trunc).unwrap();
+        fs::write(&trunc, &data[..HEADER_LEN + 2]).unwrap();
+        // a file whose name does not match its key
+        let wrong = renamed.with_file_name("0123456789abcdef.ewc");
+        fs::rename(&renamed, &wrong).unwrap();
+        fs::write(dir.0.join("tmp").join("1-1.tmp"), b"partial").unwrap();
+        fs::write(dir.0.join("README"), b"unrelated files are left alone").unwrap();
+        let s = open(&dir, 1 << 20);
+        assert_eq!(s.len(), 1);
+        assert!(good.exists() && !trunc.exists() && !wrong.exists());
+        assert_eq!(fs::read_dir(dir.0.join("tmp")).unwrap().count(), 0);
+        assert!(dir.0.join("README").exists());
+        assert_eq!(s.get("/good").unwrap().body, Bytes::from_static(b"good"));
+    }
+
+    #[test]
+    fn byte_limit_evicts_least_recently_used() {
+        let dir = TempDir::new("evict");
+        let probe = encode_file("/k0", &sample(b"0123456789").encode_meta(), b"0123456789").len() as u64;
+        let metrics = StoreMetrics::detached();
+        let s = DiskStore::open(
+            &dir.0,
+            DiskOptions { max_bytes: probe * 3, max_entry_bytes: probe * 3, fsync: true },
+            metrics.clone(),
+        )
+        .unwrap();
+        for k in ["/k0", "/k1", "/k2"] {
+            assert!(s.insert(k, entry(b"0123456789")));
+        }
+        assert!(s.get("/k0").is_some()); // /k1 is now the least recently used
+        assert!(s.insert("/k3", entry(b"0123456789")));
+        assert_eq!(s.len(), 3);
+        assert!(s.bytes() <= probe * 3);
+        assert!(s.get("/k1").is_none());
+        assert!(!s.path_of("/k1").exists());
+        assert!(s.get("/k0").is_some() && s.get("/k3").is_some());
+        assert_eq!(metrics.evictions.get(), 1);
+        // too large for the tier: not stored
+        let big = Arc::new(CachedResponse { body: Bytes::from(vec![0u8; (probe * 4) as usize]), ..sample(b"") });
+        assert!(!s.insert("/big", big));
+        assert!(s.get("/big").is_none());
+        // a smaller limit at restart evicts down to it
+        drop(s);
+        let s = open(&dir, probe);
+        assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn hash_is_stable() {
+        assert_eq!(hash_key(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(hash_key("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}

@@ -18,9 +18,11 @@ pub mod coalesce;
 pub mod conditional;
 pub mod freshness;
 pub mod http_date;
+pub mod invalidation;
 pub mod metrics;
 pub mod range;
 pub mod store;
+pub mod stored_headers;
 pub mod vary;
 
 pub use cache_control::CacheControl;

@@ -582,6 +582,46 @@ mod tests {
         assert_eq!(s.len(), 1);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writers_and_readers_never_see_a_torn_entry() {
+        let dir = TempDir::new("concurrent");
+        let metrics = StoreMetrics::detached();
+        let s = Arc::new(DiskStore::open(&dir.0, DiskOptions::new(1 << 22), metrics.clone()).unwrap());
+        let bodies: [&'static [u8]; 3] = [b"aaaaaaaaaaaaaaaa", b"bbbbbbbb", b"cccccccccccccccccccccccccccc"];
+        let mut tasks = Vec::new();
+        for t in 0..8usize {
+            let s = s.clone();
+            tasks.push(tokio::task::spawn_blocking(move || {
+                let mut hits = 0;
+                for i in 0..200usize {
+                    let key = format!("/k{}", i % 4);
+                    if (t + i) % 3 == 0 {
+                        assert!(s.insert(&key, entry(bodies[t % 3])));
+                    } else if let Some(e) = s.get(&key) {
+                        assert!(bodies.contains(&e.body.as_ref()), "torn body {:?}", e.body);
+                        hits += 1;
+                    }
+                }
+                hits
+            }));
+        }
+        let mut hits = 0;
+        for t in tasks {
+            hits += t.await.unwrap();
+        }
+        assert!(hits > 0);
+        assert_eq!(metrics.corrupt.get(), 0);
+        assert_eq!(s.len(), 4);
+        let files: usize = fs::read_dir(&dir.0)
+            .unwrap()
+            .flatten()
+            .filter(|d| d.file_name() != "tmp")
+            .map(|d| fs::read_dir(d.path()).unwrap().count())
+            .sum();
+        assert_eq!(files, 4, "one file per key, no leftovers");
+        assert_eq!(fs::read_dir(dir.0.join("tmp")).unwrap().count(), 0);
+    }
+
     #[test]
     fn hash_is_stable() {
         assert_eq!(hash_key(""), 0xcbf2_9ce4_8422_2325);

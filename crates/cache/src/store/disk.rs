@@ -358,7 +358,8 @@ impl Storage for DiskStore {
         let file = encode_file(key, &meta, &entry.body);
         let size = file.len() as u64;
         let hash = hash_key(key);
-        if size > self.opts.max_entry_bytes || size > self.opts.max_bytes || key.len() > MAX_KEY_LEN as usize {
+        let too_big = size > self.opts.max_entry_bytes || size > self.opts.max_bytes;
+        if too_big || key.len() > MAX_KEY_LEN as usize || meta.len() > MAX_META_LEN as usize {
             self.remove(key);
             return false;
         }

@@ -31,6 +31,9 @@ pub struct Config {
     /// Built-in demo targets (the storefront app) that this node starts.
     #[serde(default, rename = "demo_target", skip_serializing_if = "Vec::is_empty")]
     pub demo_targets: Vec<DemoTarget>,
+    /// Route 53 health checks (`aws_route53_health_check`) that record sets name by `id`.
+    #[serde(default, rename = "health_check", skip_serializing_if = "Vec::is_empty")]
+    pub health_checks: Vec<Route53HealthCheck>,
 }
 
 /// `[admin]`: metrics, health and the admin API.
@@ -44,6 +47,60 @@ pub struct Admin {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Dns {
     pub listen: String,
+    /// Local-only: the region latency records are answered for (one machine has no geography).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Local-only: where viewers are, by source address, for geolocation records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub geo: Vec<GeoSource>,
+}
+
+/// `[[dns.geo]]`: viewers from `cidr` count as being at this location (local-only).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GeoSource {
+    pub cidr: String,
+    /// Two-letter continent code (AF, AN, AS, EU, NA, OC, SA); derived from `country` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continent: Option<String>,
+    /// Two-letter ISO 3166 country code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// Subdivision code (a US state such as `WA`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subdivision: Option<String>,
+}
+
+/// `[[health_check]]`: a Route 53 health check (`aws_route53_health_check`), run by this node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Route53HealthCheck {
+    /// Local name that records refer to in `health_check_id`.
+    pub id: String,
+    /// `HTTP`, `HTTPS`, `HTTP_STR_MATCH`, `HTTPS_STR_MATCH` or `TCP`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fqdn: Option<String>,
+    /// Default 80 for HTTP types, 443 for HTTPS types; required for TCP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_string: Option<String>,
+    /// Seconds between checks: 10 or 30.
+    #[serde(default = "thirty")]
+    pub request_interval: u64,
+    /// Consecutive results that change the status: 1-10.
+    #[serde(default = "three")]
+    pub failure_threshold: u32,
+    /// Report healthy as unhealthy and the reverse.
+    #[serde(default)]
+    pub invert_healthcheck: bool,
+    /// A disabled check is always healthy.
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 /// `[resolver]`: how the edge resolves origin names. Default: edgeway's own DNS tier when this
@@ -98,7 +155,7 @@ pub struct Zone {
 }
 
 /// `[[zone.record]]`: a record set (Terraform `aws_route53_record`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Record {
     pub name: String,
     #[serde(rename = "type")]
@@ -111,11 +168,52 @@ pub struct Record {
     pub alias: Option<Alias>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub set_identifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weighted_routing_policy: Option<WeightedRoutingPolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover_routing_policy: Option<FailoverRoutingPolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_routing_policy: Option<LatencyRoutingPolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geolocation_routing_policy: Option<GeolocationRoutingPolicy>,
+    #[serde(default, alias = "multivalue_answer_routing", skip_serializing_if = "std::ops::Not::not")]
+    pub multivalue_answer_routing_policy: bool,
+    /// The `id` of a `[[health_check]]` that decides whether this record set is healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WeightedRoutingPolicy {
+    pub weight: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FailoverRoutingPolicy {
+    /// `PRIMARY` or `SECONDARY`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LatencyRoutingPolicy {
+    pub region: String,
+}
+
+/// One of `continent`, `country` (with an optional `subdivision`), or `country = "*"` (the default).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GeolocationRoutingPolicy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subdivision: Option<String>,
 }
 
 /// An alias target: what the record answers with is the current listen address of the tier it
 /// names.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Alias {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distribution: Option<String>,
@@ -662,6 +760,9 @@ impl Config {
     }
     pub fn target_group(&self, name: &str) -> Option<&TargetGroup> {
         self.target_groups.iter().find(|t| t.name == name)
+    }
+    pub fn health_check(&self, id: &str) -> Option<&Route53HealthCheck> {
+        self.health_checks.iter().find(|h| h.id == id)
     }
 }
 

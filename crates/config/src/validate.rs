@@ -132,6 +132,7 @@ pub(crate) fn validate(c: &Config) -> Problems {
     load_balancers(c, &mut v);
     target_groups(c, &mut v);
     zones(c, &mut v);
+    route53(c, &mut v);
     for (i, t) in c.demo_targets.iter().enumerate() {
         match parse_socket_addr(&t.listen) {
             Ok(addr) => v.listen(&format!("demo_target[{i}].listen"), addr),
@@ -593,6 +594,168 @@ fn zones(c: &Config, v: &mut V) {
                             v.err(format!("{rp}.records[{i}]"), format!("`{val}` is not an {} address", r.kind));
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Route 53 routing policies, health checks and the `[dns]` local settings for them.
+fn route53(c: &Config, v: &mut V) {
+    const CONTINENTS: &[&str] = &["AF", "AN", "AS", "EU", "NA", "OC", "SA"];
+    let country_ok = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase());
+    if let Some(d) = &c.dns {
+        if d.region.as_deref().is_some_and(|r| r.trim().is_empty()) {
+            v.err("dns.region", "must not be empty");
+        }
+        for (i, g) in d.geo.iter().enumerate() {
+            let p = format!("dns.geo[{i}]");
+            if g.cidr.parse::<ipnet::IpNet>().is_err() && g.cidr.parse::<IpAddr>().is_err() {
+                v.err(format!("{p}.cidr"), format!("`{}` is not a CIDR block", g.cidr));
+            }
+            if let Some(ct) = &g.continent {
+                v.one_of(&format!("{p}.continent"), ct, CONTINENTS);
+            }
+            match &g.country {
+                Some(cc) if !country_ok(cc) => v.err(format!("{p}.country"), format!("`{cc}` is not a two-letter country code")),
+                None if g.continent.is_none() => v.err(p.clone(), "needs a country or a continent"),
+                None if g.subdivision.is_some() => v.err(format!("{p}.subdivision"), "needs a country"),
+                _ => {}
+            }
+        }
+    }
+    let mut ids = HashSet::new();
+    for (i, h) in c.health_checks.iter().enumerate() {
+        let p = format!("health_check[{i}]");
+        if h.id.is_empty() {
+            v.err(format!("{p}.id"), "must not be empty");
+        } else if !ids.insert(h.id.as_str()) {
+            v.err(format!("{p}.id"), format!("`{}` is defined twice", h.id));
+        }
+        v.one_of(&format!("{p}.type"), &h.kind, &["HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH", "TCP"]);
+        match (&h.ip_address, &h.fqdn) {
+            (Some(ip), _) if ip.parse::<IpAddr>().is_err() => {
+                v.err(format!("{p}.ip_address"), format!("`{ip}` is not an IP address"));
+            }
+            (None, None) => v.err(p.clone(), "needs an ip_address or an fqdn"),
+            (None, Some(f)) if f.trim().is_empty() => v.err(format!("{p}.fqdn"), "must not be empty"),
+            _ => {}
+        }
+        if h.kind == "TCP" {
+            if h.port.is_none() {
+                v.err(format!("{p}.port"), "a TCP health check needs a port");
+            }
+            if h.resource_path.is_some() || h.search_string.is_some() {
+                v.err(p.clone(), "a TCP health check has no resource_path or search_string");
+            }
+        }
+        if h.port == Some(0) {
+            v.err(format!("{p}.port"), "must be 1-65535");
+        }
+        if let Some(rp) = &h.resource_path {
+            if !rp.starts_with('/') || rp.len() > 255 {
+                v.err(format!("{p}.resource_path"), "must start with `/` and be at most 255 characters");
+            }
+        }
+        match (&h.search_string, h.kind.ends_with("_STR_MATCH")) {
+            (None, true) => v.err(format!("{p}.search_string"), format!("a {} health check needs a search_string", h.kind)),
+            (Some(_), false) => v.err(format!("{p}.search_string"), "only *_STR_MATCH health checks search"),
+            (Some(s), true) if s.is_empty() || s.len() > 255 => v.err(format!("{p}.search_string"), "must be 1-255 characters"),
+            _ => {}
+        }
+        if h.request_interval != 10 && h.request_interval != 30 {
+            v.err(format!("{p}.request_interval"), format!("{} is not 10 or 30", h.request_interval));
+        }
+        v.range(&format!("{p}.failure_threshold"), u64::from(h.failure_threshold), 1, 10);
+    }
+    for (zi, z) in c.zones.iter().enumerate() {
+        // Record sets with the same name and type: (policy, [identifiers], has a simple one).
+        let mut groups: HashMap<(String, String), (Vec<&'static str>, Vec<&str>, bool)> = HashMap::new();
+        for (ri, r) in z.records.iter().enumerate() {
+            let rp = format!("zone[{zi}].record[{ri}]");
+            let mut policies = Vec::new();
+            if let Some(w) = &r.weighted_routing_policy {
+                policies.push("weighted");
+                v.range(&format!("{rp}.weighted_routing_policy.weight"), u64::from(w.weight), 0, 255);
+            }
+            if let Some(f) = &r.failover_routing_policy {
+                policies.push("failover");
+                v.one_of(&format!("{rp}.failover_routing_policy.type"), &f.kind, &["PRIMARY", "SECONDARY"]);
+            }
+            if let Some(l) = &r.latency_routing_policy {
+                policies.push("latency");
+                if l.region.trim().is_empty() {
+                    v.err(format!("{rp}.latency_routing_policy.region"), "must not be empty");
+                }
+            }
+            if let Some(g) = &r.geolocation_routing_policy {
+                policies.push("geolocation");
+                let gp = format!("{rp}.geolocation_routing_policy");
+                match (&g.continent, &g.country) {
+                    (Some(ct), None) => {
+                        v.one_of(&format!("{gp}.continent"), ct, CONTINENTS);
+                        if g.subdivision.is_some() {
+                            v.err(format!("{gp}.subdivision"), "needs a country");
+                        }
+                    }
+                    (None, Some(cc)) => {
+                        if cc == "*" && g.subdivision.is_some() {
+                            v.err(format!("{gp}.subdivision"), "the default location has no subdivision");
+                        } else if cc != "*" && !country_ok(cc) {
+                            v.err(format!("{gp}.country"), format!("`{cc}` is not a two-letter country code or `*`"));
+                        }
+                    }
+                    _ => v.err(gp, "names exactly one of continent or country"),
+                }
+            }
+            if r.multivalue_answer_routing_policy {
+                policies.push("multivalue");
+            }
+            if policies.len() > 1 {
+                v.err(rp.clone(), format!("has more than one routing policy ({})", policies.join(", ")));
+            }
+            match (&r.set_identifier, policies.is_empty()) {
+                (Some(_), true) => v.err(format!("{rp}.set_identifier"), "is only for records with a routing policy"),
+                (None, false) => v.err(format!("{rp}.set_identifier"), "a record with a routing policy needs one"),
+                (Some(s), false) if s.is_empty() || s.len() > 128 => {
+                    v.err(format!("{rp}.set_identifier"), "must be 1-128 characters");
+                }
+                _ => {}
+            }
+            if let Some(id) = &r.health_check_id {
+                if c.health_check(id).is_none() {
+                    v.err(format!("{rp}.health_check_id"), format!("no health_check `{id}`"));
+                }
+            }
+            if let Some(a) = &r.alias {
+                if a.evaluate_target_health && a.distribution.is_some() {
+                    v.err(format!("{rp}.alias.evaluate_target_health"), "cannot be true for a CloudFront distribution");
+                }
+            }
+            if r.multivalue_answer_routing_policy && r.alias.is_some() {
+                v.err(format!("{rp}.alias"), "multivalue answer records cannot be aliases");
+            }
+            let key = (r.name.trim_end_matches('.').to_ascii_lowercase(), r.kind.clone());
+            let g = groups.entry(key).or_default();
+            match (&r.set_identifier, policies.first()) {
+                (Some(id), Some(p)) => {
+                    if g.1.contains(&id.as_str()) {
+                        v.err(format!("{rp}.set_identifier"), format!("`{id}` is used twice for {} {}", r.name, r.kind));
+                    }
+                    g.1.push(id);
+                    if !g.0.is_empty() && !g.0.contains(p) {
+                        v.err(rp.clone(), format!("{} {} mixes routing policies ({} and {p})", r.name, r.kind, g.0[0]));
+                    }
+                    g.0.push(p);
+                    if g.2 {
+                        v.err(rp.clone(), format!("{} {} has a record set without a routing policy too", r.name, r.kind));
+                    }
+                }
+                _ => {
+                    if !g.1.is_empty() {
+                        v.err(rp.clone(), format!("{} {} has record sets with a routing policy too", r.name, r.kind));
+                    }
+                    g.2 = true;
                 }
             }
         }

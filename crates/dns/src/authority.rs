@@ -1,13 +1,16 @@
 //! The answers: which zone a name is in and what it says. Pure: no I/O, no clock.
 
+use crate::geo::GeoMap;
 use crate::records::{self, fqdn, owner_key};
-use crate::zone::{is_within, key_of, key_of_name, Found, ZoneData};
-use edgeway_config::{Alias, Zone};
+use crate::routing::{AllHealthy, Ctx, Health, Member, Policy, DEFAULT_REGION};
+use crate::zone::{cname_target, is_within, key_of, key_of_name, Found, ZoneData};
+use edgeway_config::{Alias, Config, Record as ConfigRecord, Zone};
 use hickory_proto::op::{Edns, Message, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{NS, SOA};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// The UDP payload size this server advertises in its EDNS(0) OPT record.
 pub(crate) const SERVER_PAYLOAD: u16 = 4096;
@@ -37,6 +40,39 @@ impl AliasAddresses for HashMap<String, Vec<IpAddr>> {
     }
 }
 
+/// A record set that contributed to an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnsweredSet {
+    /// The owner name as configured (`www.example.com`, `*.example.com`).
+    pub name: String,
+    pub rtype: RecordType,
+    /// The `set_identifier` of a record set with a routing policy.
+    pub set_identifier: Option<String>,
+}
+
+/// The response to one query and the record sets it was built from (for counters).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub message: Message,
+    pub record_sets: Vec<AnsweredSet>,
+}
+
+/// The health view an [`Authority`] answers with.
+#[derive(Clone)]
+struct HealthRef(Arc<dyn Health>);
+
+impl Default for HealthRef {
+    fn default() -> Self {
+        Self(Arc::new(AllHealthy))
+    }
+}
+
+impl std::fmt::Debug for HealthRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Health")
+    }
+}
+
 /// Everything this server is authoritative for, built once per config (and per change of an
 /// alias target's addresses) and swapped in whole.
 #[derive(Debug, Clone, Default)]
@@ -44,14 +80,43 @@ pub struct Authority {
     /// Longest apex first, so the most specific zone wins.
     zones: Vec<ZoneData>,
     problems: Vec<String>,
+    health: HealthRef,
+    /// The region latency records answer for (`[dns] region`).
+    region: String,
+    geo: GeoMap,
 }
 
 impl Authority {
+    /// The authority for a whole config: its zones, and the `[dns]` latency region and
+    /// geolocation map. Health is [`AllHealthy`] until [`Authority::with_health`].
+    pub fn for_config(cfg: &Config, aliases: &dyn AliasAddresses) -> Authority {
+        let mut out = Authority::new(&cfg.zones, aliases);
+        if let Some(d) = &cfg.dns {
+            if let Some(r) = &d.region {
+                out.region = r.trim().to_ascii_lowercase();
+            }
+            out.geo = GeoMap::new(&d.geo, &mut out.problems);
+        }
+        out
+    }
+
+    /// Answers with this view of health checks and alias targets.
+    pub fn with_health(mut self, health: Arc<dyn Health>) -> Authority {
+        self.health = HealthRef(health);
+        self
+    }
+
+    /// Sets the region latency records answer for.
+    pub fn with_region(mut self, region: &str) -> Authority {
+        self.region = region.trim().to_ascii_lowercase();
+        self
+    }
+
     /// Builds the zones from the config, resolving alias records to the addresses `aliases`
     /// reports now. Record sets that cannot be served (an unknown type, a bad value) are left out
     /// and reported by [`Authority::problems`]; config validation should have caught them.
     pub fn new(zones: &[Zone], aliases: &dyn AliasAddresses) -> Authority {
-        let mut out = Authority::default();
+        let mut out = Authority { region: DEFAULT_REGION.to_string(), ..Authority::default() };
         for zone in zones {
             let key = key_of(&zone.name);
             let origin = match fqdn(&key) {
@@ -69,8 +134,8 @@ impl Authority {
             for rec in &zone.records {
                 let owner = owner_key(&key, &rec.name);
                 let built = fqdn(&owner).and_then(|name| records::build(rec, &name, aliases));
-                match built {
-                    Ok((rtype, recs)) => data.add(&owner, rtype, recs),
+                match built.and_then(|(rtype, recs)| add_record_set(&mut data, &owner, rec, rtype, recs)) {
+                    Ok(()) => {}
                     Err(e) => {
                         tracing::warn!(zone = %key, record = %rec.name, "record set left out: {e}");
                         out.problems.push(format!("zone {key}: record {} {}: {e}", rec.name, rec.kind));
@@ -98,12 +163,26 @@ impl Authority {
         self.zones.iter().find(|z| is_within(key, &z.key))
     }
 
-    /// The response to `request`. Never fails: every problem becomes a response code.
+    /// The response to `request` from an unknown source, with the first random draw: see
+    /// [`Authority::answer_for`].
+    pub fn answer(&self, request: &Message) -> Message {
+        self.answer_for(request, None, 0).message
+    }
+
+    /// The response to `request` from `source`. A pure function of the zones, the health view,
+    /// `source` (for geolocation) and `seed` (for weighted and multivalue choices). Never fails:
+    /// every problem becomes a response code.
     ///
     /// - opcode other than QUERY: NOTIMP; not exactly one question: FORMERR; EDNS version above 0:
     ///   BADVERS; class other than IN, AXFR/IXFR, or a name outside every zone: REFUSED.
     /// - ANY is answered with every record set at the name.
-    pub fn answer(&self, request: &Message) -> Message {
+    pub fn answer_for(&self, request: &Message, source: Option<IpAddr>, seed: u64) -> Answer {
+        let mut record_sets = Vec::new();
+        let message = self.respond(request, source, seed, &mut record_sets);
+        Answer { message, record_sets }
+    }
+
+    fn respond(&self, request: &Message, source: Option<IpAddr>, seed: u64, sets: &mut Vec<AnsweredSet>) -> Message {
         let mut resp = Message::response(request.id, request.op_code);
         resp.metadata.recursion_desired = request.recursion_desired;
         resp.metadata.checking_disabled = request.checking_disabled;
@@ -136,13 +215,36 @@ impl Authority {
             return resp;
         };
         resp.metadata.authoritative = true;
-        resolve(zone, name, qtype, &mut resp);
+        let location = source.and_then(|s| self.geo.locate(s));
+        let ctx = Ctx::new(self.health.0.as_ref(), &self.region, location, seed);
+        resolve(zone, name, qtype, &ctx, &mut resp, sets);
         resp
     }
 }
 
+/// Adds one config record set (built into `recs`) at `owner`: plain, or a member of its routing
+/// group.
+fn add_record_set(data: &mut ZoneData, owner: &str, rec: &ConfigRecord, rtype: RecordType, recs: Vec<Record>) -> Result<(), String> {
+    let node = data.node_mut(owner);
+    match (Policy::of(rec)?, &rec.set_identifier) {
+        (None, None) => node.add(rtype, recs),
+        (Some(policy), Some(id)) => node.add_member(
+            rtype,
+            Member {
+                set_identifier: id.clone(),
+                policy,
+                health_check: rec.health_check_id.clone(),
+                evaluate: rec.alias.clone().filter(|a| a.evaluate_target_health),
+                records: recs,
+            },
+        ),
+        (Some(_), None) => Err("a record set with a routing policy needs a set_identifier".into()),
+        (None, Some(_)) => Err("a record set with a set_identifier needs a routing policy".into()),
+    }
+}
+
 /// Fills `resp` with the answer to `name`/`qtype` inside `zone`, following CNAMEs in the zone.
-fn resolve(zone: &ZoneData, mut name: Name, qtype: RecordType, resp: &mut Message) {
+fn resolve(zone: &ZoneData, mut name: Name, qtype: RecordType, ctx: &Ctx<'_>, resp: &mut Message, sets: &mut Vec<AnsweredSet>) {
     for _ in 0..MAX_CNAME_HOPS {
         let key = key_of_name(&name);
         let node = match zone.find(&key) {
@@ -170,14 +272,21 @@ fn resolve(zone: &ZoneData, mut name: Name, qtype: RecordType, resp: &mut Messag
             r.name = name.clone();
             r
         };
+        let mut note = |s: &crate::zone::Selected| {
+            sets.extend(s.sets.iter().map(|(t, id)| AnsweredSet { name: node.owner.clone(), rtype: *t, set_identifier: id.clone() }));
+        };
         let before = resp.answers.len();
         if qtype == RecordType::ANY {
-            resp.answers.extend(node.all().map(owned));
-        } else if let Some(set) = node.get(qtype) {
-            resp.answers.extend(set.iter().map(owned));
-        } else if let (Some(target), Some(cname)) = (node.cname(), node.get(RecordType::CNAME)) {
-            resp.answers.extend(cname.iter().map(owned));
-            let target = target.clone();
+            let all = node.all(ctx);
+            note(&all);
+            resp.answers.extend(all.records.iter().map(owned));
+        } else if let Some(sel) = node.select(qtype, ctx) {
+            note(&sel);
+            resp.answers.extend(sel.records.iter().map(owned));
+        } else if let Some(sel) = node.select(RecordType::CNAME, ctx) {
+            note(&sel);
+            resp.answers.extend(sel.records.iter().map(owned));
+            let Some(target) = cname_target(&sel.records).cloned() else { return };
             if is_within(&key_of_name(&target), &zone.key) {
                 name = target;
                 continue;
@@ -211,10 +320,10 @@ fn synthesize_apex(zone: &mut ZoneData) {
     if zone.apex().and_then(|n| n.get(RecordType::SOA)).is_none() {
         let rname = origin.prepend_label("hostmaster").unwrap_or_else(|_| origin.clone());
         let soa = SOA::new(ns_name.clone(), rname, 1, 7200, 900, 1_209_600, 86_400);
-        zone.add(&apex, RecordType::SOA, vec![Record::from_rdata(origin.clone(), SOA_TTL, RData::SOA(soa))]);
+        let _ = zone.add(&apex, RecordType::SOA, vec![Record::from_rdata(origin.clone(), SOA_TTL, RData::SOA(soa))]);
     }
     if zone.apex().and_then(|n| n.get(RecordType::NS)).is_none() {
-        zone.add(&apex, RecordType::NS, vec![Record::from_rdata(origin, NS_TTL, RData::NS(NS(ns_name)))]);
+        let _ = zone.add(&apex, RecordType::NS, vec![Record::from_rdata(origin, NS_TTL, RData::NS(NS(ns_name)))]);
     }
 }
 

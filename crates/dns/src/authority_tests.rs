@@ -8,8 +8,7 @@ fn rec(name: &str, kind: &str, values: &[&str]) -> ConfigRecord {
         kind: kind.into(),
         ttl: None,
         records: values.iter().map(|v| v.to_string()).collect(),
-        alias: None,
-        set_identifier: None,
+        ..ConfigRecord::default()
     }
 }
 

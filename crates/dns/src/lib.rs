@@ -15,12 +15,17 @@ mod authority;
 mod client;
 mod error;
 mod format;
+mod geo;
+mod health;
 mod records;
 mod resolver;
+mod routing;
 mod wire;
 mod zone;
 
-pub use authority::{AliasAddresses, Authority};
+pub use authority::{AliasAddresses, Answer, AnsweredSet, Authority};
+pub use health::{AliasHealth, CheckStatus, HealthChecks};
+pub use routing::{alias_key, AllHealthy, FixedHealth, Health};
 pub use client::query;
 pub use error::DnsError;
 pub use format::format_short;

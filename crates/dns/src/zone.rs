@@ -1,5 +1,6 @@
 //! One hosted zone as a lookup table: lowercase owner names to record sets.
 
+use crate::routing::{self, Ctx, Member};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use std::collections::HashMap;
 
@@ -25,39 +26,106 @@ fn parent(key: &str) -> Option<&str> {
     key.split_once('.').map(|(_, rest)| rest)
 }
 
+/// The records of one type at one name: a plain record set, or a group of record sets with a
+/// routing policy (each with its `set_identifier`).
+#[derive(Debug, Clone)]
+pub(crate) enum RecordSet {
+    Simple(Vec<Record>),
+    Routed(Vec<Member>),
+}
+
+/// Records chosen to answer one type at one name, and which record sets they came from (`None`
+/// for a plain record set).
+#[derive(Debug, Default)]
+pub(crate) struct Selected {
+    pub(crate) records: Vec<Record>,
+    pub(crate) sets: Vec<(RecordType, Option<String>)>,
+}
+
 /// The record sets at one owner name. An empty node is an empty non-terminal (a name with
 /// descendants but no records of its own): it exists, so it answers NODATA rather than NXDOMAIN.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Node {
-    sets: Vec<(RecordType, Vec<Record>)>,
+    /// The owner key as configured (`*.wild.example.com` for a wildcard).
+    pub(crate) owner: String,
+    sets: Vec<(RecordType, RecordSet)>,
 }
 
 impl Node {
-    /// The records of one type at this name.
+    /// The plain records of one type at this name (routed groups are not returned).
     pub(crate) fn get(&self, rtype: RecordType) -> Option<&[Record]> {
-        self.sets.iter().find(|(t, r)| *t == rtype && !r.is_empty()).map(|(_, r)| r.as_slice())
-    }
-
-    /// Every record at this name, in configuration order of their types.
-    pub(crate) fn all(&self) -> impl Iterator<Item = &Record> {
-        self.sets.iter().flat_map(|(_, r)| r.iter())
-    }
-
-    /// Adds records of one type (merging with records of the same type already there).
-    pub(crate) fn add(&mut self, rtype: RecordType, records: Vec<Record>) {
-        match self.sets.iter_mut().find(|(t, _)| *t == rtype) {
-            Some((_, existing)) => existing.extend(records),
-            None => self.sets.push((rtype, records)),
-        }
-    }
-
-    /// The target of this name's CNAME record, if it has one.
-    pub(crate) fn cname(&self) -> Option<&Name> {
-        self.get(RecordType::CNAME)?.iter().find_map(|r| match &r.data {
-            RData::CNAME(c) => Some(&c.0),
+        self.sets.iter().find_map(|(t, set)| match set {
+            RecordSet::Simple(r) if *t == rtype && !r.is_empty() => Some(r.as_slice()),
             _ => None,
         })
     }
+
+    /// The records that answer `rtype` now: a plain set as is, a routed group by its policy.
+    pub(crate) fn select(&self, rtype: RecordType, ctx: &Ctx<'_>) -> Option<Selected> {
+        let (_, set) = self.sets.iter().find(|(t, _)| *t == rtype)?;
+        let mut out = Selected::default();
+        match set {
+            RecordSet::Simple(r) => {
+                out.records.extend(r.iter().cloned());
+                out.sets.push((rtype, None));
+            }
+            RecordSet::Routed(members) => {
+                for m in routing::select(members, ctx) {
+                    out.records.extend(m.records.iter().cloned());
+                    out.sets.push((rtype, Some(m.set_identifier.clone())));
+                }
+                if matches!(members.first().map(|m| &m.policy), Some(routing::Policy::Multivalue)) {
+                    out.records.truncate(routing::MULTIVALUE_MAX);
+                }
+            }
+        }
+        (!out.records.is_empty()).then_some(out)
+    }
+
+    /// Every record at this name that answers now, in configuration order of their types.
+    pub(crate) fn all(&self, ctx: &Ctx<'_>) -> Selected {
+        let mut out = Selected::default();
+        for (t, _) in &self.sets {
+            if let Some(s) = self.select(*t, ctx) {
+                out.records.extend(s.records);
+                out.sets.extend(s.sets);
+            }
+        }
+        out
+    }
+
+    /// Adds records of one type (merging with records of the same type already there).
+    pub(crate) fn add(&mut self, rtype: RecordType, records: Vec<Record>) -> Result<(), String> {
+        match self.sets.iter_mut().find(|(t, _)| *t == rtype) {
+            Some((_, RecordSet::Simple(existing))) => existing.extend(records),
+            Some((_, RecordSet::Routed(_))) => return Err("the name has record sets with a routing policy of this type".into()),
+            None => self.sets.push((rtype, RecordSet::Simple(records))),
+        }
+        Ok(())
+    }
+
+    /// Adds one record set with a routing policy to the group of its type.
+    pub(crate) fn add_member(&mut self, rtype: RecordType, member: Member) -> Result<(), String> {
+        match self.sets.iter_mut().find(|(t, _)| *t == rtype) {
+            Some((_, RecordSet::Routed(group))) => {
+                if group.iter().any(|m| m.set_identifier == member.set_identifier) {
+                    return Err(format!("set_identifier {:?} is used twice", member.set_identifier));
+                }
+                group.push(member);
+            }
+            Some((_, RecordSet::Simple(_))) => return Err("the name has a record set without a routing policy of this type".into()),
+            None => self.sets.push((rtype, RecordSet::Routed(vec![member]))),
+        }
+        Ok(())
+    }
+}
+
+/// The target of a selected CNAME.
+pub(crate) fn cname_target(records: &[Record]) -> Option<&Name> {
+    records.iter().find_map(|r| match &r.data {
+        RData::CNAME(c) => Some(&c.0),
+        _ => None,
+    })
 }
 
 /// What a name is inside a zone.
@@ -85,21 +153,26 @@ impl ZoneData {
     /// An empty zone with only its apex.
     pub(crate) fn new(key: String, origin: Name) -> Self {
         let mut nodes = HashMap::new();
-        nodes.insert(key.clone(), Node::default());
+        nodes.insert(key.clone(), Node { owner: key.clone(), ..Node::default() });
         Self { key, origin, nodes }
     }
 
-    /// Adds records at `owner` (a key inside this zone), creating empty non-terminals above it.
-    pub(crate) fn add(&mut self, owner: &str, rtype: RecordType, records: Vec<Record>) {
+    /// The node at `owner` (a key inside this zone), created with empty non-terminals above it.
+    pub(crate) fn node_mut(&mut self, owner: &str) -> &mut Node {
         let mut up = parent(owner);
         while let Some(p) = up {
             if !is_within(p, &self.key) || p == self.key {
                 break;
             }
-            self.nodes.entry(p.to_string()).or_default();
+            self.nodes.entry(p.to_string()).or_insert_with(|| Node { owner: p.to_string(), ..Node::default() });
             up = parent(p);
         }
-        self.nodes.entry(owner.to_string()).or_default().add(rtype, records);
+        self.nodes.entry(owner.to_string()).or_insert_with(|| Node { owner: owner.to_string(), ..Node::default() })
+    }
+
+    /// Adds plain records at `owner`.
+    pub(crate) fn add(&mut self, owner: &str, rtype: RecordType, records: Vec<Record>) -> Result<(), String> {
+        self.node_mut(owner).add(rtype, records)
     }
 
     /// The apex node.

@@ -4,6 +4,7 @@ use crate::authority::Authority;
 use edgeway_http::metrics::{Counter, Metrics};
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::RecordType;
+use std::net::IpAddr;
 
 /// The largest UDP payload a client may ask for (RFC 6891 suggests 4096 as a sane ceiling).
 const MAX_UDP_PAYLOAD: usize = 4096;
@@ -29,6 +30,8 @@ pub(crate) struct Stats {
 
 const QUERIES: &str = "edgeway_dns_queries_total";
 const QUERIES_HELP: &str = "DNS queries answered, by query type and response code.";
+const ANSWERS: &str = "edgeway_dns_answers_total";
+const ANSWERS_HELP: &str = "Answers per configured record set, by name, type and set_identifier (empty for a plain record set).";
 
 impl Stats {
     pub(crate) fn new(metrics: Metrics) -> Self {
@@ -44,6 +47,11 @@ impl Stats {
 
     fn query(&self, qtype: &str, rcode: ResponseCode) {
         self.metrics.counter(QUERIES, QUERIES_HELP, &[("type", qtype), ("rcode", rcode_label(rcode))]).inc();
+    }
+
+    fn answered(&self, set: &crate::AnsweredSet) {
+        let labels = [("name", set.name.as_str()), ("type", type_label(set.rtype)), ("set_identifier", set.set_identifier.as_deref().unwrap_or(""))];
+        self.metrics.counter(ANSWERS, ANSWERS_HELP, &labels).inc();
     }
 }
 
@@ -84,9 +92,9 @@ pub(crate) fn rcode_label(r: ResponseCode) -> &'static str {
 
 /// The response to one request packet, or `None` to drop it (too short to hold a header, or a
 /// response rather than a query).
-pub(crate) fn respond(authority: &Authority, packet: &[u8], transport: Transport, stats: &Stats) -> Option<Vec<u8>> {
+pub(crate) fn respond(authority: &Authority, packet: &[u8], source: Option<IpAddr>, transport: Transport, stats: &Stats) -> Option<Vec<u8>> {
     stats.bytes_in.add(packet.len() as u64);
-    let out = build(authority, packet, transport, stats);
+    let out = build(authority, packet, source, transport, stats);
     match &out {
         Some(bytes) => stats.bytes_out.add(bytes.len() as u64),
         None => stats.dropped.inc(),
@@ -94,7 +102,7 @@ pub(crate) fn respond(authority: &Authority, packet: &[u8], transport: Transport
     out
 }
 
-fn build(authority: &Authority, packet: &[u8], transport: Transport, stats: &Stats) -> Option<Vec<u8>> {
+fn build(authority: &Authority, packet: &[u8], source: Option<IpAddr>, transport: Transport, stats: &Stats) -> Option<Vec<u8>> {
     // QR set: a response, never answered (no reflection loops).
     if packet.len() < 12 || packet[2] & 0x80 != 0 {
         return None;
@@ -109,7 +117,9 @@ fn build(authority: &Authority, packet: &[u8], transport: Transport, stats: &Sta
         }
     };
     let qtype = request.queries.first().map_or("OTHER", |q| type_label(q.query_type()));
-    let response = authority.answer(&request);
+    let answer = authority.answer_for(&request, source, rand::random());
+    answer.record_sets.iter().for_each(|s| stats.answered(s));
+    let response = answer.message;
     stats.query(qtype, response.response_code);
     let limit = match transport {
         Transport::Udp => udp_limit(&request),
@@ -179,14 +189,14 @@ mod tests {
     fn bad_packets() {
         let stats = Stats::new(Metrics::new());
         let auth = Authority::default();
-        assert_eq!(respond(&auth, &[1, 2, 3], Transport::Udp, &stats), None);
+        assert_eq!(respond(&auth, &[1, 2, 3], None, Transport::Udp, &stats), None);
         // A response is dropped.
         let mut resp = vec![0x12, 0x34, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-        assert_eq!(respond(&auth, &resp, Transport::Udp, &stats), None);
+        assert_eq!(respond(&auth, &resp, None, Transport::Udp, &stats), None);
         // A query claiming one question but carrying none: FORMERR with the same id.
         resp[2] = 0x01;
         resp[5] = 1;
-        let out = respond(&auth, &resp, Transport::Udp, &stats).unwrap_or_default();
+        let out = respond(&auth, &resp, None, Transport::Udp, &stats).unwrap_or_default();
         assert_eq!(out, vec![0x12, 0x34, 0x81, 0x01, 0, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(stats.metrics.value(QUERIES, &[("type", "OTHER"), ("rcode", "FORMERR")]), 1);
         assert_eq!(stats.metrics.value("edgeway_dns_dropped_total", &[]), 2);

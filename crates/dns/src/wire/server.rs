@@ -5,6 +5,7 @@ use crate::wire::packet::{respond, Stats, Transport};
 use arc_swap::ArcSwap;
 use edgeway_http::metrics::Metrics;
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -69,7 +70,7 @@ async fn udp_loop(udp: UdpSocket, authority: Arc<ArcSwap<Authority>>, stats: Sta
                 continue;
             }
         };
-        let Some(answer) = respond(&authority.load(), &buf[..n], Transport::Udp, &stats) else { continue };
+        let Some(answer) = respond(&authority.load(), &buf[..n], Some(peer.ip()), Transport::Udp, &stats) else { continue };
         if let Err(e) = udp.send_to(&answer, peer).await {
             tracing::debug!(%peer, "DNS UDP send: {e}");
         }
@@ -83,8 +84,8 @@ async fn tcp_loop(tcp: TcpListener, authority: Arc<ArcSwap<Authority>>, stats: S
     loop {
         while connections.try_join_next().is_some() {}
         let Ok(slot) = slots.clone().acquire_owned().await else { return };
-        let stream = match tcp.accept().await {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match tcp.accept().await {
+            Ok((stream, peer)) => (stream, peer),
             Err(e) => {
                 tracing::warn!("DNS TCP accept: {e}");
                 // Out of file descriptors and the like: give the system a moment.
@@ -94,7 +95,7 @@ async fn tcp_loop(tcp: TcpListener, authority: Arc<ArcSwap<Authority>>, stats: S
         };
         let (authority, stats, idle) = (authority.clone(), stats.clone(), options.tcp_idle_timeout);
         connections.spawn(async move {
-            connection(stream, &authority, &stats, idle).await;
+            connection(stream, peer.ip(), &authority, &stats, idle).await;
             drop(slot);
         });
     }
@@ -102,7 +103,7 @@ async fn tcp_loop(tcp: TcpListener, authority: Arc<ArcSwap<Authority>>, stats: S
 
 /// Serves length-prefixed queries on one connection, in order, until the client closes it, goes
 /// idle, or sends something that gets no answer.
-async fn connection(mut stream: TcpStream, authority: &ArcSwap<Authority>, stats: &Stats, idle: Duration) {
+async fn connection(mut stream: TcpStream, peer: IpAddr, authority: &ArcSwap<Authority>, stats: &Stats, idle: Duration) {
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
     loop {
@@ -114,7 +115,7 @@ async fn connection(mut stream: TcpStream, authority: &ArcSwap<Authority>, stats
         if !matches!(tokio::time::timeout(idle, stream.read_exact(&mut buf)).await, Ok(Ok(_))) {
             return;
         }
-        let Some(answer) = respond(&authority.load(), &buf, Transport::Tcp, stats) else { return };
+        let Some(answer) = respond(&authority.load(), &buf, Some(peer), Transport::Tcp, stats) else { return };
         let Ok(n) = u16::try_from(answer.len()) else { return };
         let mut out = Vec::with_capacity(answer.len() + 2);
         out.extend_from_slice(&n.to_be_bytes());

@@ -60,12 +60,12 @@ pub async fn start() -> Server {
 }
 
 pub fn rec(name: &str, kind: &str, values: &[&str]) -> Record {
-    Record { name: name.into(), kind: kind.into(), ttl: None, records: values.iter().map(|v| v.to_string()).collect(), alias: None, set_identifier: None }
+    Record { name: name.into(), kind: kind.into(), ttl: None, records: values.iter().map(|v| v.to_string()).collect(), ..Record::default() }
 }
 
 pub fn alias(name: &str, kind: &str, distribution: &str) -> Record {
     Record {
-        alias: Some(Alias { distribution: Some(distribution.into()), load_balancer: None, evaluate_target_health: false }),
+        alias: Some(Alias { distribution: Some(distribution.into()), ..Alias::default() }),
         ..rec(name, kind, &[])
     }
 }

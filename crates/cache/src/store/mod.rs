@@ -7,6 +7,7 @@
 //! invalidation of `/images/*` is `purge_prefix` of the keys the caller builds for that path.
 
 mod disk;
+mod disk_file;
 mod entry;
 mod memory;
 mod tiered;

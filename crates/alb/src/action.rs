@@ -1,9 +1,11 @@
 //! Rule actions: forward (one or weighted target groups), redirect, fixed-response.
 
+use crate::cookie::{self, Codec, Pin};
 use crate::error::alb_headers;
 use crate::target_group::TargetGroup;
 use edgeway_http::{full, Body};
-use http::{HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use std::time::Duration;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -17,12 +19,44 @@ pub enum Action {
 /// Weighted target groups; a weight of 0 gets no traffic.
 pub struct Forward {
     pub groups: Vec<(Arc<TargetGroup>, u32)>,
+    /// Group stickiness (`AWSALBTG`) and its duration.
+    pub stickiness: Option<Duration>,
     ticket: AtomicUsize,
 }
 
+/// The group a request goes to.
+pub struct Choice<'a> {
+    pub group: &'a Arc<TargetGroup>,
+    /// The request's `AWSALBTG` cookie could not be read (logged as `AWSALBTGCookieInvalid`).
+    pub invalid_cookie: bool,
+}
+
 impl Forward {
-    pub fn new(groups: Vec<(Arc<TargetGroup>, u32)>) -> Self {
-        Self { groups, ticket: AtomicUsize::new(0) }
+    pub fn new(groups: Vec<(Arc<TargetGroup>, u32)>, stickiness: Option<Duration>) -> Self {
+        Self { groups, stickiness, ticket: AtomicUsize::new(0) }
+    }
+
+    /// The group for a request: with group stickiness, the one its `AWSALBTG` cookie names (while
+    /// that group still has weight); else by weight.
+    pub fn choose(&self, h: &HeaderMap, codec: &Codec) -> Option<Choice<'_>> {
+        let mut invalid_cookie = false;
+        if self.stickiness.is_some() {
+            if let Some(v) = cookie::find(h, cookie::TG).or_else(|| cookie::find(h, cookie::TG_CORS)) {
+                let pinned = codec.open(v).filter(|p| p.kind == Pin::GROUP).and_then(|p| {
+                    self.groups.iter().find(|(g, w)| *w > 0 && g.index == p.group).map(|(g, _)| g)
+                });
+                match pinned {
+                    Some(group) => return Some(Choice { group, invalid_cookie }),
+                    None => invalid_cookie = codec.open(v).is_none(),
+                }
+            }
+        }
+        self.pick().map(|group| Choice { group, invalid_cookie })
+    }
+
+    /// The `AWSALBTG` value for `group`.
+    pub fn group_cookie(&self, group: &TargetGroup, codec: &Codec) -> String {
+        codec.seal(&Pin { kind: Pin::GROUP, group: group.index, addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)) })
     }
 
     /// The group for the next request: an exact weighted rotation (weights 3:1 → A A A B).

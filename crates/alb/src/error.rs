@@ -11,6 +11,10 @@ pub enum AlbError {
     Trace,
     /// Downstream: more than 30 addresses in X-Forwarded-For (463).
     TooManyForwardedFor,
+    /// Downstream: desync mitigation blocked the request (400, connection closed); the reason.
+    Desync(&'static str),
+    /// Downstream: the request's protocol does not fit the group's `protocol_version` (464).
+    ProtocolMismatch,
     /// Downstream: a Transfer-Encoding other than chunked or identity (501).
     UnsupportedTransferEncoding,
     /// The chosen target group(s) have no registered targets (503).
@@ -26,6 +30,8 @@ impl AlbError {
         match self {
             Self::Trace => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooManyForwardedFor => StatusCode::from_u16(463).unwrap_or(StatusCode::BAD_REQUEST),
+            Self::Desync(_) => StatusCode::BAD_REQUEST,
+            Self::ProtocolMismatch => StatusCode::from_u16(464).unwrap_or(StatusCode::BAD_REQUEST),
             Self::UnsupportedTransferEncoding => StatusCode::NOT_IMPLEMENTED,
             Self::NoTargets => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream(UpstreamError::ConnectTimeout | UpstreamError::Timeout) => StatusCode::GATEWAY_TIMEOUT,
@@ -56,6 +62,8 @@ impl std::fmt::Display for AlbError {
         match self {
             Self::Trace => f.write_str("TRACE is not supported"),
             Self::TooManyForwardedFor => f.write_str("more than 30 addresses in X-Forwarded-For"),
+            Self::Desync(r) => write!(f, "desync mitigation blocked the request ({r})"),
+            Self::ProtocolMismatch => f.write_str("the request protocol does not fit the target group's protocol version"),
             Self::UnsupportedTransferEncoding => f.write_str("unsupported Transfer-Encoding"),
             Self::NoTargets => f.write_str("no registered targets"),
             Self::Upstream(e) => write!(f, "{e}"),
@@ -103,6 +111,8 @@ mod tests {
         let cases = [
             (AlbError::Trace, 405),
             (AlbError::TooManyForwardedFor, 463),
+            (AlbError::Desync("MultipleContentLength"), 400),
+            (AlbError::ProtocolMismatch, 464),
             (AlbError::UnsupportedTransferEncoding, 501),
             (AlbError::NoTargets, 503),
             (AlbError::Upstream(UpstreamError::Connect("refused".into())), 502),

@@ -1,19 +1,23 @@
 //! Forwarding to a target: the HTTP/1.1 request the target sees (X-Forwarded-*, trace id, Host),
 //! the streamed response back, and WebSocket tunnels.
 
+use crate::counters;
 use crate::error::AlbError;
-use crate::headers::{headers_bytes, join_cookies, new_trace_id, set_forwarded_for, set_forwarded_proto_port, target_host, trace_header};
+use crate::headers::{join_cookies, set_forwarded_for, set_forwarded_proto_port, target_host};
 use crate::load_balancer::LoadBalancer;
-use crate::target_group::Target;
+use crate::record::Record;
+use crate::stream::{cut_future, Guarded};
+use crate::target_group::{Target, TargetGroup};
 use edgeway_http::headers::{is_upgrade, strip_hop_by_hop};
-use edgeway_http::{Body, ConnInfo};
+use edgeway_http::metrics::Gauge;
+use edgeway_http::{Body, ConnInfo, UpstreamError};
 use http::request::Parts;
 use http::{HeaderValue, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// What the request path knows about where a request came in.
@@ -24,46 +28,86 @@ pub struct Downstream<'a> {
     pub listener_port: u16,
 }
 
-/// Counts a request as outstanding on its target until dropped (with the response body).
-struct InFlight(Arc<AtomicUsize>);
+/// Counts a request as outstanding on its target (and the active-request gauges) until dropped
+/// (with the response body).
+struct InFlight(Arc<AtomicUsize>, [Gauge; 2]);
 
 impl InFlight {
-    fn new(n: &Arc<AtomicUsize>) -> Self {
-        n.fetch_add(1, Ordering::Relaxed);
-        Self(n.clone())
+    fn new(t: &Target, g: &TargetGroup) -> Self {
+        t.in_flight.fetch_add(1, Ordering::Relaxed);
+        let gauges = [t.stats.active.clone(), g.stats.active.clone()];
+        for gauge in &gauges {
+            gauge.inc();
+        }
+        Self(t.in_flight.clone(), gauges)
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
+        for g in &self.1 {
+            g.dec();
+        }
     }
 }
 
-/// Sends `req` to `target` and streams its response back.
-pub async fn forward(lb: &LoadBalancer, down: Downstream<'_>, https: bool, target: &Target, mut req: Request<Incoming>) -> Result<Response<Body>, AlbError> {
+/// The client's request body as it goes to the target: counted, and cut when the client sends
+/// nothing for the idle timeout.
+pub fn request_body(body: Incoming, lb: &LoadBalancer, received: Option<Arc<AtomicU64>>) -> Body {
+    let bytes_in = lb.bytes_in.clone();
+    Guarded::new(body.map_err(Into::into).boxed())
+        .idle(lb.idle_timeout)
+        .on_data(move |n| {
+            bytes_in.add(n as u64);
+            if let Some(r) = &received {
+                r.fetch_add(n as u64, Ordering::Relaxed);
+            }
+        })
+        .boxed()
+}
+
+/// Sends `req` to `target` of `tg` and streams its response back. The response head must come
+/// within the idle timeout (else 504); the body is cut after an idle timeout without bytes, or
+/// when the target's deregistration delay ends (a request waiting for its head then gets 502).
+pub async fn forward(
+    lb: &LoadBalancer,
+    down: Downstream<'_>,
+    tg: &TargetGroup,
+    target: &Arc<Target>,
+    mut req: Request<Body>,
+    trace: &str,
+    rec: &mut Record,
+) -> Result<Response<Body>, AlbError> {
     let client = lb.client.as_ref().ok_or_else(|| AlbError::Internal("no TLS client configuration".into()))?;
     let downstream_upgrade = is_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
-    let bytes_in = lb.bytes_in.clone();
-    let body = body
-        .map_frame(move |f| {
-            if let Some(d) = f.data_ref() {
-                bytes_in.add(d.len() as u64);
+    let up = target_request(lb, down, tg.https, target.addr, parts, body, trace)?;
+    counters::both(&target.stats, &tg.stats, |s| s.requests.inc());
+    let in_flight = InFlight::new(target, tg);
+    rec.dispatch(&tg.arn, target.addr);
+    let sent = tokio::select! {
+        r = client.send(up, lb.idle_timeout) => r,
+        _ = cut_future(target.cut_signal()) => Err(UpstreamError::Protocol("the deregistration delay ended".into())),
+    };
+    let mut resp = match sent {
+        Ok(r) => r,
+        Err(e) => {
+            if e.is_connect() {
+                counters::both(&target.stats, &tg.stats, |s| s.connection_errors.inc());
             }
-            f
-        })
-        .map_err(Into::into)
-        .boxed();
-    let up = target_request(lb, down, https, target.addr, parts, body)?;
-    target.requests.inc();
-    let in_flight = InFlight::new(&target.in_flight);
-    let mut resp = client.send(up, lb.idle_timeout).await.map_err(AlbError::Upstream)?;
-    let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
-    if switching {
+            return Err(AlbError::Upstream(e));
+        }
+    };
+    let status = resp.status();
+    rec.target_head(status.as_u16());
+    counters::both(&target.stats, &tg.stats, |s| s.response(status.as_u16()));
+    if status == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(down_upgrade) = downstream_upgrade {
             let up_upgrade = hyper::upgrade::on(&mut resp);
-            tokio::spawn(tunnel(down_upgrade, up_upgrade, in_flight));
+            let mut ws = rec.detach();
+            ws.websocket();
+            tokio::spawn(tunnel(down_upgrade, up_upgrade, in_flight, ws));
             let (mut parts, _) = resp.into_parts();
             strip_hop_by_hop(&mut parts.headers, true);
             return Ok(Response::from_parts(parts, edgeway_http::empty()));
@@ -72,37 +116,47 @@ pub async fn forward(lb: &LoadBalancer, down: Downstream<'_>, https: bool, targe
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers, false);
     let bytes_out = lb.bytes_out.clone();
-    let body = body
-        .map_frame(move |f| {
-            let _outstanding = &in_flight;
-            if let Some(d) = f.data_ref() {
-                bytes_out.add(d.len() as u64);
-            }
-            f
-        })
-        .map_err(Into::into)
+    let body = Guarded::new(body.map_err(Into::into).boxed())
+        .idle(lb.idle_timeout)
+        .cut_by(target.cut_signal())
+        .on_data(move |n| bytes_out.add(n as u64))
+        .hold(in_flight)
         .boxed();
     Ok(Response::from_parts(parts, body))
 }
 
-/// Copies bytes both ways between the viewer and the target once both sides have upgraded.
-async fn tunnel(down: hyper::upgrade::OnUpgrade, up: hyper::upgrade::OnUpgrade, in_flight: InFlight) {
+/// Copies bytes both ways between the viewer and the target once both sides have upgraded; the
+/// access log line is written when the tunnel closes.
+async fn tunnel(down: hyper::upgrade::OnUpgrade, up: hyper::upgrade::OnUpgrade, in_flight: InFlight, rec: Record) {
     let _outstanding = in_flight;
     let (down, up) = tokio::join!(down, up);
     let (Ok(down), Ok(up)) = (down, up) else {
         tracing::debug!("WebSocket upgrade failed on one side");
+        rec.close(101, 0);
         return;
     };
     let mut down = TokioIo::new(down);
     let mut up = TokioIo::new(up);
-    if let Err(e) = tokio::io::copy_bidirectional(&mut down, &mut up).await {
-        tracing::debug!(error = %e, "WebSocket tunnel ended with an error");
+    match tokio::io::copy_bidirectional(&mut down, &mut up).await {
+        Ok((_, to_client)) => rec.close(101, to_client),
+        Err(e) => {
+            tracing::debug!(error = %e, "WebSocket tunnel ended with an error");
+            rec.close(101, 0);
+        }
     }
 }
 
 /// The request the target receives: absolute-form URI to the target, HTTP/1.1, end-to-end
 /// headers plus X-Forwarded-For/-Proto/-Port, X-Amzn-Trace-Id and the Host rule.
-pub fn target_request(lb: &LoadBalancer, down: Downstream<'_>, https: bool, addr: SocketAddr, parts: Parts, body: Body) -> Result<Request<Body>, AlbError> {
+pub fn target_request(
+    lb: &LoadBalancer,
+    down: Downstream<'_>,
+    https: bool,
+    addr: SocketAddr,
+    parts: Parts,
+    body: Body,
+    trace: &str,
+) -> Result<Request<Body>, AlbError> {
     let Parts { method, uri, mut headers, .. } = parts;
     let upgrade = is_upgrade(&headers);
     let client_host: Option<String> = uri
@@ -130,11 +184,7 @@ pub fn target_request(lb: &LoadBalancer, down: Downstream<'_>, https: bool, addr
 
     set_forwarded_for(&mut headers, lb.xff, down.conn.peer, lb.xff_client_port);
     set_forwarded_proto_port(&mut headers, down.conn.is_tls(), down.listener_port);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let id = new_trace_id(now, rand::random());
-    let size = headers_bytes(&headers);
-    let trace = trace_header(headers.get("x-amzn-trace-id").and_then(|v| v.to_str().ok()), &id, size);
-    if let Ok(v) = HeaderValue::from_str(&trace) {
+    if let Ok(v) = HeaderValue::from_str(trace) {
         headers.insert("x-amzn-trace-id", v);
     }
 

@@ -124,6 +124,15 @@ pub fn target_host(client_host: &str, listener_port: u16) -> String {
     }
 }
 
+/// `drop_invalid_header_fields`: removes headers whose names are not `[-A-Za-z0-9]+`.
+pub fn drop_invalid_fields(h: &mut HeaderMap) {
+    let bad: Vec<http::header::HeaderName> =
+        h.keys().filter(|n| !n.as_str().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')).cloned().collect();
+    for n in bad {
+        h.remove(n);
+    }
+}
+
 /// HTTP/2 splits cookies over several headers; HTTP/1.1 targets expect one, joined by `; `.
 pub fn join_cookies(h: &mut HeaderMap) {
     if h.get_all(http::header::COOKIE).iter().count() < 2 {
@@ -224,6 +233,15 @@ mod tests {
         for (h, p, want) in cases {
             assert_eq!(target_host(h, p), want);
         }
+    }
+
+    #[test]
+    fn drops_invalid_fields() {
+        let mut h = headers(&[("x_a", "1"), ("x-b", "2"), ("x.c", "3"), ("X9", "4")]);
+        drop_invalid_fields(&mut h);
+        let mut names: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        names.sort();
+        assert_eq!(names, vec!["x-b", "x9"]);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! first at once, then every `interval`.
 
 use crate::health::{Failure, Outcome};
-use crate::target_group::TargetGroup;
+use crate::target_group::{Target, TargetGroup};
 use edgeway_http::{empty, ClientOptions, SystemResolve, UpstreamClient, UpstreamError};
 use http::{HeaderValue, Request};
 use std::net::SocketAddr;
@@ -57,27 +57,48 @@ impl Checker {
         }
     }
 
-    /// Checks every target of `tg` once, concurrently, and records the outcomes.
+    /// Checks every live target of `tg` once, concurrently, and records the outcomes.
     pub async fn check_group(&self, tg: &TargetGroup) {
         if !tg.health.enabled {
             return;
         }
-        let checks = tg.targets.iter().enumerate().map(|(i, t)| async move {
+        let targets = tg.live_targets();
+        let checks = targets.iter().map(|t| async move {
             let o = self.probe(tg, t.addr).await;
-            tg.record(i, o);
+            tg.record(t, o);
         });
         futures_util::future::join_all(checks).await;
     }
 
-    /// Checks target `i` of `tg` now and then every interval, forever.
-    pub async fn run_target(&self, tg: Arc<TargetGroup>, i: usize) {
-        let Some(addr) = tg.targets.get(i).map(|t| t.addr) else { return };
+    /// Checks `t` now and then every interval, until it is deregistered.
+    pub async fn run_target(&self, tg: Arc<TargetGroup>, t: Arc<Target>) {
         let mut every = tokio::time::interval(tg.health.interval);
         every.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            let o = self.probe(&tg, addr).await;
-            tg.record(i, o);
+            if t.is_draining() {
+                return;
+            }
+            let o = self.probe(&tg, t.addr).await;
+            tg.record(&t, o);
+        }
+    }
+
+    /// Runs a check loop for every target of `tg`, starting one for each target registered later.
+    pub async fn supervise(&self, tg: Arc<TargetGroup>) {
+        let mut loops = tokio::task::JoinSet::new();
+        loop {
+            let changed = tg.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            while loops.try_join_next().is_some() {}
+            for t in tg.live_targets() {
+                if !t.checked.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    let (checker, tg) = (self.clone(), tg.clone());
+                    loops.spawn(async move { checker.run_target(tg, t).await });
+                }
+            }
+            changed.await;
         }
     }
 }

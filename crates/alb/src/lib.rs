@@ -8,8 +8,12 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity))]
 
+pub mod access_log;
 pub mod action;
 pub mod condition;
+pub mod cookie;
+pub mod counters;
+pub mod desync;
 pub mod error;
 pub mod forward;
 pub mod headers;
@@ -17,8 +21,10 @@ pub mod health;
 pub mod health_check;
 pub mod listener;
 pub mod load_balancer;
+pub mod record;
 pub mod rules;
 pub mod select;
+pub mod stream;
 pub mod target_group;
 mod tier;
 pub mod wildcard;
@@ -30,6 +36,9 @@ pub use tier::AlbTier;
 pub struct TargetHealthDescription {
     /// `ip:port`.
     pub target: String,
+    /// The target's IP (the API's `Target.Id`).
+    pub id: String,
+    pub port: u16,
     /// `initial`, `healthy`, `unhealthy`, `unused`, `draining` or `unavailable`.
     pub state: String,
     /// AWS's reason code, e.g. `Target.ResponseCodeMismatch`.

@@ -1,17 +1,22 @@
 //! A listener's request path: accept → checks → rule match → action → target selection →
 //! forward → map failures. Each step is a named function elsewhere; this file only strings them.
 
-use crate::action::{Action, RedirectParts};
+use crate::action::{Action, Forward, RedirectParts};
 use crate::condition::{strip_port, RequestView};
+use crate::cookie::{self, Codec, Pin};
+use crate::counters;
+use crate::desync::{self, Verdict};
 use crate::error::{error_response, AlbError};
-use crate::forward::{forward, Downstream};
-use crate::headers::check_request;
+use crate::forward::{forward, request_body, Downstream};
+use crate::headers::{check_request, drop_invalid_fields, headers_bytes, new_trace_id, trace_header};
 use crate::load_balancer::LoadBalancer;
+use crate::record::Record;
 use crate::rules::RuleSet;
+use crate::target_group::{ProtocolVersion, Stickiness, TargetGroup};
 use edgeway_http::metrics::{Counter, Metrics};
-use edgeway_http::{Body, ConnInfo, Handler};
+use edgeway_http::{Body, ConnInfo, Handler, UpstreamError};
 use futures_util::future::BoxFuture;
-use http::{Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 use std::sync::{Arc, OnceLock};
 
@@ -51,7 +56,10 @@ impl Listener {
 
     async fn serve(&self, req: Request<Incoming>, conn: &ConnInfo) -> Response<Body> {
         self.requests.inc();
-        let resp = match self.route(req, conn).await {
+        let mut rec = Record::start(self.lb.access_log.as_ref(), &self.lb.elb_id, self.port, conn, &req);
+        let http1 = req.version() < Version::HTTP_2;
+        let mut close = false;
+        let mut resp = match self.route(req, conn, &mut rec, &mut close).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::debug!(lb = %self.lb.name, listener = self.port, peer = %conn.peer, error = %e, "request failed");
@@ -59,16 +67,39 @@ impl Listener {
                 error_response(&e)
             }
         };
+        if close && http1 {
+            resp.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
         self.count_response(resp.status());
-        resp
+        rec.finish(resp)
     }
 
-    async fn route(&self, req: Request<Incoming>, conn: &ConnInfo) -> Result<Response<Body>, AlbError> {
+    async fn route(&self, mut req: Request<Incoming>, conn: &ConnInfo, rec: &mut Record, close: &mut bool) -> Result<Response<Body>, AlbError> {
+        let class = desync::classify(req.method(), req.uri().path_and_query().map_or("", |p| p.as_str()), req.headers());
+        rec.classification(class);
+        match desync::verdict(self.lb.desync, class.class) {
+            Verdict::Block => {
+                *close = true;
+                return Err(AlbError::Desync(class.reason.unwrap_or("-")));
+            }
+            Verdict::ForwardThenClose => *close = true,
+            Verdict::Forward => {}
+        }
         check_request(req.method(), req.headers())?;
+        if self.lb.drop_invalid_header_fields {
+            drop_invalid_fields(req.headers_mut());
+        }
         let rule = self.rules.select(&view(&req, conn));
+        rec.rule(rule.priority);
+        let trace = trace_for(req.headers());
+        rec.trace(&trace);
         match &rule.action {
-            Action::Fixed(f) => Ok(f.response()),
+            Action::Fixed(f) => {
+                rec.action("fixed-response");
+                Ok(f.response())
+            }
             Action::Redirect(r) => {
+                rec.action("redirect");
                 let host = request_host(&req).map(strip_port).map(str::to_string).unwrap_or_else(|| conn.local.ip().to_string());
                 let parts = RedirectParts {
                     protocol: if conn.is_tls() { "https" } else { "http" },
@@ -77,16 +108,102 @@ impl Listener {
                     path: req.uri().path(),
                     query: req.uri().query().unwrap_or(""),
                 };
-                Ok(r.response(&parts))
+                let resp = r.response(&parts);
+                rec.redirect(resp.headers().get(http::header::LOCATION).and_then(|v| v.to_str().ok()));
+                Ok(resp)
             }
             Action::Forward(f) => {
-                let tg = f.pick().ok_or(AlbError::NoTargets)?;
-                let target = tg.select().ok_or(AlbError::NoTargets)?;
-                let down = Downstream { conn, listener_port: self.port };
-                forward(&self.lb, down, tg.https, target, req).await
+                rec.action("forward");
+                self.forward_to(f, req, conn, rec, &trace).await
             }
         }
     }
+
+    /// The forward action: group (weights, group stickiness), protocol check, target (health,
+    /// stickiness, algorithm), the request, one retry on another target when the first refused
+    /// the connection and the request has no body, then the sticky cookies.
+    async fn forward_to(&self, f: &Forward, req: Request<Incoming>, conn: &ConnInfo, rec: &mut Record, trace: &str) -> Result<Response<Body>, AlbError> {
+        let codec = &self.lb.codec;
+        let choice = f.choose(req.headers(), codec).ok_or(AlbError::NoTargets)?;
+        if choice.invalid_cookie {
+            rec.error_reason("AWSALBTGCookieInvalid");
+        }
+        let tg = choice.group.clone();
+        check_protocol(&tg, &req)?;
+        let pinned = sticky_pin(&tg, req.headers(), codec);
+        let app_pinned = matches!(tg.stickiness, Some(Stickiness::AppCookie { .. })) && cookie::find(req.headers(), cookie::APP[0]).is_some();
+        let (target, _) = tg.select(pinned).ok_or(AlbError::NoTargets)?;
+        let backup = http_body::Body::is_end_stream(req.body()).then(|| (req.method().clone(), req.uri().clone(), req.version(), req.headers().clone()));
+        let received = rec.received_counter();
+        let req = req.map(|b| request_body(b, &self.lb, received));
+        let down = Downstream { conn, listener_port: self.port };
+        let mut served = target.clone();
+        let mut result = forward(&self.lb, down, &tg, &target, req, trace, rec).await;
+        if let (Err(AlbError::Upstream(UpstreamError::Connect(_))), Some((method, uri, version, headers))) = (&result, backup) {
+            if let Some(other) = tg.select_other(target.addr) {
+                counters::both(&tg.stats, &target.stats, |s| s.retries.inc());
+                rec.retry();
+                let mut again = Request::new(edgeway_http::empty());
+                *again.method_mut() = method;
+                *again.uri_mut() = uri;
+                *again.version_mut() = version;
+                *again.headers_mut() = headers;
+                result = forward(&self.lb, down, &tg, &other, again, trace, rec).await;
+                served = other;
+            }
+        }
+        let mut resp = result?;
+        let h = resp.headers_mut();
+        if let Some(d) = f.stickiness {
+            cookie::append_pair(h, (cookie::TG, cookie::TG_CORS), &f.group_cookie(&tg, codec), d);
+        }
+        match &tg.stickiness {
+            Some(Stickiness::LbCookie { duration }) => {
+                let v = codec.seal(&Pin { kind: Pin::LB, group: tg.index, addr: served.addr });
+                cookie::append_pair(h, (cookie::LB, cookie::LB_CORS), &v, *duration);
+            }
+            Some(Stickiness::AppCookie { name, duration }) if app_pinned || cookie::response_sets(h, name) => {
+                let v = codec.seal(&Pin { kind: Pin::APP, group: tg.index, addr: served.addr });
+                cookie::append_app(h, &v, *duration);
+            }
+            _ => {}
+        }
+        Ok(resp)
+    }
+}
+
+/// The target a request's sticky cookie pins in `tg` (None: no stickiness, no cookie, or a
+/// cookie that does not open).
+fn sticky_pin(tg: &TargetGroup, h: &HeaderMap, codec: &Codec) -> Option<std::net::SocketAddr> {
+    let (names, kind): (&[&str], u8) = match tg.stickiness.as_ref()? {
+        Stickiness::LbCookie { .. } => (&[cookie::LB, cookie::LB_CORS], Pin::LB),
+        Stickiness::AppCookie { .. } => (&cookie::APP[..1], Pin::APP),
+    };
+    names.iter().filter_map(|n| cookie::find(h, n)).filter_map(|v| codec.open(v)).find(|p| p.kind == kind && p.group == tg.index).map(|p| p.addr)
+}
+
+/// 464 when the request's protocol does not fit the group's `protocol_version`: HTTP/1.x to
+/// HTTP2 or GRPC, a non-POST to GRPC, gRPC to HTTP1.
+fn check_protocol<B>(tg: &TargetGroup, req: &Request<B>) -> Result<(), AlbError> {
+    let grpc = req.headers().get(http::header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    let h2 = req.version() == Version::HTTP_2;
+    let ok = match tg.protocol_version {
+        ProtocolVersion::Http1 => !grpc,
+        ProtocolVersion::Http2 => h2,
+        ProtocolVersion::Grpc => h2 && req.method() == Method::POST,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(AlbError::ProtocolMismatch)
+    }
+}
+
+/// The X-Amzn-Trace-Id the target gets (and the access log shows).
+fn trace_for(h: &HeaderMap) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let id = new_trace_id(now, rand::random());
+    trace_header(h.get("x-amzn-trace-id").and_then(|v| v.to_str().ok()), &id, headers_bytes(h))
 }
 
 /// The host rules see: the `:authority` / absolute-form URI host, else the first Host header.

@@ -1,5 +1,8 @@
 //! A load balancer's attributes and its pooled connections to targets.
 
+use crate::access_log::{AccessLog, Sink};
+use crate::cookie::Codec;
+use crate::desync::Mode;
 use crate::error::AlbError;
 use crate::headers::XffMode;
 use edgeway_http::metrics::{Counter, Metrics};
@@ -17,6 +20,13 @@ pub struct LoadBalancer {
     pub xff: XffMode,
     pub xff_client_port: bool,
     pub preserve_host: bool,
+    pub desync: Mode,
+    pub drop_invalid_header_fields: bool,
+    /// `app/<name>/<16 hex>`, as the access log names the load balancer.
+    pub elb_id: String,
+    pub access_log: Option<AccessLog>,
+    /// Seals the sticky-session cookies.
+    pub codec: Codec,
     /// Keep-alive connections to targets (None only if TLS could not be set up).
     pub client: Option<UpstreamClient>,
     pub bytes_in: Counter,
@@ -47,6 +57,11 @@ impl LoadBalancer {
             xff: XffMode::from_config(&lb.xff_header_processing_mode),
             xff_client_port: lb.enable_xff_client_port,
             preserve_host: lb.preserve_host_header,
+            desync: Mode::from_config(&lb.desync_mitigation_mode),
+            drop_invalid_header_fields: lb.drop_invalid_header_fields,
+            elb_id: format!("app/{}/{}", lb.name, resource_id(&lb.name)),
+            access_log: Sink::from_config(lb).and_then(|sink| AccessLog::start(sink, &lb.name, metrics)),
+            codec: Codec::new(),
             client,
             bytes_in: bytes("in"),
             bytes_out: bytes("out"),
@@ -62,4 +77,15 @@ impl LoadBalancer {
                 .inc();
         }
     }
+}
+
+/// A stable 16-hex-digit id for a name (FNV-1a), standing in for the id part of an ARN.
+pub fn resource_id(name: &str) -> String {
+    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+    format!("{h:016x}")
+}
+
+/// The ARN the access log shows for a target group.
+pub fn target_group_arn(name: &str) -> String {
+    format!("arn:aws:elasticloadbalancing:local:000000000000:targetgroup/{name}/{}", resource_id(name))
 }

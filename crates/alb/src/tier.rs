@@ -47,7 +47,11 @@ impl AlbTier {
         let groups: BTreeMap<String, Arc<TargetGroup>> = cfg
             .target_groups
             .iter()
-            .map(|tg| (tg.name.clone(), Arc::new(TargetGroup::from_config(tg, in_use.contains(tg.name.as_str()), &metrics))))
+            .enumerate()
+            .map(|(i, tg)| {
+                let index = u32::try_from(i).unwrap_or(u32::MAX);
+                (tg.name.clone(), Arc::new(TargetGroup::from_config(tg, index, in_use.contains(tg.name.as_str()), &metrics)))
+            })
             .collect();
         let mut listeners = HashMap::new();
         let mut lb_groups: HashMap<String, Vec<Arc<TargetGroup>>> = HashMap::new();
@@ -81,15 +85,13 @@ impl AlbTier {
     }
 
     /// Runs every target group's health checks until `shutdown` resolves: each target is checked
-    /// at once, then every `interval`.
+    /// at once, then every `interval`; targets registered later get their own loop.
     pub async fn run_health_checks(&self, shutdown: impl Future<Output = ()> + Send) {
         let mut loops = Vec::new();
         if let Some(checker) = &self.0.checker {
             for g in self.0.groups.values().filter(|g| g.checks_enabled()) {
-                for i in 0..g.targets.len() {
-                    let (checker, g) = (checker.clone(), g.clone());
-                    loops.push(async move { checker.run_target(g, i).await });
-                }
+                let (checker, g) = (checker.clone(), g.clone());
+                loops.push(async move { checker.supervise(g).await });
             }
         }
         let all = async {
@@ -117,9 +119,19 @@ impl AlbTier {
     /// Whether each target group `lb` forwards to that has targets has a healthy target.
     pub fn is_healthy(&self, lb: &str) -> bool {
         match self.0.lb_groups.get(lb) {
-            Some(groups) => groups.iter().filter(|g| !g.targets.is_empty()).all(|g| g.has_healthy_target()),
+            Some(groups) => groups.iter().filter(|g| !g.live_targets().is_empty()).all(|g| g.has_healthy_target()),
             None => false,
         }
+    }
+
+    /// A target group by name (the registration API).
+    pub fn target_group(&self, name: &str) -> Option<Arc<TargetGroup>> {
+        self.0.groups.get(name).cloned()
+    }
+
+    /// The names of every target group.
+    pub fn target_group_names(&self) -> Vec<String> {
+        self.0.groups.keys().cloned().collect()
     }
 }
 
@@ -144,5 +156,11 @@ fn compile_action(a: &edgeway_config::Action, groups: &BTreeMap<String, Arc<Targ
             used.push(g.clone());
         }
     }
-    Action::Forward(Forward::new(weighted))
+    let stickiness = a
+        .forward
+        .as_ref()
+        .and_then(|f| f.stickiness.as_ref())
+        .filter(|s| s.enabled)
+        .map(|s| std::time::Duration::from_secs(s.duration.max(1)));
+    Action::Forward(Forward::new(weighted, stickiness))
 }

@@ -93,7 +93,7 @@ async fn unhealthy_target_stops_getting_traffic_and_comes_back() {
     assert_eq!(a.connections.load(Ordering::SeqCst), 5 + 1, "a connection per check; traffic reuses one pooled connection");
 
     let b_id = b.addr.to_string();
-    let tr = |to| alb.metrics.value("edgeway_alb_health_transitions_total", &[("target_group", "app"), ("target", &b_id), ("to", to)]);
+    let tr = |to| alb.metrics.value("edgeway_alb_target_health_transitions_total", &[("target_group", "app"), ("target", &b_id), ("to", to)]);
     assert_eq!((tr("healthy"), tr("unhealthy")), (2, 1));
 }
 

@@ -506,6 +506,12 @@ pub struct LoadBalancer {
     pub desync_mitigation_mode: String,
     #[serde(default)]
     pub drop_invalid_header_fields: bool,
+    /// Access log sink (local-only): `stdout` or a file path; one line per request in ALB's format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_log: Option<String>,
+    /// Terraform's `access_logs {}`: when enabled, lines go to `<bucket>/<prefix>/<name>.log`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_logs: Option<AccessLogs>,
     #[serde(default, rename = "listener")]
     pub listeners: Vec<Listener>,
 }
@@ -665,6 +671,37 @@ pub struct TargetGroup {
     pub health_check: HealthCheck,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stickiness: Option<Stickiness>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_group_health: Option<TargetGroupHealth>,
+}
+
+/// Terraform `access_logs {}` of `aws_lb`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessLogs {
+    #[serde(default)]
+    pub enabled: bool,
+    pub bucket: String,
+    #[serde(default)]
+    pub prefix: String,
+}
+
+/// `target_group_health {}`: only `unhealthy_state_routing` acts (DNS failover is accepted).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TargetGroupHealth {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unhealthy_state_routing: Option<UnhealthyStateRouting>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_failover: Option<UnhealthyStateRouting>,
+}
+
+/// Below either minimum, requests go to every target (fail-open).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnhealthyStateRouting {
+    #[serde(default = "one")]
+    pub minimum_healthy_targets_count: u32,
+    /// `off` or a percentage 1-100.
+    #[serde(default = "off")]
+    pub minimum_healthy_targets_percentage: String,
 }
 
 /// `health_check {}`, with AWS API defaults.
@@ -788,6 +825,10 @@ impl Action {
 fn yes() -> bool {
     true
 }
+fn off() -> String {
+    "off".into()
+}
+
 fn one() -> u32 {
     1
 }

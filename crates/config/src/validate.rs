@@ -438,6 +438,12 @@ fn load_balancers(c: &Config, v: &mut V) {
             }
         };
         v.range(&format!("{lp}.idle_timeout"), lb.idle_timeout, 1, 4000);
+        if lb.access_log.as_deref() == Some("") {
+            v.err(format!("{lp}.access_log"), "must be stdout or a file path");
+        }
+        if lb.access_logs.as_ref().is_some_and(|a| a.enabled && a.bucket.is_empty()) {
+            v.err(format!("{lp}.access_logs.bucket"), "an enabled access log needs a bucket (a local folder)");
+        }
         v.one_of(&format!("{lp}.xff_header_processing_mode"), &lb.xff_header_processing_mode, &["append", "preserve", "remove"]);
         v.one_of(&format!("{lp}.desync_mitigation_mode"), &lb.desync_mitigation_mode, &["monitor", "defensive", "strictest"]);
         if lb.listeners.is_empty() {
@@ -504,6 +510,19 @@ fn target_groups(c: &Config, v: &mut V) {
             v.err(format!("{p}.slow_start"), "must be 0 or 30-900");
         }
         v.range(&format!("{p}.deregistration_delay"), tg.deregistration_delay, 0, 3600);
+        if tg.slow_start != 0 && tg.load_balancing_algorithm_type == "least_outstanding_requests" {
+            v.err(format!("{p}.slow_start"), "slow start cannot be combined with least_outstanding_requests");
+        }
+        let routing = tg.target_group_health.iter().flat_map(|h| [("unhealthy_state_routing", &h.unhealthy_state_routing), ("dns_failover", &h.dns_failover)]);
+        for (key, r) in routing {
+            let Some(r) = r else { continue };
+            let rp = format!("{p}.target_group_health.{key}");
+            v.range(&format!("{rp}.minimum_healthy_targets_count"), r.minimum_healthy_targets_count.into(), 1, 1000);
+            let pct = &r.minimum_healthy_targets_percentage;
+            if pct != "off" && !pct.parse::<u64>().is_ok_and(|n| (1..=100).contains(&n)) {
+                v.err(format!("{rp}.minimum_healthy_targets_percentage"), "must be off or 1-100");
+            }
+        }
         for (i, t) in tg.targets.iter().enumerate() {
             if parse_socket_addr(t).is_err() {
                 let ok_ip = t.parse::<IpAddr>().is_ok() && tg.port.is_some();
@@ -536,6 +555,10 @@ fn target_groups(c: &Config, v: &mut V) {
             v.range(&format!("{p}.stickiness.cookie_duration"), s.cookie_duration, 1, 604_800);
             if s.kind == "app_cookie" && s.cookie_name.is_none() {
                 v.err(format!("{p}.stickiness.cookie_name"), "app_cookie stickiness needs cookie_name");
+            }
+            let reserved = s.cookie_name.as_deref().is_some_and(|n| n.starts_with("AWSALB"));
+            if s.kind == "app_cookie" && reserved {
+                v.err(format!("{p}.stickiness.cookie_name"), "names starting with AWSALB (AWSALB, AWSALBAPP, AWSALBTG) are reserved");
             }
         }
     }

@@ -329,4 +329,8 @@ fn synthesize_apex(zone: &mut ZoneData) {
 
 #[cfg(test)]
 #[path = "authority_tests.rs"]
-mod tests;
+pub(crate) mod tests;
+
+#[cfg(test)]
+#[path = "routing_tests.rs"]
+mod routing_tests;

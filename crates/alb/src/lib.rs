@@ -10,6 +10,7 @@
 
 pub mod access_log;
 pub mod action;
+pub mod api;
 pub mod condition;
 pub mod cookie;
 pub mod counters;

@@ -53,6 +53,37 @@ enum Command {
         #[command(subcommand)]
         what: DnsCommand,
     },
+    /// Register, deregister or describe the targets of a running node's target group (through its
+    /// admin listener's registration API).
+    Targets {
+        #[command(subcommand)]
+        what: TargetsCommand,
+    },
+    /// Translate infrastructure code into an edgeway config.
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
+    /// Print, without sending traffic, the decisions a request would meet: DNS, distribution,
+    /// cache behavior, cache key and TTLs, origin, listener, rules, action, target group.
+    Explain {
+        /// The config file (TOML).
+        #[arg(short, long)]
+        config: PathBuf,
+        /// The request URL, e.g. https://dev.roboshop.localhost:8443/images/a.png.
+        url: String,
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// A request header, 'Name: value' (repeatable).
+        #[arg(short = 'H', long = "header")]
+        headers: Vec<String>,
+        /// The viewer's IP address.
+        #[arg(long)]
+        from: Option<String>,
+        /// Print the same as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run one built-in storefront target (the demo's app) as its own process.
     DemoTarget {
         /// Address to listen on, e.g. 127.0.0.1:9101.
@@ -62,6 +93,28 @@ enum Command {
         #[arg(long)]
         id: String,
     },
+}
+
+#[derive(Subcommand)]
+enum TargetsCommand {
+    /// RegisterTargets: the targets start `initial` and get traffic once a health check passes.
+    Register(TargetsArgs),
+    /// DeregisterTargets: the targets drain for the group's deregistration_delay.
+    Deregister(TargetsArgs),
+    /// DescribeTargetHealth: each target's state, reason and description.
+    Health(TargetsArgs),
+}
+
+#[derive(clap::Args)]
+struct TargetsArgs {
+    /// The admin listener.
+    #[arg(long, default_value = "127.0.0.1:9900")]
+    admin: SocketAddr,
+    /// The target group's name.
+    #[arg(long)]
+    target_group: String,
+    /// Targets as IP:PORT (or IP, with the group's port).
+    targets: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -120,6 +173,7 @@ fn main() -> ExitCode {
             Err(e) => fail(&format!("local CA in {}: {e}", state_dir.display()), 1),
         },
         Command::Dns { what: DnsCommand::Query { name, record_type, server } } => dns_query(&name, &record_type, server),
+        Command::Targets { what } => targets(what),
         Command::DemoTarget { listen, id } => runtime().map_or_else(
             |e| fail(&e, 1),
             |rt| {
@@ -237,4 +291,89 @@ fn dns_query(name: &str, rtype: &str, server: SocketAddr) -> ExitCode {
             Err(e) => fail(&format!("{name}: {e}"), 1),
         }
     })
+}
+
+/// `edgeway targets ...`: one request to the admin listener's registration API.
+fn targets(what: TargetsCommand) -> ExitCode {
+    let (op, args) = match what {
+        TargetsCommand::Register(a) => ("register", a),
+        TargetsCommand::Deregister(a) => ("deregister", a),
+        TargetsCommand::Health(a) => ("health", a),
+    };
+    let mut list = Vec::new();
+    for t in &args.targets {
+        let (ip, port) = match t.parse::<SocketAddr>() {
+            Ok(a) => (a.ip(), Some(a.port())),
+            Err(_) => match t.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>() {
+                Ok(ip) => (ip, None),
+                Err(_) => return fail(&format!("`{t}` is not IP:PORT or IP"), 2),
+            },
+        };
+        list.push(serde_json::json!({ "id": ip.to_string(), "port": port }));
+    }
+    if op != "health" && list.is_empty() {
+        return fail("name at least one target (IP:PORT)", 2);
+    }
+    let path = format!("/target-groups/{}/{op}", args.target_group);
+    let (method, body) = if op == "health" { ("GET", String::new()) } else { ("POST", serde_json::json!({ "targets": list }).to_string()) };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e, 1),
+    };
+    let answer = rt.block_on(admin_request(args.admin, method, &path, &body));
+    let (status, body) = match answer {
+        Ok(a) => a,
+        Err(e) => return fail(&format!("admin listener {}: {e}", args.admin), 1),
+    };
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body.clone()));
+    if !(200..300).contains(&status) {
+        let msg = v["error"]["message"].as_str().map_or_else(|| body.trim().to_string(), str::to_string);
+        return fail(&format!("{status}: {msg}"), 1);
+    }
+    if op == "health" {
+        println!("{:<24} {:<10} {:<32} DESCRIPTION", "TARGET", "STATE", "REASON");
+        for t in v["targets"].as_array().into_iter().flatten() {
+            let s = |k: &str| t[k].as_str().unwrap_or("-").to_string();
+            println!("{:<24} {:<10} {:<32} {}", s("target"), s("state"), s("reason"), s("description"));
+        }
+    } else {
+        println!("{op}ed {} target(s) in {}", list.len(), args.target_group);
+    }
+    ExitCode::SUCCESS
+}
+
+/// A tiny HTTP/1.1 client: one request with `Connection: close`, the status and body back.
+async fn admin_request(addr: SocketAddr, method: &str, path: &str, body: &str) -> Result<(u16, String), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let io = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).await?;
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await?;
+        Ok::<_, std::io::Error>(out)
+    };
+    let raw = tokio::time::timeout(Duration::from_secs(10), io).await.map_err(|_| "timed out".to_string())?.map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").ok_or("malformed response")?;
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or("malformed status line")?;
+    let chunked = head.lines().any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.to_ascii_lowercase().contains("chunked"));
+    Ok((status, if chunked { dechunk(body) } else { body.to_string() }))
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.split(';').next().unwrap_or("0").trim(), 16).unwrap_or(0);
+        let (Some(chunk), Some(after)) = (rest.get(..n), rest.get(n..)) else { break };
+        if n == 0 {
+            break;
+        }
+        out.push_str(chunk);
+        s = after.trim_start_matches("\r\n");
+    }
+    out
 }

@@ -195,9 +195,17 @@ impl Stack {
                     ("application/json", serde_json::Value::Object(out).to_string())
                 }),
             );
+            let api_alb = alb.clone();
+            admin.add_route(
+                "/target-groups",
+                "target registration API (POST /target-groups/NAME/register|deregister, GET /target-groups/NAME/health)",
+                Arc::new(move |m, p, b| {
+                    api_alb.api(m.as_str(), p, b).map(|r| edgeway_admin::Reply { status: r.status, content_type: "application/json", body: r.body })
+                }),
+            );
             let s = stopped(&stop_rx);
             tasks.spawn(serve(listener, admin.handler(), ServeOptions::new("admin", &limits), s));
-            map.push(("admin".into(), "admin (/metrics, /healthz, /targets)".into(), format!("http://{addr}")));
+            map.push(("admin".into(), "admin (/metrics, /healthz, /targets, /target-groups)".into(), format!("http://{addr}")));
         }
 
         Ok(Stack { config: cfg, metrics, alb, ca_pem: ca.cert_pem().to_string(), map, stop, tasks })

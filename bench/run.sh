@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# edgeway's benchmark against nginx, Varnish and HAProxy on the same core. See bench/README.md.
+#
+#   bash bench/run.sh [--smoke] [--rounds N] [--duration S] [--scenario NAME[,NAME]] [--out DIR] [--keep]
+#
+# Installs what it needs from Debian when missing (as root), builds edgeway in release mode (or
+# uses $EDGEWAY_BIN), then runs bench/lib/bench.py, which starts the origins and the servers on
+# loopback, pins them, measures, and stops everything it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+need=()
+command -v nginx >/dev/null || need+=(nginx-light)
+command -v varnishd >/dev/null || need+=(varnish)
+command -v haproxy >/dev/null || need+=(haproxy)
+command -v wrk >/dev/null || need+=(wrk)
+command -v h2load >/dev/null || need+=(nghttp2-client)
+command -v python3 >/dev/null || need+=(python3)
+command -v openssl >/dev/null || need+=(openssl)
+command -v taskset >/dev/null || need+=(util-linux)
+[ -e /usr/lib/nginx/modules/ngx_http_echo_module.so ] || need+=(libnginx-mod-http-echo)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "bench: missing ${need[*]}; run as root or install them: apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+  echo "bench: installing ${need[*]}"
+  if ! apt-get install -y -qq "${need[@]}" >/dev/null; then
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+fi
+# The Debian packages start their services where an init system runs; the bench starts its own
+# copies on free loopback ports, so those are left alone.
+
+if [ -z "${EDGEWAY_BIN:-}" ]; then
+  cargo build --release -q -p edgeway
+  EDGEWAY_BIN="${CARGO_TARGET_DIR:-target}/release/edgeway"
+fi
+
+py=python3
+exec "$py" bench/lib/bench.py --edgeway "$EDGEWAY_BIN" "$@"

@@ -39,5 +39,6 @@ if [ -z "${EDGEWAY_BIN:-}" ]; then
   EDGEWAY_BIN="${CARGO_TARGET_DIR:-target}/release/edgeway"
 fi
 
+export PYTHONDONTWRITEBYTECODE=1
 py=python3
 exec "$py" bench/lib/bench.py --edgeway "$EDGEWAY_BIN" "$@"

@@ -103,6 +103,9 @@ async fn handle(s: State, mut req: Request<Incoming>) -> Response<Full<Bytes>> {
         serde_json::json!({ "name": s.name, "method": method, "uri": uri, "version": version, "headers": map, "body": String::from_utf8_lossy(&body) }),
     );
     r.headers_mut().insert("x-target", http::HeaderValue::from_str(&s.name).unwrap());
+    if uri.starts_with("/login") {
+        r.headers_mut().insert("set-cookie", http::HeaderValue::from_static("session=s1; Path=/"));
+    }
     r.headers_mut().insert("keep-alive", http::HeaderValue::from_static("timeout=120"));
     r
 }
@@ -254,6 +257,26 @@ impl Resp {
     pub fn seen_all(&self, h: &str) -> Vec<String> {
         self.json()["headers"][h].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
     }
+}
+
+/// Sends raw bytes on a fresh connection and reads until the server closes (or `secs` pass).
+pub async fn raw(addr: SocketAddr, bytes: &[u8], secs: u64) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(bytes).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(secs), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The Set-Cookie values of a response whose name is `name`.
+pub fn set_cookies<'a>(r: &'a Resp, name: &str) -> Vec<&'a str> {
+    r.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).filter(|v| v.starts_with(&format!("{name}="))).collect()
+}
+
+/// `NAME=VALUE` of the first Set-Cookie for `name` (to send back as a Cookie).
+pub fn cookie_pair(r: &Resp, name: &str) -> String {
+    set_cookies(r, name).first().and_then(|v| v.split(';').next()).unwrap_or_default().to_string()
 }
 
 /// One HTTP/1.1 request on a fresh connection.

@@ -84,6 +84,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Translate infrastructure code into an edgeway config.
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
+    /// Print, without sending traffic, the decisions a request would meet: DNS, distribution,
+    /// cache behavior, cache key and TTLs, origin, listener, rules, action, target group.
+    Explain {
+        /// The config file (TOML).
+        #[arg(short, long)]
+        config: PathBuf,
+        /// The request URL, e.g. https://dev.roboshop.localhost:8443/images/a.png.
+        url: String,
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// A request header, 'Name: value' (repeatable).
+        #[arg(short = 'H', long = "header")]
+        headers: Vec<String>,
+        /// The viewer's IP address.
+        #[arg(long)]
+        from: Option<String>,
+        /// Print the same as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run one built-in storefront target (the demo's app) as its own process.
     DemoTarget {
         /// Address to listen on, e.g. 127.0.0.1:9101.
@@ -115,6 +140,35 @@ struct TargetsArgs {
     target_group: String,
     /// Targets as IP:PORT (or IP, with the group's port).
     targets: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Terraform (.tf files): the TOML goes to stdout (or -o), one line per ignored or
+    /// untranslatable thing to stderr as FILE:LINE:COL: address.attribute: why. Exit 0 when the
+    /// result runs, 2 when it cannot.
+    Terraform {
+        /// A .tf file or a directory of them (the root module).
+        path: PathBuf,
+        /// Write the TOML here instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// A root variable, NAME=VALUE (repeatable).
+        #[arg(long = "var")]
+        vars: Vec<String>,
+        /// A .tfvars file (after terraform.tfvars and *.auto.tfvars; repeatable).
+        #[arg(long = "var-file")]
+        var_files: Vec<PathBuf>,
+        /// Target addresses of a target group: NAME=HOST:PORT[,HOST:PORT] (repeatable).
+        #[arg(long = "target")]
+        targets: Vec<String>,
+        /// Local listen address: DIST=URL[,URL], LB=IP, LB:PORT=LOCALPORT, dns=ADDR, admin=ADDR.
+        #[arg(long = "listen")]
+        listens: Vec<String>,
+        /// Run a built-in storefront target for each target group without targets.
+        #[arg(long)]
+        demo_targets: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -174,6 +228,13 @@ fn main() -> ExitCode {
         },
         Command::Dns { what: DnsCommand::Query { name, record_type, server } } => dns_query(&name, &record_type, server),
         Command::Targets { what } => targets(what),
+        Command::Import { what: ImportCommand::Terraform { path, output, vars, var_files, targets, listens, demo_targets } } => {
+            let args = edgeway_terraform::cli::ImportArgs { path, output, vars, var_files, targets, listens, demo_targets };
+            ExitCode::from(edgeway_terraform::cli::import_main(&args))
+        }
+        Command::Explain { config, url, method, headers, from, json } => {
+            ExitCode::from(edgeway_terraform::cli::explain_main(&config, &url, &method, &headers, from.as_deref(), json))
+        }
         Command::DemoTarget { listen, id } => runtime().map_or_else(
             |e| fail(&e, 1),
             |rt| {

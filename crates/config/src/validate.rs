@@ -692,8 +692,9 @@ fn route53(c: &Config, v: &mut V) {
         v.range(&format!("{p}.failure_threshold"), u64::from(h.failure_threshold), 1, 10);
     }
     for (zi, z) in c.zones.iter().enumerate() {
-        // Record sets with the same name and type: (policy, [identifiers], has a simple one).
-        let mut groups: HashMap<(String, String), (Vec<&'static str>, Vec<&str>, bool)> = HashMap::new();
+        // Record sets with the same name and type: (policies, identifiers, has a plain one).
+        type Group<'a> = (Vec<&'static str>, Vec<&'a str>, bool);
+        let mut groups: HashMap<(String, String), Group> = HashMap::new();
         for (ri, r) in z.records.iter().enumerate() {
             let rp = format!("zone[{zi}].record[{ri}]");
             let mut policies = Vec::new();

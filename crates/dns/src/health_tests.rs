@@ -49,7 +49,8 @@ fn judging_responses() {
     let near = format!("{}all good", "x".repeat(SEARCH_BYTES - 8));
     let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nall \r\n4\r\ngood\r\n0\r\n\r\n".to_vec();
     let ok = |s: &str| Some(Ok(s.to_string()));
-    let cases: Vec<(Vec<u8>, Option<&str>, bool, Option<Result<String, String>>)> = vec![
+    type Case<'a> = (Vec<u8>, Option<&'a str>, bool, Option<Result<String, String>>);
+    let cases: Vec<Case> = vec![
         (page("200 OK", ""), None, false, ok("HTTP 200")),
         (page("301 Moved", ""), None, false, ok("HTTP 301")),
         (page("404 Not Found", ""), None, false, Some(Err("HTTP 404".into()))),

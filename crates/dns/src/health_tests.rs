@@ -277,3 +277,60 @@ async fn a_silent_endpoint_times_out() {
     assert!(started.elapsed() < Duration::from_secs(4));
     keep.abort();
 }
+
+/// Answers follow the checks on a paused clock: a failover flips after `failure_threshold`
+/// failed checks `request_interval` apart, and back.
+#[tokio::test(start_paused = true)]
+async fn answers_follow_checks_on_tokio_time() {
+    use crate::authority::tests::request;
+    use crate::Authority;
+    use edgeway_config::{FailoverRoutingPolicy, Record, Zone};
+    use hickory_proto::rr::RecordType;
+    let f = |kind: &str, value: &str| Record {
+        name: "app.example.com".into(),
+        kind: "A".into(),
+        records: vec![value.into()],
+        set_identifier: Some(kind.into()),
+        failover_routing_policy: Some(FailoverRoutingPolicy { kind: kind.into() }),
+        health_check_id: (kind == "PRIMARY").then(|| "p".into()),
+        ..Record::default()
+    };
+    let zones = vec![Zone { name: "example.com".into(), records: vec![f("PRIMARY", "192.0.2.1"), f("SECONDARY", "192.0.2.2")] }];
+    let checks = HealthChecks::new(&[spec("p", "HTTP", 1)], Metrics::new());
+    let auth = Authority::new(&zones, &std::collections::HashMap::<String, Vec<IpAddr>>::new()).with_health(Arc::new(checks.clone()));
+    let answer = || auth.answer(&request("app.example.com", RecordType::A)).answers.iter().map(|r| r.data.to_string()).collect::<Vec<_>>();
+    let up = Arc::new(AtomicBool::new(false));
+    let flag = up.clone();
+    let runner = {
+        let checks = checks.clone();
+        tokio::spawn(async move {
+            let probe = move |_: Route53HealthCheck| {
+                let ok = flag.load(Ordering::SeqCst);
+                async move { if ok { Ok("HTTP 200".to_string()) } else { Err("HTTP 503".to_string()) } }
+            };
+            checks.run_with(probe, std::future::pending()).await;
+        })
+    };
+    let settle = || async {
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+    };
+    // (seconds since start, primary up, answer after the tick at that time)
+    let steps: &[(u64, bool, &str)] = &[
+        (0, false, "192.0.2.1"),
+        (10, false, "192.0.2.1"),
+        (20, false, "192.0.2.2"),
+        (30, true, "192.0.2.2"),
+        (40, true, "192.0.2.2"),
+        (50, true, "192.0.2.1"),
+    ];
+    let start = tokio::time::Instant::now();
+    for (at, primary_up, want) in steps {
+        up.store(*primary_up, Ordering::SeqCst);
+        tokio::time::advance((start + Duration::from_secs(*at)).saturating_duration_since(tokio::time::Instant::now())).await;
+        settle().await;
+        assert_eq!(answer(), vec![want.to_string()], "at t={at}s");
+    }
+    runner.abort();
+}

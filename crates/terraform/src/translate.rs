@@ -459,7 +459,7 @@ impl<'e> Tx<'e> {
                 continue;
             };
             let Some(lb) = self.lb_index_by_marker(&lb_ref) else {
-                rd.warn("load_balancer_arn", format!("{lb_ref} is not an application load balancer edgeway imported; the listener is skipped"));
+                rd.warn("load_balancer_arn", format!("{} is not an application load balancer edgeway imported; the listener is skipped", lb_ref.trim_start_matches("${").trim_end_matches('}')));
                 continue;
             };
             let tf_port = rd.u16("port").unwrap_or(80);
@@ -499,7 +499,10 @@ impl<'e> Tx<'e> {
     }
 
     fn rules(&mut self, list: &[&ResourceInstance]) {
-        for r in list {
+        // Rules with a priority first; the others get the next free one, as AWS assigns it.
+        let explicit = |r: &&&ResourceInstance| r.block.body.attr("priority").is_some();
+        let ordered: Vec<&ResourceInstance> = list.iter().filter(explicit).chain(list.iter().filter(|r| !explicit(r))).copied().collect();
+        for r in ordered {
             let body = self.body(r);
             let rd = self.reader(r, &body);
             let Some(l_ref) = rd.str("listener_arn") else {
@@ -507,7 +510,7 @@ impl<'e> Tx<'e> {
                 continue;
             };
             let Some(&(lb, li)) = self.ev.marker(&l_ref).and_then(|m| self.listeners.get(&marker_base(&m))) else {
-                rd.warn("listener_arn", format!("{l_ref} is not a listener edgeway imported; the rule is skipped"));
+                rd.warn("listener_arn", format!("{} is not a listener edgeway imported; the rule is skipped", l_ref.trim_start_matches("${").trim_end_matches('}')));
                 continue;
             };
             let mut conditions = Vec::new();
@@ -718,7 +721,7 @@ impl<'e> Tx<'e> {
                 None => self.cfg.zones.iter().position(|z| name == z.name || name.ends_with(&format!(".{}", z.name))),
             };
             let Some(zi) = zi else {
-                rd.warn("zone_id", format!("{zone_ref} is not a zone edgeway imported; the record is skipped"));
+                rd.warn("zone_id", format!("{} is not a zone edgeway imported; the record is skipped", zone_ref.trim_start_matches("${").trim_end_matches('}')));
                 continue;
             };
             let zone = self.cfg.zones[zi].name.clone();

@@ -465,7 +465,13 @@ mod tests {
         g.record(&new, Outcome::Pass);
         tokio::time::sleep(Duration::from_secs(50)).await;
         assert!((new.share(Instant::now(), g.slow_start) - 0.5).abs() < 1e-6);
+        let n = 10_000;
+        let to_new = (0..n).filter(|_| g.select(None).is_some_and(|(t, _)| Arc::ptr_eq(&t, &new))).count();
+        let share = to_new as f64 / f64::from(n);
+        assert!((share - 0.2).abs() < 0.02, "half-way through the ramp: 0.5 / (1 + 1 + 0.5) = 20%, got {share}");
         tokio::time::sleep(Duration::from_secs(50)).await;
         assert_eq!(new.share(Instant::now(), g.slow_start), 1.0);
+        let to_new = (0..3000).filter(|_| g.select(None).is_some_and(|(t, _)| Arc::ptr_eq(&t, &new))).count();
+        assert_eq!(to_new, 1000, "after the window: plain round robin");
     }
 }

@@ -138,14 +138,20 @@ impl Stack {
             }
         }
 
-        // The DNS tier.
+        // The DNS tier, with its Route 53 health checks; evaluate_target_health asks the ALB tier.
+        let alias_alb = alb.clone();
+        let dns_checks = edgeway_dns::HealthChecks::new(&cfg.health_checks, metrics.clone()).with_alias_health(Arc::new(
+            move |a: &edgeway_config::Alias| a.load_balancer.as_deref().is_none_or(|lb| alias_alb.is_healthy(lb)),
+        ));
         if let (Some(d), Some((udp, tcp))) = (&cfg.dns, bound.dns.take()) {
             let aliases = alias_addresses(&cfg);
-            let authority = edgeway_dns::Authority::new(&cfg.zones, &aliases);
+            let authority = edgeway_dns::Authority::for_config(&cfg, &aliases).with_health(Arc::new(dns_checks.clone()));
             let authority = Arc::new(arc_swap::ArcSwap::from_pointee(authority));
             let s = stopped(&stop_rx);
             let m = metrics.clone();
             tasks.spawn(async move { edgeway_dns::serve(udp, tcp, authority, m, s).await });
+            let (checks, s) = (dns_checks.clone(), stopped(&stop_rx));
+            tasks.spawn(async move { checks.run(s).await });
             map.push(("dns".into(), "DNS (UDP and TCP)".into(), format!("dns://{}", d.listen)));
         }
 
@@ -183,6 +189,12 @@ impl Stack {
             let mut admin = edgeway_admin::Admin::new(metrics.clone());
             let view_alb = alb.clone();
             let groups: Vec<String> = cfg.target_groups.iter().map(|t| t.name.clone()).collect();
+            let view_dns = dns_checks.clone();
+            admin.add_view(
+                "/dns/health-checks",
+                "Route 53 health check statuses (GetHealthCheckStatus)",
+                Arc::new(move || ("application/json", serde_json::to_string(&view_dns.statuses()).unwrap_or_default())),
+            );
             admin.add_view(
                 "/targets",
                 "target health of every target group (DescribeTargetHealth)",

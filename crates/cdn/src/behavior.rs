@@ -3,6 +3,7 @@
 
 use crate::pattern::PathPattern;
 use crate::policy::{self, CachePolicyResolved, OriginRequestPolicyResolved};
+use crate::origin_group::{self, Failover};
 use crate::viewer::ViewerProtocolPolicy;
 use edgeway_config::{CacheBehavior, Config};
 use http::Method;
@@ -12,8 +13,10 @@ use http::Method;
 pub struct Behavior {
     /// `None` for the default behavior.
     pub pattern: Option<PathPattern>,
-    /// Index into the distribution's origins.
+    /// Index into the distribution's origins (the primary, for an origin group).
     pub origin: usize,
+    /// When the behavior targets an origin group.
+    pub failover: Option<Failover>,
     pub viewer_protocol_policy: ViewerProtocolPolicy,
     pub allowed_methods: Vec<Method>,
     pub cached_methods: Vec<Method>,
@@ -29,14 +32,29 @@ fn methods(v: &[String]) -> Vec<Method> {
 impl Behavior {
     /// Resolves `b`; `origins` are the distribution's origin ids in order.
     pub fn new(cfg: &Config, b: &CacheBehavior, origins: &[&str]) -> Result<Self, String> {
-        let origin = origins
-            .iter()
-            .position(|o| *o == b.target_origin_id)
-            .ok_or_else(|| format!("no origin `{}`", b.target_origin_id))?;
+        Self::with_groups(cfg, b, origins, &[])
+    }
+
+    /// Resolves `b`, whose target may be one of `groups`.
+    pub fn with_groups(cfg: &Config, b: &CacheBehavior, origins: &[&str], groups: &[edgeway_config::OriginGroup]) -> Result<Self, String> {
+        let (origin, failover) = match origin_group::resolve(&b.target_origin_id, groups, origins) {
+            Some(r) => {
+                let (p, f) = r?;
+                (p, Some(f))
+            }
+            None => {
+                let o = origins
+                    .iter()
+                    .position(|o| *o == b.target_origin_id)
+                    .ok_or_else(|| format!("no origin `{}`", b.target_origin_id))?;
+                (o, None)
+            }
+        };
         let (cache_policy, origin_request_policy) = policy::resolve(cfg, b);
         Ok(Self {
             pattern: b.path_pattern.as_deref().map(PathPattern::new),
             origin,
+            failover,
             viewer_protocol_policy: ViewerProtocolPolicy::parse(&b.viewer_protocol_policy),
             allowed_methods: methods(&b.allowed_methods),
             cached_methods: methods(&b.cached_methods),

@@ -67,6 +67,7 @@ mod tests {
         Behavior {
             pattern: None,
             origin: 0,
+            failover: None,
             viewer_protocol_policy: ViewerProtocolPolicy::AllowAll,
             allowed_methods: vec![Method::GET, Method::HEAD, Method::OPTIONS],
             cached_methods: vec![Method::GET, Method::HEAD, Method::OPTIONS],

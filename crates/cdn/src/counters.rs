@@ -9,6 +9,11 @@ pub const ORIGIN_REQUESTS: &str = "edgeway_cdn_origin_requests_total";
 pub const UPSTREAM_ERRORS: &str = "edgeway_cdn_upstream_errors_total";
 pub const CACHE: &str = "edgeway_cdn_cache_total";
 pub const BYTES: &str = "edgeway_cdn_bytes_total";
+pub const STALE: &str = "edgeway_cdn_stale_served_total";
+pub const COLLAPSED: &str = "edgeway_cdn_collapsed_total";
+pub const COMPRESSED: &str = "edgeway_cdn_compressed_total";
+pub const CACHE_BYTES: &str = "edgeway_cdn_cache_bytes_served_total";
+pub const INVALIDATED: &str = "edgeway_cdn_invalidated_entries_total";
 
 /// `X-Cache` outcomes, as counted in `edgeway_cdn_cache_total{result}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +56,16 @@ pub struct Counters {
     pub bytes_out: Counter,
     /// By origin index.
     pub origin_requests: Vec<Counter>,
+    /// Stale copies served (stale-while-revalidate, or the origin failing).
+    pub stale: Counter,
+    /// Misses that shared another request's origin fetch.
+    pub collapsed: Counter,
+    /// Responses the edge compressed.
+    pub compressed: Counter,
+    /// Body bytes served from the cache (the rest of `bytes_out` came from origins).
+    pub bytes_cache: Counter,
+    /// Entries removed by invalidations.
+    pub invalidated: Counter,
 }
 
 impl Counters {
@@ -61,8 +76,20 @@ impl Counters {
             .iter()
             .map(|o| metrics.counter(ORIGIN_REQUESTS, "Requests (attempts) sent to origins.", &[("distribution", d), ("origin", o)]))
             .collect();
-        let c = Self { metrics: metrics.clone(), distribution: d.to_string(), bytes_in: bytes("in"), bytes_out: bytes("out"), origin_requests };
-        for r in [CacheResult::Hit, CacheResult::Miss, CacheResult::Error, CacheResult::Redirect] {
+        let event = |name: &str, help: &str| metrics.counter(name, help, &[("distribution", d)]);
+        let c = Self {
+            metrics: metrics.clone(),
+            distribution: d.to_string(),
+            bytes_in: bytes("in"),
+            bytes_out: bytes("out"),
+            origin_requests,
+            stale: event(STALE, "Stale cached copies served (stale-while-revalidate, or the origin failing)."),
+            collapsed: event(COLLAPSED, "Misses that shared another request's origin fetch."),
+            compressed: event(COMPRESSED, "Responses the edge compressed (gzip or brotli)."),
+            bytes_cache: event(CACHE_BYTES, "Body bytes served from the cache."),
+            invalidated: event(INVALIDATED, "Cache entries removed by invalidations."),
+        };
+        for r in [CacheResult::Hit, CacheResult::RefreshHit, CacheResult::Miss, CacheResult::Error, CacheResult::Redirect] {
             c.cache(r);
         }
         c
@@ -80,6 +107,11 @@ impl Counters {
 
     pub fn cache(&self, r: CacheResult) -> Counter {
         self.metrics.counter(CACHE, "Cache outcomes (X-Cache).", &[("distribution", &self.distribution), ("result", r.label())])
+    }
+
+    /// A request of origin group `group` that went to the secondary.
+    pub fn failover(&self, group: &str) {
+        self.metrics.counter("edgeway_cdn_origin_failovers_total", "Requests an origin group sent to its secondary.", &[("distribution", &self.distribution), ("group", group)]).inc();
     }
 
     pub fn upstream_error(&self, kind: &str) {

@@ -218,7 +218,7 @@ pub fn stamp_viewer_response(h: &mut HeaderMap, s: &ViewerStamp<'_>) {
 
 /// Cleans an origin response's headers for the viewer: hop-by-hop headers go; `Set-Cookie`
 /// goes when no cookies are forwarded; `Vary` keeps only Accept-Encoding, Cookie and forwarded
-/// headers.
+/// headers (and `*` under the `UseOriginCacheControlHeaders` policies, where the origin decides).
 pub fn clean_origin_response(h: &mut HeaderMap, behavior: &Behavior) {
     strip_hop_by_hop(h, false);
     let key = &behavior.cache_policy.key;
@@ -238,6 +238,7 @@ pub fn clean_origin_response(h: &mut HeaderMap, behavior: &Behavior) {
                 let l = t.to_ascii_lowercase();
                 l == "accept-encoding"
                     || (l == "cookie" && cookies_forwarded)
+                    || (l == "*" && behavior.cache_policy.rfc_mode())
                     || (l != "*" && (key.has_header(&l) || orp.is_some_and(|o| o.forwards_header(&l))))
             })
             .collect();

@@ -3,7 +3,10 @@
 
 use crate::behavior::{self, Behavior};
 use crate::body::{MeteredBody, RequestBody};
+use crate::access_log::{self, AccessLog, LoggedBody};
 use crate::counters::{CacheResult, Counters};
+use crate::edge_cache::EdgeCache;
+use crate::invalidation::Ledger;
 use crate::error_page::{error_response, CdnError};
 use crate::headers::{clean_origin_response, origin_request_headers, stamp_viewer_response, OriginHeaderInput, ViewerStamp};
 use crate::origin::Origin;
@@ -23,6 +26,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct CdnTier {
     edges: Arc<HashMap<String, Arc<Edge>>>,
+    pub(crate) cache: Arc<EdgeCache>,
+    pub(crate) ledger: Arc<Ledger>,
 }
 
 impl CdnTier {
@@ -36,13 +41,23 @@ impl CdnTier {
     ) -> Result<Self, String> {
         let tls = edgeway_http::tls::client_config(&extra_roots).map_err(|e| format!("origin TLS: {e}"))?;
         let edge_host: Arc<str> = ids::edge_host().into();
+        let cache = Arc::new(EdgeCache::new(&cfg.cache, &metrics)?);
         let mut edges = HashMap::new();
         for d in &cfg.distributions {
-            let edge = Edge::new(cfg, d, tls.clone(), resolver.clone(), &metrics, edge_host.clone())
+            let edge = Edge::new(cfg, d, tls.clone(), resolver.clone(), &metrics, edge_host.clone(), cache.clone())
                 .map_err(|e| format!("distribution `{}`: {e}", d.id))?;
             edges.insert(d.id.clone(), Arc::new(edge));
         }
-        Ok(Self { edges: Arc::new(edges) })
+        Ok(Self { edges: Arc::new(edges), cache, ledger: Arc::new(Ledger::default()) })
+    }
+
+    /// The cache's clock (tests advance it to expire entries).
+    pub fn clock(&self) -> crate::clock::Clock {
+        self.cache.clock.clone()
+    }
+
+    pub(crate) fn edge(&self, id: &str) -> Option<&Arc<Edge>> {
+        self.edges.get(id)
     }
 
     /// The handler for distribution `id` on its listener `https://…`/`http://…` at `port` (the
@@ -67,36 +82,39 @@ impl Handler for EdgeHandler {
         let edge = self.edge.clone();
         let conn = conn.clone();
         let https = self.https;
-        Box::pin(async move { edge.serve(req, https, &conn).await })
+        Box::pin(async move { Edge::serve(&edge, req, https, &conn).await })
     }
 }
 
 /// One distribution at run time.
-struct Edge {
-    id: String,
+pub(crate) struct Edge {
+    pub(crate) id: String,
     aliases: Vec<String>,
     enabled: bool,
     pop: String,
     default_root_object: Option<String>,
     /// The distribution's HTTPS listener port, for redirects.
     https_port: u16,
-    ordered: Vec<Behavior>,
-    default: Behavior,
-    origins: Vec<Origin>,
-    custom_errors: Vec<edgeway_config::CustomErrorResponse>,
+    pub(crate) ordered: Vec<Behavior>,
+    pub(crate) default: Behavior,
+    pub(crate) origins: Vec<Origin>,
+    pub(crate) custom_errors: Vec<edgeway_config::CustomErrorResponse>,
     edge_host: Arc<str>,
-    counters: Counters,
+    pub(crate) counters: Counters,
+    pub(crate) cache: Arc<EdgeCache>,
+    access_log: Option<AccessLog>,
 }
 
 /// What the phases after the viewer checks need to know about the viewer.
-struct Viewer<'a> {
-    https: bool,
-    version: Version,
-    host: Option<&'a str>,
-    headers: &'a HeaderMap,
-    conn: &'a ConnInfo,
-    via: &'a str,
-    request_id: &'a str,
+#[derive(Clone, Copy)]
+pub(crate) struct Viewer<'a> {
+    pub(crate) https: bool,
+    pub(crate) version: Version,
+    pub(crate) host: Option<&'a str>,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) conn: &'a Arc<ConnInfo>,
+    pub(crate) via: &'a str,
+    pub(crate) request_id: &'a str,
 }
 
 /// The viewer's Host: the `Host` header, else `:authority`, else the TLS SNI.
@@ -141,10 +159,12 @@ impl Edge {
         resolver: Arc<dyn Resolve>,
         metrics: &Metrics,
         edge_host: Arc<str>,
+        cache: Arc<EdgeCache>,
     ) -> Result<Self, String> {
         let ids: Vec<&str> = d.origins.iter().map(|o| o.origin_id.as_str()).collect();
-        let ordered = d.ordered_cache_behavior.iter().map(|b| Behavior::new(cfg, b, &ids)).collect::<Result<Vec<_>, _>>()?;
-        let default = Behavior::new(cfg, &d.default_cache_behavior, &ids)?;
+        let groups = &d.origin_group;
+        let ordered = d.ordered_cache_behavior.iter().map(|b| Behavior::with_groups(cfg, b, &ids, groups)).collect::<Result<Vec<_>, _>>()?;
+        let default = Behavior::with_groups(cfg, &d.default_cache_behavior, &ids, groups)?;
         let origins = d.origins.iter().map(|o| Origin::new(o, tls.clone(), resolver.clone())).collect::<Result<Vec<_>, _>>()?;
         let https_port = d
             .listen
@@ -165,25 +185,63 @@ impl Edge {
             custom_errors: d.custom_error_response.clone(),
             edge_host,
             counters: Counters::new(metrics, &d.id, &ids),
+            cache,
+            access_log: d.access_log.as_deref().and_then(AccessLog::start),
         })
     }
 
     /// The life of a request.
-    async fn serve(&self, req: Request<Incoming>, https: bool, conn: &ConnInfo) -> Response<Body> {
+    async fn serve(self: &Arc<Self>, req: Request<Incoming>, https: bool, conn: &Arc<ConnInfo>) -> Response<Body> {
+        let start = std::time::Instant::now();
         let request_id = ids::request_id();
         let via = ids::via(req.version(), &self.edge_host);
         let head = req.method() == Method::HEAD;
-        let (mut resp, result) = match self.respond(req, https, conn, &via, &request_id).await {
-            Ok(x) => x,
-            Err(e) => (self.fail(&e, &request_id, head), CacheResult::Error),
+        let log = self.access_log.as_ref().map(|_| self.log_entry(&req, https, conn, &request_id));
+        let (mut resp, result, detail) = match self.respond(req, https, conn, &via, &request_id).await {
+            Ok((r, c)) => (r, c, c.label()),
+            Err(e) => (self.fail(&e, &request_id, head), CacheResult::Error, e.kind()),
         };
         stamp_viewer_response(resp.headers_mut(), &ViewerStamp { via: &via, request_id: &request_id, pop: &self.pop, x_cache: result.x_cache() });
         self.counters.cache(result).inc();
         self.counters.response(resp.status().as_u16());
-        resp
+        match (log, &self.access_log) {
+            (Some(entry), Some(sink)) => {
+                let entry = access_log::finish_entry(entry, &resp, result.label(), detail);
+                let (parts, body) = resp.into_parts();
+                Response::from_parts(parts, LoggedBody::new(body, entry, sink.clone(), start).boxed())
+            }
+            _ => resp,
+        }
     }
 
-    async fn respond(&self, req: Request<Incoming>, https: bool, conn: &ConnInfo, via: &str, request_id: &str) -> Result<(Response<Body>, CacheResult), CdnError> {
+    /// The log facts of a request, before it is consumed.
+    fn log_entry(&self, req: &Request<Incoming>, https: bool, conn: &ConnInfo, request_id: &str) -> access_log::Entry {
+        let h = req.headers();
+        let text = |n: http::header::HeaderName| h.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        access_log::Entry {
+            pop: self.pop.clone(),
+            client_ip: conn.peer.ip().to_string(),
+            client_port: conn.peer.port(),
+            method: req.method().to_string(),
+            host_header: text(http::header::HOST),
+            distribution_host: format!("{}.cloudfront.net", self.id),
+            uri_stem: req.uri().path().to_string(),
+            uri_query: req.uri().query().unwrap_or("").to_string(),
+            referer: text(http::header::REFERER),
+            user_agent: text(http::header::USER_AGENT),
+            cookie: if self.access_log.as_ref().is_some_and(|l| l.include_cookies) { text(http::header::COOKIE) } else { String::new() },
+            request_id: request_id.to_string(),
+            https,
+            request_bytes: h.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum::<usize>() as u64,
+            forwarded_for: text(http::header::HeaderName::from_static("x-forwarded-for")),
+            ssl_protocol: conn.tls.as_ref().map(|t| t.version.to_string()).unwrap_or_default(),
+            ssl_cipher: conn.tls.as_ref().map(|t| t.cipher.clone()).unwrap_or_default(),
+            protocol_version: format!("HTTP/{}", ids::version_text(req.version())),
+            ..Default::default()
+        }
+    }
+
+    async fn respond(self: &Arc<Self>, req: Request<Incoming>, https: bool, conn: &Arc<ConnInfo>, via: &str, request_id: &str) -> Result<(Response<Body>, CacheResult), CdnError> {
         let (parts, body) = req.into_parts();
         let method = &parts.method;
         // 1. Distribution.
@@ -210,16 +268,23 @@ impl Edge {
         }
         // 5. Default root object.
         let path = apply_default_root_object(parts.uri.path(), self.default_root_object.as_deref());
-        // (The cache lookup slots in here: `cache_key::cache_key` → hit: deliver; miss: go on.)
-        // 6-7. Origin request.
-        let content_length = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-        let body = MeteredBody::new(edgeway_http::body::boxed(body), self.counters.bytes_in.clone(), None).boxed();
-        let body = RequestBody::from_viewer(body, content_length).await.map_err(|_| CdnError::BadRequestBody)?;
         let viewer = Viewer { https, version: parts.version, host, headers: &parts.headers, conn, via, request_id };
-        let fetched = self.fetch(behavior, method, &viewer, body, &path, parts.uri.query()).await;
-        // 8. Deliver (custom error pages replace origin errors).
-        let status = match &fetched {
-            Ok(r) => r.status(),
+        // 6. Cache: hit, stale, or miss → origin → store.
+        let answered = match self.cacheable(behavior, method, &viewer, parts.uri.path(), &path, parts.uri.query()) {
+            Some(c) => self.cached(behavior, &viewer, c).await,
+            // 7. Not cacheable: the origin request as it is.
+            None => {
+                let content_length = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+                let body = MeteredBody::new(edgeway_http::body::boxed(body), self.counters.bytes_in.clone(), None).boxed();
+                let body = RequestBody::from_viewer(body, content_length).await.map_err(|_| CdnError::BadRequestBody)?;
+                let fetched = self.fetch(behavior, method, &viewer, body, &path, parts.uri.query()).await;
+                self.invalidate_after_unsafe(behavior, method, &viewer, &path, &fetched);
+                fetched.map(|r| self.deliver(r, behavior))
+            }
+        };
+        // 8. Deliver (custom error pages replace errors).
+        let status = match &answered {
+            Ok((r, _)) => r.status(),
             Err(e) => e.status(),
         };
         if status.as_u16() >= 400 {
@@ -227,7 +292,7 @@ impl Edge {
                 return Ok(page);
             }
         }
-        Ok(self.deliver(fetched?, behavior))
+        answered
     }
 
     fn check_distribution(&self, host: Option<&str>) -> Result<(), CdnError> {
@@ -242,13 +307,39 @@ impl Edge {
 
     /// Sends the origin request for `path` under `behavior`.
     async fn fetch(&self, behavior: &Behavior, method: &Method, v: &Viewer<'_>, body: RequestBody, path: &str, query: Option<&str>) -> Result<Response<Incoming>, CdnError> {
-        let Some(origin) = self.origins.get(behavior.origin) else {
+        self.fetch_with(behavior, method, v, body, path, query, &HeaderMap::new()).await
+    }
+
+    /// Sends the origin request with `extra` headers set, failing over to the origin group's
+    /// secondary on its status codes, connection failures and timeouts (GET/HEAD/OPTIONS).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn fetch_with(&self, behavior: &Behavior, method: &Method, v: &Viewer<'_>, body: RequestBody, path: &str, query: Option<&str>, extra: &HeaderMap) -> Result<Response<Incoming>, CdnError> {
+        let Some(f) = behavior.failover.as_ref().filter(|_| crate::origin_group::method_fails_over(method)) else {
+            return self.fetch_from(behavior.origin, behavior, method, v, body, path, query, extra).await;
+        };
+        let first = self.fetch_from(behavior.origin, behavior, method, v, RequestBody::Empty, path, query, extra).await;
+        let fail_over = match &first {
+            Ok(r) => f.on_status(r.status()),
+            Err(CdnError::Origin(e)) => e.is_connect() || matches!(e, edgeway_http::UpstreamError::Timeout),
+            Err(_) => false,
+        };
+        if !fail_over {
+            return first;
+        }
+        tracing::debug!(distribution = %self.id, group = %f.group, "failing over to the secondary origin");
+        self.counters.failover(&f.group);
+        self.fetch_from(f.secondary, behavior, method, v, body, path, query, extra).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn fetch_from(&self, index: usize, behavior: &Behavior, method: &Method, v: &Viewer<'_>, body: RequestBody, path: &str, query: Option<&str>, extra: &HeaderMap) -> Result<Response<Incoming>, CdnError> {
+        let Some(origin) = self.origins.get(index) else {
             return Err(CdnError::Origin(edgeway_http::UpstreamError::Protocol("no such origin".into())));
         };
         let orp_query = behavior.origin_request_policy.as_ref().map(|o| &o.query_strings);
         let query = params::filter_query(query, &behavior.cache_policy.key.query_strings, orp_query);
         let url = origin.url(v.https, path, query.as_deref());
-        let headers = origin_request_headers(
+        let mut headers = origin_request_headers(
             v.headers,
             &OriginHeaderInput {
                 method,
@@ -264,7 +355,12 @@ impl Edge {
                 request_id: v.request_id,
             },
         );
-        let counter = &self.counters.origin_requests[behavior.origin];
+        for (k, val) in extra {
+            headers.insert(k.clone(), val.clone());
+        }
+        let Some(counter) = self.counters.origin_requests.get(index) else {
+            return Err(CdnError::Origin(edgeway_http::UpstreamError::Protocol("no such origin".into())));
+        };
         origin_request::send(origin, OriginRequest { method: method.clone(), url, headers, body }, counter).await.map_err(|e| {
             let e = CdnError::Origin(e);
             self.counters.upstream_error(e.kind());

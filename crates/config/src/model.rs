@@ -34,6 +34,36 @@ pub struct Config {
     /// Route 53 health checks (`aws_route53_health_check`) that record sets name by `id`.
     #[serde(default, rename = "health_check", skip_serializing_if = "Vec::is_empty")]
     pub health_checks: Vec<Route53HealthCheck>,
+    /// `[cache]`: the edge cache's storage tiers (local-only).
+    #[serde(default, skip_serializing_if = "CacheConfig::is_default")]
+    pub cache: CacheConfig,
+}
+
+/// `[cache]`: the edge cache's tiers. Memory always; disk when `disk_dir` is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CacheConfig {
+    /// Bytes the memory tier may hold.
+    pub memory_bytes: u64,
+    /// Directory of the disk tier (survives restarts); none: memory only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk_dir: Option<PathBuf>,
+    /// Bytes the disk tier may hold.
+    pub disk_bytes: u64,
+    /// Largest body stored; larger responses pass through uncached.
+    pub max_object_bytes: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self { memory_bytes: 256 << 20, disk_dir: None, disk_bytes: 1 << 30, max_object_bytes: 64 << 20 }
+    }
+}
+
+impl CacheConfig {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// `[admin]`: metrics, health and the admin API.
@@ -260,6 +290,32 @@ pub struct Distribution {
     pub ordered_cache_behavior: Vec<CacheBehavior>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom_error_response: Vec<CustomErrorResponse>,
+    /// `origin_group`: two origins, the second tried when the first fails.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub origin_group: Vec<OriginGroup>,
+    /// Standard access log (Terraform `logging_config`): `"stdout"` or a file path (local-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_log: Option<String>,
+}
+
+/// `[[distribution.origin_group]]`: failover from the first member to the second.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OriginGroup {
+    pub origin_id: String,
+    pub failover_criteria: FailoverCriteria,
+    pub member: Vec<OriginGroupMember>,
+}
+
+/// `failover_criteria`: the origin statuses that fail over.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FailoverCriteria {
+    pub status_codes: Vec<u16>,
+}
+
+/// `member` of an origin group.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OriginGroupMember {
+    pub origin_id: String,
 }
 
 /// `viewer_certificate`: Terraform's block, with local PEM files instead of an ACM ARN.

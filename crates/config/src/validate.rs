@@ -129,6 +129,7 @@ pub(crate) fn validate(c: &Config) -> Problems {
         v.err("limits.max_connections", "must be at least 1");
     }
     distributions(c, &mut v);
+    cache(c, &mut v);
     load_balancers(c, &mut v);
     target_groups(c, &mut v);
     zones(c, &mut v);
@@ -217,6 +218,12 @@ fn distributions(c: &Config, v: &mut V) {
         if d.ordered_cache_behavior.len() > 25 {
             v.err(format!("{dp}.ordered_cache_behavior"), "at most 25 cache behaviors per distribution");
         }
+        origin_groups(d, v, &dp, &oids);
+        if let Some(l) = &d.access_log {
+            if l.is_empty() {
+                v.err(format!("{dp}.access_log"), "must be \"stdout\" or a file path");
+            }
+        }
         for (i, e) in d.custom_error_response.iter().enumerate() {
             let p = format!("{dp}.custom_error_response[{i}]");
             if !(400..=599).contains(&e.error_code) {
@@ -228,6 +235,49 @@ fn distributions(c: &Config, v: &mut V) {
                 }
             }
         }
+    }
+}
+
+/// Origin groups: two members that are origins of the distribution, failover codes from
+/// CloudFront's list, ids distinct from origins, at most 10.
+fn origin_groups(d: &Distribution, v: &mut V, dp: &str, oids: &HashSet<&str>) {
+    if d.origin_group.len() > 10 {
+        v.err(format!("{dp}.origin_group"), "at most 10 origin groups per distribution");
+    }
+    for (gi, g) in d.origin_group.iter().enumerate() {
+        let gp = format!("{dp}.origin_group[{gi}]");
+        if oids.contains(g.origin_id.as_str()) {
+            v.err(format!("{gp}.origin_id"), format!("`{}` is already an origin id", g.origin_id));
+        }
+        if g.member.len() != 2 {
+            v.err(format!("{gp}.member"), "an origin group has exactly two members");
+        }
+        for (mi, m) in g.member.iter().enumerate() {
+            if !oids.contains(m.origin_id.as_str()) {
+                v.err(format!("{gp}.member[{mi}].origin_id"), format!("no origin `{}` in this distribution", m.origin_id));
+            }
+        }
+        if g.failover_criteria.status_codes.is_empty() {
+            v.err(format!("{gp}.failover_criteria.status_codes"), "needs at least one status code");
+        }
+        for (ci, c) in g.failover_criteria.status_codes.iter().enumerate() {
+            if ![400, 403, 404, 416, 500, 502, 503, 504].contains(c) {
+                v.err(format!("{gp}.failover_criteria.status_codes[{ci}]"), format!("{c} is not one of 400, 403, 404, 416, 500, 502, 503, 504"));
+            }
+        }
+    }
+}
+
+fn cache(c: &Config, v: &mut V) {
+    let k = &c.cache;
+    if k.memory_bytes == 0 {
+        v.err("cache.memory_bytes", "must be above 0");
+    }
+    if k.max_object_bytes == 0 {
+        v.err("cache.max_object_bytes", "must be above 0");
+    }
+    if k.disk_dir.is_some() && k.disk_bytes == 0 {
+        v.err("cache.disk_bytes", "must be above 0 when disk_dir is set");
     }
 }
 
@@ -286,7 +336,7 @@ fn behavior(c: &Config, d: &Distribution, v: &mut V, p: &str, b: &CacheBehavior,
         }
         _ => {}
     }
-    if d.origin(&b.target_origin_id).is_none() {
+    if d.origin(&b.target_origin_id).is_none() && !d.origin_group.iter().any(|g| g.origin_id == b.target_origin_id) {
         v.err(format!("{p}.target_origin_id"), format!("no origin `{}` in this distribution", b.target_origin_id));
     }
     v.one_of(&format!("{p}.viewer_protocol_policy"), &b.viewer_protocol_policy, &["allow-all", "redirect-to-https", "https-only"]);

@@ -34,6 +34,7 @@ fn behavior(cache: &str, orp: Option<&str>) -> Behavior {
     Behavior {
         pattern: None,
         origin: 0,
+        failover: None,
         viewer_protocol_policy: ViewerProtocolPolicy::AllowAll,
         allowed_methods: vec![Method::GET, Method::HEAD, Method::POST],
         cached_methods: vec![Method::GET, Method::HEAD],

@@ -2,6 +2,8 @@
 //! `origin.test`, an edge started from TOML, and small viewer clients.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod scripted;
+
 use bytes::Bytes;
 use edgeway_cdn::CdnTier;
 use edgeway_http::ca::LocalCa;
@@ -133,6 +135,7 @@ pub struct Edge {
     pub https: SocketAddr,
     pub metrics: Metrics,
     pub ca: Arc<LocalCa>,
+    pub tier: CdnTier,
 }
 
 /// Binds an HTTP and an HTTPS viewer listener, writes their ports into the config with
@@ -150,13 +153,14 @@ pub async fn start_edge(id: &str, ca: Arc<LocalCa>, toml: impl FnOnce(u16, u16) 
     };
     let metrics = Metrics::new();
     let tier = CdnTier::new(&cfg, Arc::new(TestResolve), vec![ca.cert_der().clone()], metrics.clone()).unwrap();
+    let t = tier.clone();
     let h_http = tier.handler(id, false, http.port()).unwrap();
     let h_https = tier.handler(id, true, https.port()).unwrap();
     tokio::spawn(edgeway_http::serve(l_http, h_http, ServeOptions::new("cdn", &Default::default()), std::future::pending()));
     let mut opts = ServeOptions::new("cdn", &Default::default());
     opts.tls = Some(tls_config(&ca, &["www.example.com"], true));
     tokio::spawn(edgeway_http::serve(l_https, h_https, opts, std::future::pending()));
-    Edge { http, https, metrics, ca }
+    Edge { http, https, metrics, ca, tier: t }
 }
 
 /// What a viewer got.

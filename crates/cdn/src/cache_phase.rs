@@ -1,0 +1,392 @@
+//! The cache phase of the request path: lookup → hit (deliver) · stale (serve while refreshing
+//! in the background, or revalidate inline) · miss (coalesce → origin → store → deliver).
+
+use crate::behavior::{self, Behavior};
+use crate::body::{MeteredBody, RequestBody};
+use crate::cache_key::{cache_key, KeyInput};
+use crate::counters::CacheResult;
+use crate::edge_cache::Shared;
+use crate::error_page::CdnError;
+use crate::headers::{clean_origin_response, normalized_accept_encoding};
+use crate::tee::TeeBody;
+use crate::tier::{Edge, Viewer};
+use crate::ttl::{self, Exchange};
+use crate::{compress, deliver, params};
+use edgeway_cache::coalesce::{LeaderGuard, Role, Waited};
+use edgeway_cache::conditional;
+use edgeway_cache::store::Lookup;
+use edgeway_cache::stored_headers::stored_headers;
+use edgeway_cache::{CachedResponse, Reuse};
+use edgeway_http::{Body, ConnInfo};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Response, StatusCode, Version};
+use http_body_util::BodyExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A request the cache may answer: its key and what the lookup and the origin fetch need.
+#[derive(Clone)]
+pub struct Cacheable {
+    pub key: String,
+    /// The viewer's headers as the origin sees them (normalized Accept-Encoding, forwarded
+    /// cookies), for Vary.
+    pub vary: HeaderMap,
+    pub method: Method,
+    /// The viewer's path (behavior selection) and the origin path (after the root object).
+    pub viewer_path: String,
+    pub path: String,
+    pub query: Option<String>,
+}
+
+/// A viewer that outlives its request (for background refreshes).
+struct OwnedViewer {
+    https: bool,
+    version: Version,
+    host: Option<String>,
+    headers: HeaderMap,
+    conn: Arc<ConnInfo>,
+    via: String,
+    request_id: String,
+}
+
+impl OwnedViewer {
+    fn of(v: &Viewer<'_>) -> Self {
+        Self {
+            https: v.https,
+            version: v.version,
+            host: v.host.map(str::to_string),
+            headers: v.headers.clone(),
+            conn: v.conn.clone(),
+            via: v.via.to_string(),
+            request_id: crate::ids::request_id(),
+        }
+    }
+    fn view(&self) -> Viewer<'_> {
+        Viewer {
+            https: self.https,
+            version: self.version,
+            host: self.host.as_deref(),
+            headers: &self.headers,
+            conn: &self.conn,
+            via: &self.via,
+            request_id: &self.request_id,
+        }
+    }
+}
+
+/// The leader's duty to hand its result to followers (a no-op when not coalescing).
+struct Leader(Option<LeaderGuard<Shared>>);
+
+impl Leader {
+    fn complete(self, v: Shared) {
+        if let Some(g) = self.0 {
+            g.complete(v);
+        }
+    }
+}
+
+/// Viewer headers whose presence needs the whole object before answering.
+fn needs_entry(h: &HeaderMap) -> bool {
+    [header::RANGE, header::IF_NONE_MATCH, header::IF_MATCH, header::IF_MODIFIED_SINCE, header::IF_UNMODIFIED_SINCE].iter().any(|n| h.contains_key(n))
+}
+
+fn content_length(h: &HeaderMap) -> Option<u64> {
+    h.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok())
+}
+
+/// The viewer headers as the origin receives them, for Vary matching.
+fn vary_headers(b: &Behavior, viewer: &HeaderMap, version: Version) -> HeaderMap {
+    let key = &b.cache_policy.key;
+    let mut h = viewer.clone();
+    if key.normalizes_accept_encoding() {
+        let ae = normalized_accept_encoding(viewer, key.accept_encoding_gzip, key.accept_encoding_brotli, version);
+        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(ae));
+    }
+    let orp = b.origin_request_policy.as_ref().map(|o| &o.cookies);
+    h.remove(header::COOKIE);
+    if let Some(c) = params::filter_cookies(viewer, &key.cookies, orp).and_then(|c| HeaderValue::from_str(&c).ok()) {
+        h.insert(header::COOKIE, c);
+    }
+    h
+}
+
+/// The whole of `body`, failing beyond `limit` bytes.
+async fn collect_limited(mut body: Body, limit: u64) -> Result<bytes::Bytes, String> {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| e.to_string())?;
+        if let Some(d) = frame.data_ref() {
+            if (buf.len() + d.len()) as u64 > limit {
+                return Err(format!("the origin body is larger than {limit} bytes"));
+            }
+            buf.extend_from_slice(d);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+impl Behavior {
+    /// Concurrent misses may share a fetch: not with cookies forwarded (§1.8).
+    fn collapses(&self) -> bool {
+        self.cache_policy.key.cookies.is_none() && self.origin_request_policy.as_ref().is_none_or(|o| o.cookies.is_none())
+    }
+
+    /// Whether a viewer `Authorization` reaches the origin.
+    fn forwards_authorization(&self) -> bool {
+        self.cache_policy.key.has_header("authorization") || self.origin_request_policy.as_ref().is_some_and(|o| o.forwards_header("authorization"))
+    }
+}
+
+impl Edge {
+    /// The cacheable view of a request, when `behavior` may store its response.
+    pub(crate) fn cacheable(&self, b: &Behavior, method: &Method, v: &Viewer<'_>, viewer_path: &str, path: &str, query: Option<&str>) -> Option<Cacheable> {
+        if !b.caches_method(method) || b.cache_policy.caching_disabled() {
+            return None;
+        }
+        let key = cache_key(&KeyInput { distribution: &self.id, method, version: v.version, path, query, headers: v.headers, host: v.host }, b);
+        Some(Cacheable {
+            key,
+            vary: vary_headers(b, v.headers, v.version),
+            method: method.clone(),
+            viewer_path: viewer_path.to_string(),
+            path: path.to_string(),
+            query: query.map(str::to_string),
+        })
+    }
+
+    /// Answers `c` from the cache, or fills the cache from the origin.
+    pub(crate) async fn cached(self: &Arc<Self>, b: &Behavior, v: &Viewer<'_>, c: Cacheable) -> Result<(Response<Body>, CacheResult), CdnError> {
+        let now = self.cache.now();
+        match self.cache.lookup(&c.key, &c.vary).await {
+            Lookup::Hit(e) => {
+                if self.cache.backing_off(&c.key) && e.freshness.can_serve_on_error(now) {
+                    self.counters.stale.inc();
+                    return Ok(self.from_entry(&e, &c, v, CacheResult::Hit));
+                }
+                match e.freshness.reuse(now) {
+                    Reuse::Fresh => Ok(self.from_entry(&e, &c, v, CacheResult::Hit)),
+                    Reuse::StaleWhileRevalidate => {
+                        self.counters.stale.inc();
+                        self.refresh_in_background(v, c.clone(), e.clone());
+                        Ok(self.from_entry(&e, &c, v, CacheResult::Hit))
+                    }
+                    Reuse::Revalidate => self.fill(b, v, &c, Some(e), true).await,
+                }
+            }
+            // Vary: * matches no request: go to the origin, unconditionally; keep it as a fallback.
+            Lookup::VaryAny(e) => self.fill(b, v, &c, Some(e), false).await,
+            Lookup::Miss => self.fill(b, v, &c, None, false).await,
+        }
+    }
+
+    fn refresh_in_background(self: &Arc<Self>, v: &Viewer<'_>, c: Cacheable, stale: Arc<CachedResponse>) {
+        let edge = self.clone();
+        let ov = OwnedViewer::of(v);
+        tokio::spawn(async move {
+            let b = behavior::select(&edge.ordered, &edge.default, &c.viewer_path);
+            if let Ok((resp, _)) = edge.fill(b, &ov.view(), &c, Some(stale), true).await {
+                // Reading the body to its end stores it.
+                let _ = resp.into_body().collect().await;
+            }
+        });
+    }
+
+    /// The response from a stored entry (`Age` on hits only).
+    fn from_entry(&self, e: &CachedResponse, c: &Cacheable, v: &Viewer<'_>, result: CacheResult) -> (Response<Body>, CacheResult) {
+        let mut r = deliver::from_entry(e, &c.method, v.headers, self.cache.now());
+        if matches!(result, CacheResult::Miss) {
+            r.headers_mut().remove(header::AGE);
+        }
+        if result != CacheResult::Miss {
+            self.counters.bytes_cache.add(e.body.len() as u64);
+        }
+        let result = if e.status.as_u16() >= 400 { CacheResult::Error } else { result };
+        (r, result)
+    }
+
+    fn error_caching_min_ttl(&self, status: StatusCode) -> Option<Duration> {
+        self.custom_errors.iter().find(|c| c.error_code == status.as_u16()).and_then(|c| c.error_caching_min_ttl).map(Duration::from_secs)
+    }
+
+    /// Becomes the one fetcher of `c.key` (or shares the current fetcher's result).
+    async fn lead(&self, b: &Behavior, c: &Cacheable) -> Result<Leader, Arc<CachedResponse>> {
+        if !b.collapses() || self.cache.uncollapsible(&c.key) {
+            return Ok(Leader(None));
+        }
+        loop {
+            match self.cache.coalescer.acquire(&c.key) {
+                Role::Leader(g) => return Ok(Leader(Some(g))),
+                Role::Follower(f) => match f.wait().await {
+                    Waited::Value(Some(e)) => {
+                        self.counters.collapsed.inc();
+                        return Err(e);
+                    }
+                    Waited::Value(None) | Waited::TimedOut => return Ok(Leader(None)),
+                    Waited::LeaderGone => continue,
+                },
+            }
+        }
+    }
+
+    /// Fetches `c` from the origin (conditionally when `stale` is given and `conditional`), and
+    /// stores and delivers the result; a failing origin gets the stale copy served.
+    async fn fill(&self, b: &Behavior, v: &Viewer<'_>, c: &Cacheable, stale: Option<Arc<CachedResponse>>, conditional: bool) -> Result<(Response<Body>, CacheResult), CdnError> {
+        let leader = match self.lead(b, c).await {
+            Ok(l) => l,
+            Err(shared) => return Ok(self.from_entry(&shared, c, v, CacheResult::Hit)),
+        };
+        let cond = match (&stale, conditional) {
+            (Some(s), true) => conditional::revalidation_headers(&s.headers),
+            _ => HeaderMap::new(),
+        };
+        let request_time = self.cache.now();
+        let fetched = self.fetch_cacheable(b, &c.method, v, &c.path, c.query.as_deref(), &cond).await;
+        let now = self.cache.now();
+        let failed_status = match &fetched {
+            Err(e) => Some(e.status()),
+            Ok(r) if r.status().is_server_error() => Some(r.status()),
+            Ok(_) => None,
+        };
+        if let (Some(status), Some(s)) = (failed_status, stale.as_ref()) {
+            if s.freshness.can_serve_on_error(now) {
+                let wait = self.error_caching_min_ttl(status).unwrap_or(edgeway_cache::cloudfront::DEFAULT_ERROR_CACHING_MIN_TTL);
+                self.cache.back_off(&c.key, now + wait);
+                self.counters.stale.inc();
+                leader.complete(Some(s.clone()));
+                return Ok(self.from_entry(s, c, v, CacheResult::Hit));
+            }
+        }
+        let resp = match fetched {
+            Ok(r) => r,
+            Err(e) => {
+                leader.complete(None);
+                return Err(e);
+            }
+        };
+        if resp.status() == StatusCode::NOT_MODIFIED {
+            if let Some(s) = stale.as_ref().filter(|_| conditional) {
+                let e = Arc::new(self.refreshed(b, c, s, resp.headers(), request_time, now));
+                leader.complete(Some(e.clone()));
+                return Ok(self.from_entry(&e, c, v, CacheResult::RefreshHit));
+            }
+        }
+        self.store_and_deliver(b, v, c, resp, request_time, leader).await
+    }
+
+    /// A stored entry refreshed by a 304.
+    fn refreshed(&self, b: &Behavior, c: &Cacheable, s: &CachedResponse, not_modified: &HeaderMap, request_time: std::time::SystemTime, now: std::time::SystemTime) -> CachedResponse {
+        let merged = conditional::merge_not_modified(&s.headers, not_modified);
+        let x = Exchange {
+            method: &c.method,
+            status: s.status,
+            headers: &merged,
+            authorization: false,
+            request_time,
+            response_time: now,
+            error_caching_min_ttl: self.error_caching_min_ttl(s.status),
+            skew: self.cache.clock.offset(),
+        };
+        let d = ttl::decide(&b.cache_policy, &x);
+        let directives = ttl::directives(&b.cache_policy, &merged);
+        let mut headers = stored_headers(&merged, &directives.cache_control);
+        clean_origin_response(&mut headers, b);
+        let e = CachedResponse::new(s.status, headers, s.body.clone(), d.freshness);
+        if d.store {
+            self.cache.insert(&c.key, &c.vary, e.clone());
+        }
+        e
+    }
+
+    /// An origin response (not a 304 for a stored entry): decided, maybe compressed, stored
+    /// whole or teed while it streams, delivered.
+    async fn store_and_deliver(&self, b: &Behavior, v: &Viewer<'_>, c: &Cacheable, resp: Response<hyper::body::Incoming>, request_time: std::time::SystemTime, leader: Leader) -> Result<(Response<Body>, CacheResult), CdnError> {
+        let now = self.cache.now();
+        let (mut parts, body) = resp.into_parts();
+        let raw = parts.headers.clone();
+        clean_origin_response(&mut parts.headers, b);
+        parts.version = Version::default();
+        let x = Exchange {
+            method: &c.method,
+            status: parts.status,
+            headers: &raw,
+            authorization: b.forwards_authorization() && v.headers.contains_key(header::AUTHORIZATION),
+            request_time,
+            response_time: now,
+            error_caching_min_ttl: self.error_caching_min_ttl(parts.status),
+            skew: self.cache.clock.offset(),
+        };
+        let mut d = ttl::decide(&b.cache_policy, &x);
+        // A HEAD response has no body to store.
+        d.store &= c.method != Method::HEAD;
+        self.cache.mark_uncollapsible(&c.key, !d.collapse);
+        let result = if parts.status.as_u16() >= 400 { CacheResult::Error } else { CacheResult::Miss };
+        let idle = self.origins.get(b.origin).map(|o| o.read_timeout);
+        let body = MeteredBody::new(edgeway_http::body::boxed(body), self.counters.bytes_out.clone(), idle).boxed();
+        let directives = ttl::directives(&b.cache_policy, &raw);
+        let length = content_length(&parts.headers);
+        let max = self.cache.max_object_bytes;
+        let coding = if c.method == Method::HEAD { None } else { compress::choose(b, v.headers, v.version, parts.status, &parts.headers) };
+        let whole = coding.is_some() || (d.store && needs_entry(v.headers) && length.is_some_and(|l| l <= max));
+        if whole {
+            let limit = length.unwrap_or(0).max(compress::MAX_BYTES);
+            let bytes = match collect_limited(body, limit).await {
+                Ok(b) => b,
+                Err(e) => {
+                    leader.complete(None);
+                    return Err(CdnError::Origin(edgeway_http::UpstreamError::Protocol(e)));
+                }
+            };
+            let mut headers = parts.headers;
+            let bytes = match coding {
+                Some(coding) => match tokio::task::spawn_blocking(move || compress::encode(coding, &bytes).map_err(|_| bytes)).await {
+                    Ok(Ok(z)) => {
+                        compress::rewrite_headers(&mut headers, coding, z.len());
+                        self.counters.compressed.inc();
+                        z
+                    }
+                    Ok(Err(plain)) => plain,
+                    Err(_) => {
+                        leader.complete(None);
+                        return Err(CdnError::Origin(edgeway_http::UpstreamError::Protocol("compression failed".into())));
+                    }
+                },
+                None => bytes,
+            };
+            let e = CachedResponse::new(parts.status, stored_headers(&headers, &directives.cache_control), bytes, d.freshness);
+            if d.store && e.body.len() as u64 <= max {
+                self.cache.insert(&c.key, &c.vary, e.clone());
+                leader.complete(Some(Arc::new(e.clone())));
+            } else {
+                leader.complete(None);
+            }
+            return Ok(self.from_entry(&e, c, v, CacheResult::Miss));
+        }
+        if !d.store || length.is_some_and(|l| l > max) {
+            leader.complete(None);
+            return Ok((Response::from_parts(parts, body), result));
+        }
+        let stored = stored_headers(&parts.headers, &directives.cache_control);
+        let (cache, key, vary, status, freshness) = (self.cache.clone(), c.key.clone(), c.vary.clone(), parts.status, d.freshness);
+        let done = Box::new(move |got: Option<bytes::Bytes>| match got {
+            Some(bytes) => {
+                let e = CachedResponse::new(status, stored, bytes, freshness);
+                cache.insert(&key, &vary, e.clone());
+                leader.complete(Some(Arc::new(e)));
+            }
+            None => leader.complete(None),
+        });
+        let body = TeeBody::new(body, length, max, done).boxed();
+        Ok((Response::from_parts(parts, body), result))
+    }
+
+    /// The origin request of a cacheable request: the viewer's conditionals and Range stay
+    /// at the edge (it answers them from the whole object); `cond` revalidates a stored one.
+    async fn fetch_cacheable(&self, b: &Behavior, method: &Method, v: &Viewer<'_>, path: &str, query: Option<&str>, cond: &HeaderMap) -> Result<Response<hyper::body::Incoming>, CdnError> {
+        let mut headers = v.headers.clone();
+        for n in [header::RANGE, header::IF_NONE_MATCH, header::IF_MATCH, header::IF_MODIFIED_SINCE, header::IF_UNMODIFIED_SINCE, header::IF_RANGE] {
+            headers.remove(n);
+        }
+        let viewer = Viewer { headers: &headers, ..*v };
+        self.fetch_with(b, method, &viewer, RequestBody::Empty, path, query, cond).await
+    }
+}

@@ -57,7 +57,13 @@ pub fn iso8601(t: SystemTime) -> String {
     let secs = d.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, day) = civil_from_days(days as i64);
-    format!("{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z", rem / 3600, rem % 3600 / 60, rem % 60, d.subsec_micros())
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_micros()
+    )
 }
 
 /// Days since 1970-01-01 → (year, month, day) (Howard Hinnant's algorithm).
@@ -107,7 +113,11 @@ impl Entry {
     pub fn line(&self) -> String {
         let target = self.target.map(|t| t.to_string());
         let target_status = self.target_status.map(|s| s.to_string());
-        let elb_status = if self.elb_status == 0 { "000".to_string() } else { self.elb_status.to_string() };
+        let elb_status = if self.elb_status == 0 {
+            "000".to_string()
+        } else {
+            self.elb_status.to_string()
+        };
         let priority = self.matched_rule_priority.map(|p| p.to_string());
         let actions = self.actions.join(",");
         [
@@ -150,8 +160,12 @@ pub fn openssl_cipher(rustls_name: &str) -> String {
     if let Some(rest) = rustls_name.strip_prefix("TLS13_") {
         return format!("TLS_{rest}");
     }
-    let Some(rest) = rustls_name.strip_prefix("TLS_ECDHE_") else { return rustls_name.to_string() };
-    let Some((kx, cipher)) = rest.split_once("_WITH_") else { return rustls_name.to_string() };
+    let Some(rest) = rustls_name.strip_prefix("TLS_ECDHE_") else {
+        return rustls_name.to_string();
+    };
+    let Some((kx, cipher)) = rest.split_once("_WITH_") else {
+        return rustls_name.to_string();
+    };
     let cipher = match cipher {
         "AES_128_GCM_SHA256" => "AES128-GCM-SHA256",
         "AES_256_GCM_SHA384" => "AES256-GCM-SHA384",
@@ -208,8 +222,16 @@ impl AccessLog {
         });
         Some(Self {
             tx,
-            dropped: metrics.counter("edgeway_alb_access_log_dropped_total", "Access log lines dropped because the writer fell behind.", &[("lb", lb)]),
-            lines: metrics.counter("edgeway_alb_access_log_lines_total", "Access log lines queued.", &[("lb", lb)]),
+            dropped: metrics.counter(
+                "edgeway_alb_access_log_dropped_total",
+                "Access log lines dropped because the writer fell behind.",
+                &[("lb", lb)],
+            ),
+            lines: metrics.counter(
+                "edgeway_alb_access_log_lines_total",
+                "Access log lines queued.",
+                &[("lb", lb)],
+            ),
         })
     }
 
@@ -229,7 +251,13 @@ async fn write_lines(sink: Sink, mut rx: mpsc::Receiver<String>) -> std::io::Res
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
                 tokio::fs::create_dir_all(dir).await?;
             }
-            Box::new(tokio::fs::OpenOptions::new().create(true).append(true).open(p).await?)
+            Box::new(
+                tokio::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .await?,
+            )
         }
     };
     let mut buf = String::new();
@@ -325,7 +353,11 @@ mod tests {
 
     #[test]
     fn dates() {
-        let cases = [(0, "1970-01-01T00:00:00.000000Z"), (951_782_400, "2000-02-29T00:00:00.000000Z"), (4_102_444_799, "2099-12-31T23:59:59.000000Z")];
+        let cases = [
+            (0, "1970-01-01T00:00:00.000000Z"),
+            (951_782_400, "2000-02-29T00:00:00.000000Z"),
+            (4_102_444_799, "2099-12-31T23:59:59.000000Z"),
+        ];
         for (s, want) in cases {
             assert_eq!(iso8601(at(s, 0)), want);
         }
@@ -335,8 +367,14 @@ mod tests {
     fn cipher_names() {
         let cases = [
             ("TLS13_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256"),
-            ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ECDHE-RSA-AES128-GCM-SHA256"),
-            ("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"),
+            (
+                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                "ECDHE-RSA-AES128-GCM-SHA256",
+            ),
+            (
+                "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+                "ECDHE-ECDSA-CHACHA20-POLY1305",
+            ),
         ];
         for (r, want) in cases {
             assert_eq!(openssl_cipher(r), want);
@@ -359,10 +397,16 @@ mod tests {
                 assert!(text.lines().all(|l| l == entry().line()));
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "log not written: {text:?}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "log not written: {text:?}"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        assert_eq!(m.value("edgeway_alb_access_log_lines_total", &[("lb", "web")]), 3);
+        assert_eq!(
+            m.value("edgeway_alb_access_log_lines_total", &[("lb", "web")]),
+            3
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -386,7 +430,13 @@ default_action = { type = "fixed-response", fixed_response = { content_type = "t
 "#,
         )
         .unwrap();
-        assert_eq!(Sink::from_config(&cfg.load_balancers[0]), Some(Sink::File(PathBuf::from("logs/alb/web.log"))));
-        assert_eq!(Sink::from_config(&cfg.load_balancers[1]), Some(Sink::Stdout));
+        assert_eq!(
+            Sink::from_config(&cfg.load_balancers[0]),
+            Some(Sink::File(PathBuf::from("logs/alb/web.log")))
+        );
+        assert_eq!(
+            Sink::from_config(&cfg.load_balancers[1]),
+            Some(Sink::Stdout)
+        );
     }
 }

@@ -5,9 +5,9 @@ use crate::error::alb_headers;
 use crate::target_group::TargetGroup;
 use edgeway_http::{full, Body};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
-use std::time::Duration;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A compiled action.
 pub enum Action {
@@ -33,7 +33,11 @@ pub struct Choice<'a> {
 
 impl Forward {
     pub fn new(groups: Vec<(Arc<TargetGroup>, u32)>, stickiness: Option<Duration>) -> Self {
-        Self { groups, stickiness, ticket: AtomicUsize::new(0) }
+        Self {
+            groups,
+            stickiness,
+            ticket: AtomicUsize::new(0),
+        }
     }
 
     /// The group for a request: with group stickiness, the one its `AWSALBTG` cookie names (while
@@ -41,22 +45,42 @@ impl Forward {
     pub fn choose(&self, h: &HeaderMap, codec: &Codec) -> Option<Choice<'_>> {
         let mut invalid_cookie = false;
         if self.stickiness.is_some() {
-            if let Some(v) = cookie::find(h, cookie::TG).or_else(|| cookie::find(h, cookie::TG_CORS)) {
-                let pinned = codec.open(v).filter(|p| p.kind == Pin::GROUP).and_then(|p| {
-                    self.groups.iter().find(|(g, w)| *w > 0 && g.index == p.group).map(|(g, _)| g)
-                });
+            if let Some(v) =
+                cookie::find(h, cookie::TG).or_else(|| cookie::find(h, cookie::TG_CORS))
+            {
+                let pinned = codec
+                    .open(v)
+                    .filter(|p| p.kind == Pin::GROUP)
+                    .and_then(|p| {
+                        self.groups
+                            .iter()
+                            .find(|(g, w)| *w > 0 && g.index == p.group)
+                            .map(|(g, _)| g)
+                    });
                 match pinned {
-                    Some(group) => return Some(Choice { group, invalid_cookie }),
+                    Some(group) => {
+                        return Some(Choice {
+                            group,
+                            invalid_cookie,
+                        })
+                    }
                     None => invalid_cookie = codec.open(v).is_none(),
                 }
             }
         }
-        self.pick().map(|group| Choice { group, invalid_cookie })
+        self.pick().map(|group| Choice {
+            group,
+            invalid_cookie,
+        })
     }
 
     /// The `AWSALBTG` value for `group`.
     pub fn group_cookie(&self, group: &TargetGroup, codec: &Codec) -> String {
-        codec.seal(&Pin { kind: Pin::GROUP, group: group.index, addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)) })
+        codec.seal(&Pin {
+            kind: Pin::GROUP,
+            group: group.index,
+            addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+        })
     }
 
     /// The group for the next request: an exact weighted rotation (weights 3:1 → A A A B).
@@ -66,7 +90,8 @@ impl Forward {
         }
         let weights: u64 = self.groups.iter().map(|(_, w)| u64::from(*w)).sum();
         let t = self.ticket.fetch_add(1, Ordering::Relaxed) as u64;
-        pick_weighted(self.groups.iter().map(|(_, w)| *w), t, weights).and_then(|i| self.groups.get(i).map(|(g, _)| g))
+        pick_weighted(self.groups.iter().map(|(_, w)| *w), t, weights)
+            .and_then(|i| self.groups.get(i).map(|(g, _)| g))
     }
 }
 
@@ -119,7 +144,11 @@ impl Redirect {
             port: r.port.clone(),
             path: r.path.clone(),
             query: r.query.clone(),
-            status: if r.status_code == "HTTP_301" { StatusCode::MOVED_PERMANENTLY } else { StatusCode::FOUND },
+            status: if r.status_code == "HTTP_301" {
+                StatusCode::MOVED_PERMANENTLY
+            } else {
+                StatusCode::FOUND
+            },
         }
     }
 
@@ -135,7 +164,12 @@ impl Redirect {
                 .replace("#{query}", p.query)
         };
         let protocol = fill(&self.protocol).to_ascii_lowercase();
-        let mut loc = format!("{protocol}://{}:{}{}", fill(&self.host), fill(&self.port), fill(&self.path));
+        let mut loc = format!(
+            "{protocol}://{}:{}{}",
+            fill(&self.host),
+            fill(&self.port),
+            fill(&self.path)
+        );
         let query = fill(&self.query);
         if !query.is_empty() {
             loc.push('?');
@@ -164,8 +198,14 @@ pub struct Fixed {
 impl Fixed {
     pub fn compile(f: &edgeway_config::FixedResponse) -> Self {
         Self {
-            status: f.status_code.parse::<u16>().ok().and_then(|s| StatusCode::from_u16(s).ok()).unwrap_or(StatusCode::OK),
-            content_type: HeaderValue::from_str(&f.content_type).unwrap_or(HeaderValue::from_static("text/plain")),
+            status: f
+                .status_code
+                .parse::<u16>()
+                .ok()
+                .and_then(|s| StatusCode::from_u16(s).ok())
+                .unwrap_or(StatusCode::OK),
+            content_type: HeaderValue::from_str(&f.content_type)
+                .unwrap_or(HeaderValue::from_static("text/plain")),
             body: bytes::Bytes::from(f.message_body.clone().unwrap_or_default()),
         }
     }
@@ -182,7 +222,14 @@ impl Fixed {
 mod tests {
     use super::*;
 
-    fn redirect(protocol: &str, host: &str, port: &str, path: &str, query: &str, code: &str) -> Redirect {
+    fn redirect(
+        protocol: &str,
+        host: &str,
+        port: &str,
+        path: &str,
+        query: &str,
+        code: &str,
+    ) -> Redirect {
         Redirect::compile(&edgeway_config::Redirect {
             protocol: protocol.into(),
             host: host.into(),
@@ -195,13 +242,46 @@ mod tests {
 
     #[test]
     fn locations() {
-        let parts = RedirectParts { protocol: "http", host: "shop.example.com", port: 80, path: "/a/b", query: "x=1" };
+        let parts = RedirectParts {
+            protocol: "http",
+            host: "shop.example.com",
+            port: 80,
+            path: "/a/b",
+            query: "x=1",
+        };
         let no_query = RedirectParts { query: "", ..parts };
         let cases = [
-            (redirect("HTTPS", "#{host}", "443", "/#{path}", "#{query}", "HTTP_301"), parts, "https://shop.example.com:443/a/b?x=1"),
-            (redirect("HTTPS", "#{host}", "443", "/#{path}", "#{query}", "HTTP_301"), no_query, "https://shop.example.com:443/a/b"),
-            (redirect("#{protocol}", "new.#{host}", "#{port}", "/v2/#{path}", "#{query}&r=1", "HTTP_302"), parts, "http://new.shop.example.com:80/v2/a/b?x=1&r=1"),
-            (redirect("#{protocol}", "other.com", "#{port}", "/", "", "HTTP_302"), parts, "http://other.com:80/"),
+            (
+                redirect(
+                    "HTTPS", "#{host}", "443", "/#{path}", "#{query}", "HTTP_301",
+                ),
+                parts,
+                "https://shop.example.com:443/a/b?x=1",
+            ),
+            (
+                redirect(
+                    "HTTPS", "#{host}", "443", "/#{path}", "#{query}", "HTTP_301",
+                ),
+                no_query,
+                "https://shop.example.com:443/a/b",
+            ),
+            (
+                redirect(
+                    "#{protocol}",
+                    "new.#{host}",
+                    "#{port}",
+                    "/v2/#{path}",
+                    "#{query}&r=1",
+                    "HTTP_302",
+                ),
+                parts,
+                "http://new.shop.example.com:80/v2/a/b?x=1&r=1",
+            ),
+            (
+                redirect("#{protocol}", "other.com", "#{port}", "/", "", "HTTP_302"),
+                parts,
+                "http://other.com:80/",
+            ),
         ];
         for (r, p, want) in cases {
             assert_eq!(r.location(&p), want);
@@ -210,22 +290,40 @@ mod tests {
 
     #[test]
     fn redirect_status_and_header() {
-        let r = redirect("HTTPS", "#{host}", "443", "/#{path}", "#{query}", "HTTP_301");
-        let p = RedirectParts { protocol: "http", host: "h.com", port: 80, path: "/", query: "" };
+        let r = redirect(
+            "HTTPS", "#{host}", "443", "/#{path}", "#{query}", "HTTP_301",
+        );
+        let p = RedirectParts {
+            protocol: "http",
+            host: "h.com",
+            port: 80,
+            path: "/",
+            query: "",
+        };
         let resp = r.response(&p);
         assert_eq!(resp.status(), 301);
         assert_eq!(resp.headers()["location"], "https://h.com:443/");
         assert_eq!(resp.headers()["server"], "awselb/2.0");
-        assert_eq!(redirect("HTTPS", "#{host}", "443", "/", "", "HTTP_302").status, StatusCode::FOUND);
+        assert_eq!(
+            redirect("HTTPS", "#{host}", "443", "/", "", "HTTP_302").status,
+            StatusCode::FOUND
+        );
     }
 
     #[test]
     fn weighted_picks() {
-        let got: Vec<_> = (0..8).map(|t| pick_weighted([3u32, 1].into_iter(), t, 4)).collect();
+        let got: Vec<_> = (0..8)
+            .map(|t| pick_weighted([3u32, 1].into_iter(), t, 4))
+            .collect();
         let a = Some(0);
         let b = Some(1);
         assert_eq!(got, vec![a, a, a, b, a, a, a, b]);
-        assert_eq!((0..5).map(|t| pick_weighted([0u32, 2].into_iter(), t, 2)).collect::<Vec<_>>(), vec![b; 5]);
+        assert_eq!(
+            (0..5)
+                .map(|t| pick_weighted([0u32, 2].into_iter(), t, 2))
+                .collect::<Vec<_>>(),
+            vec![b; 5]
+        );
         assert_eq!(pick_weighted([0u32, 0].into_iter(), 0, 0), None);
     }
 }

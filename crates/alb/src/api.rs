@@ -22,27 +22,49 @@ pub struct Reply {
 }
 
 fn reply(status: u16, v: &Value) -> Reply {
-    Reply { status, body: v.to_string() }
+    Reply {
+        status,
+        body: v.to_string(),
+    }
 }
 
 fn error(status: u16, code: &str, message: &str) -> Reply {
-    reply(status, &json!({ "error": { "code": code, "message": message } }))
+    reply(
+        status,
+        &json!({ "error": { "code": code, "message": message } }),
+    )
 }
 
 /// Parses `{"targets": [{"id": ip, "port": n}]}` (or AWS's capitalized keys).
 pub fn parse_targets(body: &[u8]) -> Result<Vec<(IpAddr, Option<u16>)>, String> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
-    let list = v.get("targets").or_else(|| v.get("Targets")).and_then(Value::as_array).ok_or("the body needs a `targets` list")?;
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
+    let list = v
+        .get("targets")
+        .or_else(|| v.get("Targets"))
+        .and_then(Value::as_array)
+        .ok_or("the body needs a `targets` list")?;
     if list.is_empty() {
         return Err("`targets` is empty".into());
     }
     list.iter()
         .map(|t| {
-            let id = t.get("id").or_else(|| t.get("Id")).and_then(Value::as_str).ok_or("each target needs an `id` (an IP address)")?;
-            let ip: IpAddr = id.parse().map_err(|_| format!("`{id}` is not an IP address (targets are registered by IP)"))?;
+            let id = t
+                .get("id")
+                .or_else(|| t.get("Id"))
+                .and_then(Value::as_str)
+                .ok_or("each target needs an `id` (an IP address)")?;
+            let ip: IpAddr = id.parse().map_err(|_| {
+                format!("`{id}` is not an IP address (targets are registered by IP)")
+            })?;
             let port = match t.get("port").or_else(|| t.get("Port")) {
                 None | Some(Value::Null) => None,
-                Some(p) => Some(p.as_u64().and_then(|p| u16::try_from(p).ok()).filter(|p| *p > 0).ok_or_else(|| format!("bad port {p}"))?),
+                Some(p) => Some(
+                    p.as_u64()
+                        .and_then(|p| u16::try_from(p).ok())
+                        .filter(|p| *p > 0)
+                        .ok_or_else(|| format!("bad port {p}"))?,
+                ),
             };
             Ok((ip, port))
         })
@@ -64,7 +86,11 @@ impl AlbTier {
         let rest = rest.strip_prefix('/')?;
         let (name, op) = rest.split_once('/').unwrap_or((rest, ""));
         let Some(g) = self.target_group(name) else {
-            return Some(error(404, "TargetGroupNotFound", &format!("no target group named `{name}`")));
+            return Some(error(
+                404,
+                "TargetGroupNotFound",
+                &format!("no target group named `{name}`"),
+            ));
         };
         let change = match (method, op) {
             ("GET", "health") | ("GET", "targets") => {
@@ -79,21 +105,47 @@ impl AlbTier {
                         })
                     })
                     .collect();
-                return Some(reply(200, &json!({ "target_group": g.name, "targets": rows, "TargetHealthDescriptions": aws })));
+                return Some(reply(
+                    200,
+                    &json!({ "target_group": g.name, "targets": rows, "TargetHealthDescriptions": aws }),
+                ));
             }
             ("POST", "register") | ("POST", "targets") => true,
             ("POST", "deregister") | ("DELETE", "targets") => false,
-            (_, "health" | "register" | "deregister" | "targets") => return Some(error(405, "MethodNotAllowed", &format!("{method} is not allowed here"))),
-            _ => return Some(error(404, "NotFound", "try /target-groups/{name}/register, /deregister or /health")),
+            (_, "health" | "register" | "deregister" | "targets") => {
+                return Some(error(
+                    405,
+                    "MethodNotAllowed",
+                    &format!("{method} is not allowed here"),
+                ))
+            }
+            _ => {
+                return Some(error(
+                    404,
+                    "NotFound",
+                    "try /target-groups/{name}/register, /deregister or /health",
+                ))
+            }
         };
         let targets = match parse_targets(body) {
             Ok(t) => t,
             Err(e) => return Some(error(400, "ValidationError", &e)),
         };
-        let done = if change { g.register(&targets) } else { g.deregister(&targets) };
+        let done = if change {
+            g.register(&targets)
+        } else {
+            g.deregister(&targets)
+        };
         Some(match done {
-            Ok(()) => reply(200, &json!({ "target_group": g.name, if change { "registered" } else { "deregistered" }: targets.len() })),
-            Err(RegisterError::NoPort(ip)) => error(400, "ValidationError", &format!("target {ip} needs a port (the group has none)")),
+            Ok(()) => reply(
+                200,
+                &json!({ "target_group": g.name, if change { "registered" } else { "deregistered" }: targets.len() }),
+            ),
+            Err(RegisterError::NoPort(ip)) => error(
+                400,
+                "ValidationError",
+                &format!("target {ip} needs a port (the group has none)"),
+            ),
         })
     }
 }
@@ -104,10 +156,29 @@ mod tests {
 
     #[test]
     fn parses_bodies() {
-        let ok = parse_targets(br#"{"targets":[{"id":"127.0.0.1","port":9103},{"Id":"::1"}]}"#).unwrap();
-        assert_eq!(ok, vec![("127.0.0.1".parse().unwrap(), Some(9103)), ("::1".parse().unwrap(), None)]);
-        assert_eq!(parse_targets(br#"{"Targets":[{"Id":"10.0.0.1","Port":80}]}"#).unwrap().len(), 1);
-        let bad: [&[u8]; 6] = [b"nope", b"{}", br#"{"targets":[]}"#, br#"{"targets":[{"port":1}]}"#, br#"{"targets":[{"id":"i-123"}]}"#, br#"{"targets":[{"id":"1.1.1.1","port":70000}]}"#];
+        let ok =
+            parse_targets(br#"{"targets":[{"id":"127.0.0.1","port":9103},{"Id":"::1"}]}"#).unwrap();
+        assert_eq!(
+            ok,
+            vec![
+                ("127.0.0.1".parse().unwrap(), Some(9103)),
+                ("::1".parse().unwrap(), None)
+            ]
+        );
+        assert_eq!(
+            parse_targets(br#"{"Targets":[{"Id":"10.0.0.1","Port":80}]}"#)
+                .unwrap()
+                .len(),
+            1
+        );
+        let bad: [&[u8]; 6] = [
+            b"nope",
+            b"{}",
+            br#"{"targets":[]}"#,
+            br#"{"targets":[{"port":1}]}"#,
+            br#"{"targets":[{"id":"i-123"}]}"#,
+            br#"{"targets":[{"id":"1.1.1.1","port":70000}]}"#,
+        ];
         for b in bad {
             assert!(parse_targets(b).is_err(), "{}", String::from_utf8_lossy(b));
         }
@@ -143,19 +214,49 @@ name = "noport"
             ("POST", "/target-groups/app/register", b"{", Some(400)),
             ("PUT", "/target-groups/app/register", body, Some(405)),
             ("GET", "/target-groups/app/other", b"", Some(404)),
-            ("POST", "/target-groups/noport/register", br#"{"targets":[{"id":"127.0.0.2"}]}"#, Some(400)),
+            (
+                "POST",
+                "/target-groups/noport/register",
+                br#"{"targets":[{"id":"127.0.0.2"}]}"#,
+                Some(400),
+            ),
             ("POST", "/target-groups/app/register", body, Some(200)),
         ];
         for (m, p, b, want) in cases {
             assert_eq!(status(m, p, b), want, "{m} {p}");
         }
-        let health: Value = serde_json::from_str(&tier.api("GET", "/target-groups/app/health", b"").unwrap().body).unwrap();
+        let health: Value = serde_json::from_str(
+            &tier
+                .api("GET", "/target-groups/app/health", b"")
+                .unwrap()
+                .body,
+        )
+        .unwrap();
         assert_eq!(health["targets"][1]["target"], "127.0.0.2:9001");
         assert_eq!(health["targets"][1]["state"], "initial");
-        assert_eq!(health["TargetHealthDescriptions"][1]["TargetHealth"]["Reason"], "Elb.InitialHealthChecking");
-        assert_eq!(health["TargetHealthDescriptions"][0]["Target"]["Port"], 9000);
-        assert_eq!(status("DELETE", "/target-groups/app/targets", body), Some(200));
-        let health: Value = serde_json::from_str(&tier.api("GET", "/target-groups/app/health", b"").unwrap().body).unwrap();
-        assert_eq!(health["targets"].as_array().unwrap().len(), 1, "a zero delay removes at once");
+        assert_eq!(
+            health["TargetHealthDescriptions"][1]["TargetHealth"]["Reason"],
+            "Elb.InitialHealthChecking"
+        );
+        assert_eq!(
+            health["TargetHealthDescriptions"][0]["Target"]["Port"],
+            9000
+        );
+        assert_eq!(
+            status("DELETE", "/target-groups/app/targets", body),
+            Some(200)
+        );
+        let health: Value = serde_json::from_str(
+            &tier
+                .api("GET", "/target-groups/app/health", b"")
+                .unwrap()
+                .body,
+        )
+        .unwrap();
+        assert_eq!(
+            health["targets"].as_array().unwrap().len(),
+            1,
+            "a zero delay removes at once"
+        );
     }
 }

@@ -24,7 +24,10 @@ pub struct RequestView<'a> {
 pub enum Condition {
     Host(Vec<Wildcard>),
     Path(Vec<Wildcard>),
-    Header { name: http::HeaderName, values: Vec<Wildcard> },
+    Header {
+        name: http::HeaderName,
+        values: Vec<Wildcard>,
+    },
     Method(Vec<String>),
     Query(Vec<(Option<Wildcard>, Wildcard)>),
     SourceIp(Vec<ipnet::IpNet>),
@@ -36,10 +39,20 @@ impl Condition {
     /// Compiles a validated config condition.
     pub fn compile(c: &edgeway_config::Condition) -> Self {
         if let Some(v) = &c.host_header {
-            return Self::Host(v.values.iter().map(|p| Wildcard::new(p, true, false)).collect());
+            return Self::Host(
+                v.values
+                    .iter()
+                    .map(|p| Wildcard::new(p, true, false))
+                    .collect(),
+            );
         }
         if let Some(v) = &c.path_pattern {
-            return Self::Path(v.values.iter().map(|p| Wildcard::new(p, false, false)).collect());
+            return Self::Path(
+                v.values
+                    .iter()
+                    .map(|p| Wildcard::new(p, false, false))
+                    .collect(),
+            );
         }
         if let Some(v) = &c.http_request_method {
             return Self::Method(v.values.clone());
@@ -49,7 +62,14 @@ impl Condition {
         }
         if let Some(h) = &c.http_header {
             return match http::HeaderName::from_bytes(h.http_header_name.trim().as_bytes()) {
-                Ok(name) => Self::Header { name, values: h.values.iter().map(|p| Wildcard::new(p, true, false)).collect() },
+                Ok(name) => Self::Header {
+                    name,
+                    values: h
+                        .values
+                        .iter()
+                        .map(|p| Wildcard::new(p, true, false))
+                        .collect(),
+                },
                 Err(_) => Self::Never,
             };
         }
@@ -57,7 +77,12 @@ impl Condition {
             return Self::Query(
                 c.query_string
                     .iter()
-                    .map(|q| (q.key.as_deref().map(|k| Wildcard::new(k, true, true)), Wildcard::new(&q.value, true, true)))
+                    .map(|q| {
+                        (
+                            q.key.as_deref().map(|k| Wildcard::new(k, true, true)),
+                            Wildcard::new(&q.value, true, true),
+                        )
+                    })
                     .collect(),
             );
         }
@@ -81,7 +106,9 @@ impl Condition {
             Self::Query(pairs) => {
                 let Some(q) = r.query else { return false };
                 query_pairs(q).any(|(k, v)| {
-                    pairs.iter().any(|(pk, pv)| pk.as_ref().is_none_or(|pk| pk.matches(&k)) && pv.matches(&v))
+                    pairs.iter().any(|(pk, pv)| {
+                        pk.as_ref().is_none_or(|pk| pk.matches(&k)) && pv.matches(&v)
+                    })
                 })
             }
             Self::SourceIp(nets) => {
@@ -153,7 +180,9 @@ mod tests {
     use edgeway_config::{Condition as C, HttpHeaderCondition, QueryStringCondition, Values};
 
     fn vals(v: &[&str]) -> Option<Values> {
-        Some(Values { values: v.iter().map(|s| s.to_string()).collect() })
+        Some(Values {
+            values: v.iter().map(|s| s.to_string()).collect(),
+        })
     }
 
     struct Req {
@@ -180,27 +209,59 @@ mod tests {
     }
 
     fn check(c: C, r: &Req) -> bool {
-        let v = RequestView { method: r.method, host: r.host, path: r.path, query: r.query, headers: &r.headers, peer: r.peer };
+        let v = RequestView {
+            method: r.method,
+            host: r.host,
+            path: r.path,
+            query: r.query,
+            headers: &r.headers,
+            peer: r.peer,
+        };
         Condition::compile(&c).matches(&v)
     }
 
     #[test]
     fn table() {
         let r = req();
-        let host = |v: &[&str]| C { host_header: vals(v), ..C::default() };
-        let path = |v: &[&str]| C { path_pattern: vals(v), ..C::default() };
-        let method = |v: &[&str]| C { http_request_method: vals(v), ..C::default() };
-        let ip = |v: &[&str]| C { source_ip: vals(v), ..C::default() };
+        let host = |v: &[&str]| C {
+            host_header: vals(v),
+            ..C::default()
+        };
+        let path = |v: &[&str]| C {
+            path_pattern: vals(v),
+            ..C::default()
+        };
+        let method = |v: &[&str]| C {
+            http_request_method: vals(v),
+            ..C::default()
+        };
+        let ip = |v: &[&str]| C {
+            source_ip: vals(v),
+            ..C::default()
+        };
         let header = |n: &str, v: &[&str]| C {
-            http_header: Some(HttpHeaderCondition { http_header_name: n.into(), values: v.iter().map(|s| s.to_string()).collect() }),
+            http_header: Some(HttpHeaderCondition {
+                http_header_name: n.into(),
+                values: v.iter().map(|s| s.to_string()).collect(),
+            }),
             ..C::default()
         };
         let query = |q: &[(Option<&str>, &str)]| C {
-            query_string: q.iter().map(|(k, v)| QueryStringCondition { key: k.map(str::to_string), value: v.to_string() }).collect(),
+            query_string: q
+                .iter()
+                .map(|(k, v)| QueryStringCondition {
+                    key: k.map(str::to_string),
+                    value: v.to_string(),
+                })
+                .collect(),
             ..C::default()
         };
         let cases: Vec<(&str, C, bool)> = vec![
-            ("host exact, case and port ignored", host(&["shop.example.com"]), true),
+            (
+                "host exact, case and port ignored",
+                host(&["shop.example.com"]),
+                true,
+            ),
             ("host wildcard", host(&["*.example.com"]), true),
             ("host other", host(&["api.example.com"]), false),
             ("host OR", host(&["api.example.com", "shop.*"]), true),
@@ -215,7 +276,11 @@ mod tests {
             ("source ip", ip(&["10.0.0.0/8"]), true),
             ("source ip other", ip(&["192.168.0.0/16"]), false),
             ("source ip v6 only", ip(&["::/0"]), false),
-            ("header any occurrence, ci", header("X-Env", &["BLUE"]), true),
+            (
+                "header any occurrence, ci",
+                header("X-Env", &["BLUE"]),
+                true,
+            ),
             ("header wildcard", header("x-env", &["stag*"]), true),
             ("header missing", header("x-other", &["*"]), false),
             ("header no match", header("x-env", &["prod"]), false),
@@ -223,10 +288,26 @@ mod tests {
             ("query key wildcard", query(&[(Some("c*"), "r?d")]), true),
             ("query value only", query(&[(None, "RED")]), true),
             ("query decoded +", query(&[(Some("size"), "big one")]), true),
-            ("query key without value", query(&[(Some("flag"), "")]), true),
-            ("query escaped star is literal", query(&[(Some("esc"), "\\*")]), true),
-            ("query escaped star no match", query(&[(Some("color"), "\\*")]), false),
-            ("query OR", query(&[(Some("x"), "y"), (Some("size"), "big*")]), true),
+            (
+                "query key without value",
+                query(&[(Some("flag"), "")]),
+                true,
+            ),
+            (
+                "query escaped star is literal",
+                query(&[(Some("esc"), "\\*")]),
+                true,
+            ),
+            (
+                "query escaped star no match",
+                query(&[(Some("color"), "\\*")]),
+                false,
+            ),
+            (
+                "query OR",
+                query(&[(Some("x"), "y"), (Some("size"), "big*")]),
+                true,
+            ),
             ("query no match", query(&[(Some("color"), "blue")]), false),
         ];
         for (name, c, want) in cases {
@@ -238,7 +319,13 @@ mod tests {
     fn no_query_never_matches_query_condition() {
         let mut r = req();
         r.query = None;
-        let c = C { query_string: vec![QueryStringCondition { key: None, value: "*".into() }], ..C::default() };
+        let c = C {
+            query_string: vec![QueryStringCondition {
+                key: None,
+                value: "*".into(),
+            }],
+            ..C::default()
+        };
         assert!(!check(c, &r));
     }
 
@@ -246,12 +333,24 @@ mod tests {
     fn ipv4_mapped_peer_matches_v4_cidr() {
         let mut r = req();
         r.peer = "::ffff:10.1.2.3".parse().unwrap();
-        assert!(check(C { source_ip: vals(&["10.1.2.0/24"]), ..C::default() }, &r));
+        assert!(check(
+            C {
+                source_ip: vals(&["10.1.2.0/24"]),
+                ..C::default()
+            },
+            &r
+        ));
     }
 
     #[test]
     fn strips_ports() {
-        for (h, want) in [("a.com:80", "a.com"), ("a.com", "a.com"), ("[::1]:8080", "[::1]"), ("::1", "::1"), ("[::1]", "[::1]")] {
+        for (h, want) in [
+            ("a.com:80", "a.com"),
+            ("a.com", "a.com"),
+            ("[::1]:8080", "[::1]"),
+            ("::1", "::1"),
+            ("[::1]", "[::1]"),
+        ] {
             assert_eq!(strip_port(h), want);
         }
     }

@@ -49,7 +49,11 @@ impl Codec {
     }
 
     pub fn with_key(bytes: [u8; 32]) -> Self {
-        Self { key: UnboundKey::new(&CHACHA20_POLY1305, &bytes).ok().map(LessSafeKey::new) }
+        Self {
+            key: UnboundKey::new(&CHACHA20_POLY1305, &bytes)
+                .ok()
+                .map(LessSafeKey::new),
+        }
     }
 
     /// The cookie value for `pin`: base64 of nonce ‖ sealed(kind, group, ip, port).
@@ -67,10 +71,15 @@ impl Codec {
             }
         }
         plain.extend_from_slice(&pin.addr.port().to_be_bytes());
-        let Some(key) = &self.key else { return String::new() };
+        let Some(key) = &self.key else {
+            return String::new();
+        };
         let nonce_bytes: [u8; NONCE_LEN] = rand::random();
         let nonce = Nonce::assume_unique_for_key(nonce_bytes);
-        if key.seal_in_place_append_tag(nonce, Aad::empty(), &mut plain).is_err() {
+        if key
+            .seal_in_place_append_tag(nonce, Aad::empty(), &mut plain)
+            .is_err()
+        {
             return String::new();
         }
         let mut out = nonce_bytes.to_vec();
@@ -87,18 +96,32 @@ impl Codec {
         let (nonce, sealed) = raw.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
         let mut sealed = sealed.to_vec();
-        let plain = self.key.as_ref()?.open_in_place(nonce, Aad::empty(), &mut sealed).ok()?;
+        let plain = self
+            .key
+            .as_ref()?
+            .open_in_place(nonce, Aad::empty(), &mut sealed)
+            .ok()?;
         let (&kind, rest) = plain.split_first()?;
         let group = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?);
         let rest = rest.get(4..)?;
         let (&family, rest) = rest.split_first()?;
         let (ip, rest): (IpAddr, &[u8]) = match family {
-            4 => (Ipv4Addr::from(<[u8; 4]>::try_from(rest.get(..4)?).ok()?).into(), rest.get(4..)?),
-            6 => (Ipv6Addr::from(<[u8; 16]>::try_from(rest.get(..16)?).ok()?).into(), rest.get(16..)?),
+            4 => (
+                Ipv4Addr::from(<[u8; 4]>::try_from(rest.get(..4)?).ok()?).into(),
+                rest.get(4..)?,
+            ),
+            6 => (
+                Ipv6Addr::from(<[u8; 16]>::try_from(rest.get(..16)?).ok()?).into(),
+                rest.get(16..)?,
+            ),
             _ => return None,
         };
         let port = u16::from_be_bytes(rest.get(..2)?.try_into().ok()?);
-        Some(Pin { kind, group, addr: SocketAddr::new(ip, port) })
+        Some(Pin {
+            kind,
+            group,
+            addr: SocketAddr::new(ip, port),
+        })
     }
 }
 
@@ -131,7 +154,13 @@ pub fn response_sets(h: &HeaderMap, name: &str) -> bool {
 
 /// A `Set-Cookie` value: `NAME=VALUE; Expires=<HTTP date>; Path=/`, plus `SameSite=None; Secure`
 /// for the CORS twins.
-pub fn set_cookie(name: &str, value: &str, now: SystemTime, duration: Duration, cors: bool) -> String {
+pub fn set_cookie(
+    name: &str,
+    value: &str,
+    now: SystemTime,
+    duration: Duration,
+    cors: bool,
+) -> String {
     let expires = httpdate::fmt_http_date(now + duration);
     let mut s = format!("{name}={value}; Expires={expires}; Path=/");
     if cors {
@@ -166,15 +195,27 @@ mod tests {
     use super::*;
 
     fn pin(kind: u8, group: u32, addr: &str) -> Pin {
-        Pin { kind, group, addr: addr.parse().unwrap() }
+        Pin {
+            kind,
+            group,
+            addr: addr.parse().unwrap(),
+        }
     }
 
     #[test]
     fn round_trips() {
         let c = Codec::with_key([1; 32]);
-        for p in [pin(Pin::LB, 0, "127.0.0.1:9101"), pin(Pin::APP, 7, "[::1]:80"), pin(Pin::GROUP, 2, "0.0.0.0:0")] {
+        for p in [
+            pin(Pin::LB, 0, "127.0.0.1:9101"),
+            pin(Pin::APP, 7, "[::1]:80"),
+            pin(Pin::GROUP, 2, "0.0.0.0:0"),
+        ] {
             let v = c.seal(&p);
-            assert!(v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/'), "{v}");
+            assert!(
+                v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/'),
+                "{v}"
+            );
             assert_eq!(c.open(&v), Some(p));
         }
     }
@@ -196,7 +237,15 @@ mod tests {
         let mut flipped = good.clone().into_bytes();
         flipped[20] = if flipped[20] == b'A' { b'B' } else { b'A' };
         let other_key = Codec::with_key([2; 32]).seal(&pin(Pin::LB, 0, "127.0.0.1:9101"));
-        let cases = ["", "garbage", "AAAA", &url_encoded, &String::from_utf8(flipped).unwrap(), &other_key, &good[..good.len() - 3]];
+        let cases = [
+            "",
+            "garbage",
+            "AAAA",
+            &url_encoded,
+            &String::from_utf8(flipped).unwrap(),
+            &other_key,
+            &good[..good.len() - 3],
+        ];
         for v in cases {
             assert_eq!(c.open(v), None, "{v}");
         }
@@ -205,9 +254,18 @@ mod tests {
     #[test]
     fn finds_cookies() {
         let mut h = HeaderMap::new();
-        h.append("cookie", HeaderValue::from_static("a=1; AWSALB=xyz; AWSALBCORS=abc"));
+        h.append(
+            "cookie",
+            HeaderValue::from_static("a=1; AWSALB=xyz; AWSALBCORS=abc"),
+        );
         h.append("cookie", HeaderValue::from_static("session=\"s1\""));
-        let cases = [("AWSALB", Some("xyz")), ("AWSALBCORS", Some("abc")), ("session", Some("s1")), ("AWSALBTG", None), ("a", Some("1"))];
+        let cases = [
+            ("AWSALB", Some("xyz")),
+            ("AWSALBCORS", Some("abc")),
+            ("session", Some("s1")),
+            ("AWSALBTG", None),
+            ("a", Some("1")),
+        ];
         for (name, want) in cases {
             assert_eq!(find(&h, name), want, "{name}");
         }
@@ -216,7 +274,10 @@ mod tests {
     #[test]
     fn set_cookie_lines() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(set_cookie("AWSALB", "v", now, Duration::from_secs(86_400), false), "AWSALB=v; Expires=Wed, 15 Nov 2023 22:13:20 GMT; Path=/");
+        assert_eq!(
+            set_cookie("AWSALB", "v", now, Duration::from_secs(86_400), false),
+            "AWSALB=v; Expires=Wed, 15 Nov 2023 22:13:20 GMT; Path=/"
+        );
         assert_eq!(
             set_cookie("AWSALBCORS", "v", now, Duration::from_secs(60), true),
             "AWSALBCORS=v; Expires=Tue, 14 Nov 2023 22:14:20 GMT; Path=/; SameSite=None; Secure"

@@ -20,10 +20,15 @@ impl Stats {
     /// Counters labelled `target_group` (and `target` when given).
     pub fn new(metrics: &Metrics, group: &str, target: Option<&str>) -> Self {
         let (prefix, labels) = match target {
-            Some(t) => ("edgeway_alb_target", vec![("target_group", group), ("target", t)]),
+            Some(t) => (
+                "edgeway_alb_target",
+                vec![("target_group", group), ("target", t)],
+            ),
             None => ("edgeway_alb_target_group", vec![("target_group", group)]),
         };
-        let c = |name: &str, help: &str, labels: &[(&str, &str)]| metrics.counter(&format!("{prefix}_{name}"), help, labels);
+        let c = |name: &str, help: &str, labels: &[(&str, &str)]| {
+            metrics.counter(&format!("{prefix}_{name}"), help, labels)
+        };
         let codes = ["1xx", "2xx", "3xx", "4xx", "5xx"].map(|class| {
             let mut l = labels.clone();
             l.push(("class", class));
@@ -32,16 +37,32 @@ impl Stats {
         let transition = |to: &'static str| {
             let mut l = labels.clone();
             l.push(("to", to));
-            c("health_transitions_total", "Target health state changes.", &l)
+            c(
+                "health_transitions_total",
+                "Target health state changes.",
+                &l,
+            )
         };
         Self {
             requests: c("requests_total", "Requests forwarded.", &labels),
-            active: metrics.gauge(&format!("{prefix}_active_requests"), "Requests forwarded and not yet answered in full.", &labels),
+            active: metrics.gauge(
+                &format!("{prefix}_active_requests"),
+                "Requests forwarded and not yet answered in full.",
+                &labels,
+            ),
             codes,
             to_healthy: transition("healthy"),
             to_unhealthy: transition("unhealthy"),
-            connection_errors: c("connection_errors_total", "Requests that could not reach the target.", &labels),
-            retries: c("retries_total", "Requests sent again to another target after a connection error.", &labels),
+            connection_errors: c(
+                "connection_errors_total",
+                "Requests that could not reach the target.",
+                &labels,
+            ),
+            retries: c(
+                "retries_total",
+                "Requests sent again to another target after a connection error.",
+                &labels,
+            ),
         }
     }
 
@@ -72,9 +93,31 @@ mod tests {
             both(&t, &g, |s| s.response(code));
         }
         t.active.inc();
-        assert_eq!(m.value("edgeway_alb_target_responses_total", &[("target_group", "app"), ("target", "127.0.0.1:1"), ("class", "2xx")]), 2);
-        assert_eq!(m.value("edgeway_alb_target_group_responses_total", &[("target_group", "app"), ("class", "5xx")]), 1);
+        assert_eq!(
+            m.value(
+                "edgeway_alb_target_responses_total",
+                &[
+                    ("target_group", "app"),
+                    ("target", "127.0.0.1:1"),
+                    ("class", "2xx")
+                ]
+            ),
+            2
+        );
+        assert_eq!(
+            m.value(
+                "edgeway_alb_target_group_responses_total",
+                &[("target_group", "app"), ("class", "5xx")]
+            ),
+            1
+        );
         assert_eq!(m.sum("edgeway_alb_target_group_responses_total"), 5);
-        assert_eq!(m.value("edgeway_alb_target_active_requests", &[("target_group", "app"), ("target", "127.0.0.1:1")]), 1);
+        assert_eq!(
+            m.value(
+                "edgeway_alb_target_active_requests",
+                &[("target_group", "app"), ("target", "127.0.0.1:1")]
+            ),
+            1
+        );
     }
 }

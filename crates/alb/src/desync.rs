@@ -74,10 +74,16 @@ pub fn verdict(mode: Mode, class: Class) -> Verdict {
 
 /// Classifies a request by its method, raw request target and headers.
 pub fn classify(method: &Method, target: &str, h: &HeaderMap) -> Classification {
-    let mut worst = Classification { class: Class::Compliant, reason: None };
+    let mut worst = Classification {
+        class: Class::Compliant,
+        reason: None,
+    };
     let mut note = |class: Class, reason: &'static str| {
         if class > worst.class {
-            worst = Classification { class, reason: Some(reason) };
+            worst = Classification {
+                class,
+                reason: Some(reason),
+            };
         }
     };
     if target.bytes().any(|b| b == 0 || b == b'\r') {
@@ -93,7 +99,10 @@ pub fn classify(method: &Method, target: &str, h: &HeaderMap) -> Classification 
             note(Class::Severe, "BadHeader");
         } else if v.iter().all(|b| *b == b' ' || *b == b'\t') {
             note(Class::Ambiguous, "EmptyHeader");
-        } else if v.iter().any(|b| !(b.is_ascii_graphic() || *b == b' ' || *b == b'\t')) {
+        } else if v
+            .iter()
+            .any(|b| !(b.is_ascii_graphic() || *b == b' ' || *b == b'\t'))
+        {
             note(Class::Acceptable, "NonCompliantHeader");
         }
         let n = name.as_str();
@@ -116,7 +125,10 @@ pub fn classify(method: &Method, target: &str, h: &HeaderMap) -> Classification 
         .flat_map(|v| std::str::from_utf8(v.as_bytes()).unwrap_or("?").split(','))
         .map(str::trim)
         .collect();
-    if lengths.iter().any(|l| l.is_empty() || !l.bytes().all(|b| b.is_ascii_digit())) {
+    if lengths
+        .iter()
+        .any(|l| l.is_empty() || !l.bytes().all(|b| b.is_ascii_digit()))
+    {
         note(Class::Severe, "BadContentLength");
     } else if lengths.len() > 1 {
         if lengths.windows(2).all(|w| w[0] == w[1]) {
@@ -125,9 +137,19 @@ pub fn classify(method: &Method, target: &str, h: &HeaderMap) -> Classification 
             note(Class::Severe, "MultipleContentLength");
         }
     }
-    if te.iter().any(|t| t.is_empty() || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')) {
+    if te.iter().any(|t| {
+        t.is_empty()
+            || !t
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }) {
         note(Class::Severe, "BadTransferEncoding");
-    } else if te.iter().filter(|t| t.eq_ignore_ascii_case("chunked")).count() > 1 {
+    } else if te
+        .iter()
+        .filter(|t| t.eq_ignore_ascii_case("chunked"))
+        .count()
+        > 1
+    {
         note(Class::Severe, "MultipleTransferEncodingChunked");
     }
     if !te.is_empty() && !lengths.is_empty() {
@@ -154,7 +176,10 @@ mod tests {
     fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_bytes(v).unwrap());
+            h.append(
+                http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_bytes(v).unwrap(),
+            );
         }
         h
     }
@@ -167,27 +192,115 @@ mod tests {
         let cases: Vec<(&Method, &str, Vec<(&str, &[u8])>, Class, Option<&str>)> = vec![
             (&get, "/", vec![("host", b"a.com")], Compliant, None),
             (&post, "/", vec![("content-length", b"5")], Compliant, None),
-            (&post, "/", vec![("transfer-encoding", b"chunked")], Compliant, None),
-            (&post, "/", vec![("transfer-encoding", b"chunked"), ("content-length", b"5")], Ambiguous, Some("BothTeClPresent")),
-            (&post, "/", vec![("content-length", b"5"), ("content-length", b"5")], Ambiguous, Some("DuplicateContentLength")),
-            (&post, "/", vec![("content-length", b"5"), ("content-length", b"6")], Severe, Some("MultipleContentLength")),
-            (&post, "/", vec![("content-length", b"5, 6")], Severe, Some("MultipleContentLength")),
-            (&post, "/", vec![("content-length", b"-1")], Severe, Some("BadContentLength")),
-            (&post, "/", vec![("transfer-encoding", b"chunked, chunked")], Severe, Some("MultipleTransferEncodingChunked")),
-            (&post, "/", vec![("transfer-encoding", b"chunked;x")], Severe, Some("BadTransferEncoding")),
-            (&get, "/", vec![("content-length", b"0")], Acceptable, Some("GetHeadZeroContentLength")),
-            (&get, "/", vec![("content-length", b"3")], Ambiguous, Some("UndefinedContentLengthSemantics")),
-            (&get, "/", vec![("transfer-encoding", b"chunked")], Ambiguous, Some("UndefinedTransferEncodingSemantics")),
-            (&get, "/", vec![("x-a", b"caf\xc3\xa9")], Acceptable, Some("NonCompliantHeader")),
-            (&get, "/", vec![("x-a", b"")], Ambiguous, Some("EmptyHeader")),
-            (&get, "/", vec![("transfer_encoding", b"chunked")], Ambiguous, Some("SuspiciousHeader")),
+            (
+                &post,
+                "/",
+                vec![("transfer-encoding", b"chunked")],
+                Compliant,
+                None,
+            ),
+            (
+                &post,
+                "/",
+                vec![("transfer-encoding", b"chunked"), ("content-length", b"5")],
+                Ambiguous,
+                Some("BothTeClPresent"),
+            ),
+            (
+                &post,
+                "/",
+                vec![("content-length", b"5"), ("content-length", b"5")],
+                Ambiguous,
+                Some("DuplicateContentLength"),
+            ),
+            (
+                &post,
+                "/",
+                vec![("content-length", b"5"), ("content-length", b"6")],
+                Severe,
+                Some("MultipleContentLength"),
+            ),
+            (
+                &post,
+                "/",
+                vec![("content-length", b"5, 6")],
+                Severe,
+                Some("MultipleContentLength"),
+            ),
+            (
+                &post,
+                "/",
+                vec![("content-length", b"-1")],
+                Severe,
+                Some("BadContentLength"),
+            ),
+            (
+                &post,
+                "/",
+                vec![("transfer-encoding", b"chunked, chunked")],
+                Severe,
+                Some("MultipleTransferEncodingChunked"),
+            ),
+            (
+                &post,
+                "/",
+                vec![("transfer-encoding", b"chunked;x")],
+                Severe,
+                Some("BadTransferEncoding"),
+            ),
+            (
+                &get,
+                "/",
+                vec![("content-length", b"0")],
+                Acceptable,
+                Some("GetHeadZeroContentLength"),
+            ),
+            (
+                &get,
+                "/",
+                vec![("content-length", b"3")],
+                Ambiguous,
+                Some("UndefinedContentLengthSemantics"),
+            ),
+            (
+                &get,
+                "/",
+                vec![("transfer-encoding", b"chunked")],
+                Ambiguous,
+                Some("UndefinedTransferEncodingSemantics"),
+            ),
+            (
+                &get,
+                "/",
+                vec![("x-a", b"caf\xc3\xa9")],
+                Acceptable,
+                Some("NonCompliantHeader"),
+            ),
+            (
+                &get,
+                "/",
+                vec![("x-a", b"")],
+                Ambiguous,
+                Some("EmptyHeader"),
+            ),
+            (
+                &get,
+                "/",
+                vec![("transfer_encoding", b"chunked")],
+                Ambiguous,
+                Some("SuspiciousHeader"),
+            ),
             (&get, "/a b", vec![], Acceptable, Some("SpaceInUri")),
             (&get, "/a\x01", vec![], Ambiguous, Some("AmbiguousUri")),
             (&get, "/a\r", vec![], Severe, Some("BadUri")),
         ];
         for (m, target, h, class, reason) in cases {
             let got = classify(m, target, &headers(&h));
-            assert_eq!((got.class, got.reason), (class, reason), "{m} {target:?} {h:?}");
+            assert_eq!(
+                (got.class, got.reason),
+                (class, reason),
+                "{m} {target:?} {h:?}"
+            );
         }
     }
 

@@ -29,12 +29,16 @@ impl AlbError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Trace => StatusCode::METHOD_NOT_ALLOWED,
-            Self::TooManyForwardedFor => StatusCode::from_u16(463).unwrap_or(StatusCode::BAD_REQUEST),
+            Self::TooManyForwardedFor => {
+                StatusCode::from_u16(463).unwrap_or(StatusCode::BAD_REQUEST)
+            }
             Self::Desync(_) => StatusCode::BAD_REQUEST,
             Self::ProtocolMismatch => StatusCode::from_u16(464).unwrap_or(StatusCode::BAD_REQUEST),
             Self::UnsupportedTransferEncoding => StatusCode::NOT_IMPLEMENTED,
             Self::NoTargets => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Upstream(UpstreamError::ConnectTimeout | UpstreamError::Timeout) => StatusCode::GATEWAY_TIMEOUT,
+            Self::Upstream(UpstreamError::ConnectTimeout | UpstreamError::Timeout) => {
+                StatusCode::GATEWAY_TIMEOUT
+            }
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -63,7 +67,9 @@ impl std::fmt::Display for AlbError {
             Self::Trace => f.write_str("TRACE is not supported"),
             Self::TooManyForwardedFor => f.write_str("more than 30 addresses in X-Forwarded-For"),
             Self::Desync(r) => write!(f, "desync mitigation blocked the request ({r})"),
-            Self::ProtocolMismatch => f.write_str("the request protocol does not fit the target group's protocol version"),
+            Self::ProtocolMismatch => {
+                f.write_str("the request protocol does not fit the target group's protocol version")
+            }
             Self::UnsupportedTransferEncoding => f.write_str("unsupported Transfer-Encoding"),
             Self::NoTargets => f.write_str("no registered targets"),
             Self::Upstream(e) => write!(f, "{e}"),
@@ -115,9 +121,15 @@ mod tests {
             (AlbError::ProtocolMismatch, 464),
             (AlbError::UnsupportedTransferEncoding, 501),
             (AlbError::NoTargets, 503),
-            (AlbError::Upstream(UpstreamError::Connect("refused".into())), 502),
+            (
+                AlbError::Upstream(UpstreamError::Connect("refused".into())),
+                502,
+            ),
             (AlbError::Upstream(UpstreamError::Tls("bad".into())), 502),
-            (AlbError::Upstream(UpstreamError::Protocol("reset".into())), 502),
+            (
+                AlbError::Upstream(UpstreamError::Protocol("reset".into())),
+                502,
+            ),
             (AlbError::Upstream(UpstreamError::ConnectTimeout), 504),
             (AlbError::Upstream(UpstreamError::Timeout), 504),
             (AlbError::Internal("x".into()), 500),

@@ -79,7 +79,10 @@ pub async fn forward(
     trace: &str,
     rec: &mut Record,
 ) -> Result<Response<Body>, AlbError> {
-    let client = lb.client.as_ref().ok_or_else(|| AlbError::Internal("no TLS client configuration".into()))?;
+    let client = lb
+        .client
+        .as_ref()
+        .ok_or_else(|| AlbError::Internal("no TLS client configuration".into()))?;
     let downstream_upgrade = is_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
     let up = target_request(lb, down, tg.https, target.addr, parts, body, trace)?;
@@ -127,7 +130,12 @@ pub async fn forward(
 
 /// Copies bytes both ways between the viewer and the target once both sides have upgraded; the
 /// access log line is written when the tunnel closes.
-async fn tunnel(down: hyper::upgrade::OnUpgrade, up: hyper::upgrade::OnUpgrade, in_flight: InFlight, rec: Record) {
+async fn tunnel(
+    down: hyper::upgrade::OnUpgrade,
+    up: hyper::upgrade::OnUpgrade,
+    in_flight: InFlight,
+    rec: Record,
+) {
     let _outstanding = in_flight;
     let (down, up) = tokio::join!(down, up);
     let (Ok(down), Ok(up)) = (down, up) else {
@@ -157,12 +165,20 @@ pub fn target_request(
     body: Body,
     trace: &str,
 ) -> Result<Request<Body>, AlbError> {
-    let Parts { method, uri, mut headers, .. } = parts;
+    let Parts {
+        method,
+        uri,
+        mut headers,
+        ..
+    } = parts;
     let upgrade = is_upgrade(&headers);
-    let client_host: Option<String> = uri
-        .authority()
-        .map(|a| a.as_str().to_string())
-        .or_else(|| headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).map(str::to_string));
+    let client_host: Option<String> =
+        uri.authority().map(|a| a.as_str().to_string()).or_else(|| {
+            headers
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        });
     strip_hop_by_hop(&mut headers, upgrade);
     join_cookies(&mut headers);
 

@@ -16,10 +16,13 @@ pub fn check_request(method: &Method, h: &HeaderMap) -> Result<(), AlbError> {
     if method == Method::TRACE {
         return Err(AlbError::Trace);
     }
-    let bad_te = h
-        .get_all(http::header::TRANSFER_ENCODING)
-        .iter()
-        .any(|v| v.to_str().map_or(true, |v| v.split(',').map(str::trim).any(|t| !t.eq_ignore_ascii_case("chunked") && !t.eq_ignore_ascii_case("identity"))));
+    let bad_te = h.get_all(http::header::TRANSFER_ENCODING).iter().any(|v| {
+        v.to_str().map_or(true, |v| {
+            v.split(',')
+                .map(str::trim)
+                .any(|t| !t.eq_ignore_ascii_case("chunked") && !t.eq_ignore_ascii_case("identity"))
+        })
+    });
     if bad_te {
         return Err(AlbError::UnsupportedTransferEncoding);
     }
@@ -33,7 +36,12 @@ pub fn check_request(method: &Method, h: &HeaderMap) -> Result<(), AlbError> {
 pub fn forwarded_for_count(h: &HeaderMap) -> usize {
     h.get_all("x-forwarded-for")
         .iter()
-        .map(|v| v.as_bytes().split(|b| *b == b',').filter(|p| p.iter().any(|b| !b.is_ascii_whitespace())).count())
+        .map(|v| {
+            v.as_bytes()
+                .split(|b| *b == b',')
+                .filter(|p| p.iter().any(|b| !b.is_ascii_whitespace()))
+                .count()
+        })
         .sum()
 }
 
@@ -75,7 +83,10 @@ pub fn set_forwarded_for(h: &mut HeaderMap, mode: XffMode, peer: SocketAddr, cli
 
 /// Sets X-Forwarded-Proto and X-Forwarded-Port for the client→ALB connection.
 pub fn set_forwarded_proto_port(h: &mut HeaderMap, https: bool, port: u16) {
-    h.insert("x-forwarded-proto", HeaderValue::from_static(if https { "https" } else { "http" }));
+    h.insert(
+        "x-forwarded-proto",
+        HeaderValue::from_static(if https { "https" } else { "http" }),
+    );
     h.insert("x-forwarded-port", HeaderValue::from(port));
 }
 
@@ -99,7 +110,9 @@ pub fn trace_header(existing: Option<&str>, id: &str, headers_bytes: usize) -> S
         .map(str::trim)
         .filter(|f| !f.is_empty() && !f.get(..5).is_some_and(|k| k.eq_ignore_ascii_case("self=")))
         .collect();
-    let has_root = fields.iter().any(|f| f.get(..5).is_some_and(|k| k.eq_ignore_ascii_case("root=")));
+    let has_root = fields
+        .iter()
+        .any(|f| f.get(..5).is_some_and(|k| k.eq_ignore_ascii_case("root=")));
     let lead = if has_root { "Self" } else { "Root" };
     let mut out = format!("{lead}={id}");
     for f in fields {
@@ -126,8 +139,15 @@ pub fn target_host(client_host: &str, listener_port: u16) -> String {
 
 /// `drop_invalid_header_fields`: removes headers whose names are not `[-A-Za-z0-9]+`.
 pub fn drop_invalid_fields(h: &mut HeaderMap) {
-    let bad: Vec<http::header::HeaderName> =
-        h.keys().filter(|n| !n.as_str().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')).cloned().collect();
+    let bad: Vec<http::header::HeaderName> = h
+        .keys()
+        .filter(|n| {
+            !n.as_str()
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .cloned()
+        .collect();
     for n in bad {
         h.remove(n);
     }
@@ -138,7 +158,11 @@ pub fn join_cookies(h: &mut HeaderMap) {
     if h.get_all(http::header::COOKIE).iter().count() < 2 {
         return;
     }
-    let joined: Vec<&[u8]> = h.get_all(http::header::COOKIE).iter().map(HeaderValue::as_bytes).collect();
+    let joined: Vec<&[u8]> = h
+        .get_all(http::header::COOKIE)
+        .iter()
+        .map(HeaderValue::as_bytes)
+        .collect();
     if let Ok(v) = HeaderValue::from_bytes(&joined.join(&b"; "[..])) {
         h.insert(http::header::COOKIE, v);
     }
@@ -163,11 +187,37 @@ mod tests {
         let cases: Vec<(Method, HeaderMap, Option<u16>)> = vec![
             (Method::GET, headers(&[]), None),
             (Method::TRACE, headers(&[]), Some(405)),
-            (Method::POST, headers(&[("transfer-encoding", "chunked")]), None),
-            (Method::POST, headers(&[("transfer-encoding", "identity, chunked")]), None),
-            (Method::POST, headers(&[("transfer-encoding", "gzip, chunked")]), Some(501)),
-            (Method::GET, HeaderMap::from_iter([(http::header::HeaderName::from_static("x-forwarded-for"), HeaderValue::from_str(&thirty).unwrap())]), None),
-            (Method::GET, HeaderMap::from_iter([(http::header::HeaderName::from_static("x-forwarded-for"), HeaderValue::from_str(&thirty_one).unwrap())]), Some(463)),
+            (
+                Method::POST,
+                headers(&[("transfer-encoding", "chunked")]),
+                None,
+            ),
+            (
+                Method::POST,
+                headers(&[("transfer-encoding", "identity, chunked")]),
+                None,
+            ),
+            (
+                Method::POST,
+                headers(&[("transfer-encoding", "gzip, chunked")]),
+                Some(501),
+            ),
+            (
+                Method::GET,
+                HeaderMap::from_iter([(
+                    http::header::HeaderName::from_static("x-forwarded-for"),
+                    HeaderValue::from_str(&thirty).unwrap(),
+                )]),
+                None,
+            ),
+            (
+                Method::GET,
+                HeaderMap::from_iter([(
+                    http::header::HeaderName::from_static("x-forwarded-for"),
+                    HeaderValue::from_str(&thirty_one).unwrap(),
+                )]),
+                Some(463),
+            ),
         ];
         for (m, h, want) in cases {
             let got = check_request(&m, &h).err().map(|e| e.status().as_u16());
@@ -177,7 +227,11 @@ mod tests {
 
     #[test]
     fn forwarded_for_counts_over_headers() {
-        let h = headers(&[("x-forwarded-for", "1.1.1.1, 2.2.2.2"), ("x-forwarded-for", "3.3.3.3"), ("x-forwarded-for", " ")]);
+        let h = headers(&[
+            ("x-forwarded-for", "1.1.1.1, 2.2.2.2"),
+            ("x-forwarded-for", "3.3.3.3"),
+            ("x-forwarded-for", " "),
+        ]);
         assert_eq!(forwarded_for_count(&h), 3);
     }
 
@@ -187,10 +241,34 @@ mod tests {
         let peer6: SocketAddr = "[2001:db8::1]:5555".parse().unwrap();
         let cases: Vec<(XffMode, bool, SocketAddr, Option<&str>, Option<&str>)> = vec![
             (XffMode::Append, false, peer, None, Some("10.0.0.9")),
-            (XffMode::Append, false, peer, Some("1.2.3.4"), Some("1.2.3.4, 10.0.0.9")),
-            (XffMode::Append, true, peer, Some("1.2.3.4"), Some("1.2.3.4, 10.0.0.9:5555")),
-            (XffMode::Append, true, peer6, None, Some("[2001:db8::1]:5555")),
-            (XffMode::Preserve, true, peer, Some("1.2.3.4"), Some("1.2.3.4")),
+            (
+                XffMode::Append,
+                false,
+                peer,
+                Some("1.2.3.4"),
+                Some("1.2.3.4, 10.0.0.9"),
+            ),
+            (
+                XffMode::Append,
+                true,
+                peer,
+                Some("1.2.3.4"),
+                Some("1.2.3.4, 10.0.0.9:5555"),
+            ),
+            (
+                XffMode::Append,
+                true,
+                peer6,
+                None,
+                Some("[2001:db8::1]:5555"),
+            ),
+            (
+                XffMode::Preserve,
+                true,
+                peer,
+                Some("1.2.3.4"),
+                Some("1.2.3.4"),
+            ),
             (XffMode::Preserve, false, peer, None, None),
             (XffMode::Remove, true, peer, Some("1.2.3.4"), None),
         ];
@@ -200,18 +278,31 @@ mod tests {
                 h.insert("x-forwarded-for", HeaderValue::from_str(v).unwrap());
             }
             set_forwarded_for(&mut h, mode, peer, port);
-            assert_eq!(h.get("x-forwarded-for").map(|v| v.to_str().unwrap()), want, "{mode:?} {port} {incoming:?}");
+            assert_eq!(
+                h.get("x-forwarded-for").map(|v| v.to_str().unwrap()),
+                want,
+                "{mode:?} {port} {incoming:?}"
+            );
         }
     }
 
     #[test]
     fn trace_ids() {
-        let id = new_trace_id(0x5833_7262, [0x36, 0xd2, 0x28, 0xad, 0x5d, 0x99, 0x92, 0x31, 0x22, 0xbb, 0xe3, 0x54]);
+        let id = new_trace_id(
+            0x5833_7262,
+            [
+                0x36, 0xd2, 0x28, 0xad, 0x5d, 0x99, 0x92, 0x31, 0x22, 0xbb, 0xe3, 0x54,
+            ],
+        );
         assert_eq!(id, "1-58337262-36d228ad5d99923122bbe354");
         let cases = [
             (None, 0, "Root=N"),
             (Some("Root=1-a-b"), 0, "Self=N;Root=1-a-b"),
-            (Some("Self=1-old;Root=1-a-b;CalledFrom=app"), 0, "Self=N;Root=1-a-b;CalledFrom=app"),
+            (
+                Some("Self=1-old;Root=1-a-b;CalledFrom=app"),
+                0,
+                "Self=N;Root=1-a-b;CalledFrom=app",
+            ),
             (Some("Root=1-a-b"), 8000, "Root=N"),
             (Some("CalledFrom=app"), 0, "Root=N;CalledFrom=app"),
         ];

@@ -74,7 +74,9 @@ impl Settings {
 
     /// Whether a response code counts as healthy.
     pub fn code_matches(&self, code: u16) -> bool {
-        self.matcher.iter().any(|(lo, hi)| (*lo..=*hi).contains(&code))
+        self.matcher
+            .iter()
+            .any(|(lo, hi)| (*lo..=*hi).contains(&code))
     }
 }
 
@@ -93,7 +95,11 @@ impl Machine {
     /// A newly registered target: `initial`, or `unavailable` when checks are disabled.
     pub fn new(s: &Settings) -> Self {
         Self {
-            state: if s.enabled { State::Initial } else { State::Unavailable },
+            state: if s.enabled {
+                State::Initial
+            } else {
+                State::Unavailable
+            },
             last_failure: None,
             passes: 0,
             failures: 0,
@@ -113,8 +119,13 @@ impl Machine {
             Outcome::Pass => {
                 self.failures = 0;
                 self.passes = self.passes.saturating_add(1);
-                let needed = if self.state == State::Unhealthy { self.healthy_threshold } else { 1 };
-                if matches!(self.state, State::Initial | State::Unhealthy) && self.passes >= needed {
+                let needed = if self.state == State::Unhealthy {
+                    self.healthy_threshold
+                } else {
+                    1
+                };
+                if matches!(self.state, State::Initial | State::Unhealthy) && self.passes >= needed
+                {
                     self.state = State::Healthy;
                     self.last_failure = None;
                 }
@@ -123,7 +134,9 @@ impl Machine {
                 self.passes = 0;
                 self.failures = self.failures.saturating_add(1);
                 self.last_failure = Some(f);
-                if matches!(self.state, State::Initial | State::Healthy) && self.failures >= self.unhealthy_threshold {
+                if matches!(self.state, State::Initial | State::Healthy)
+                    && self.failures >= self.unhealthy_threshold
+                {
                     self.state = State::Unhealthy;
                 }
             }
@@ -155,7 +168,9 @@ impl Machine {
             State::Healthy => None,
             State::Unavailable => Some("Health checks disabled".into()),
             State::Unhealthy => Some(match self.last_failure {
-                Some(Failure::ResponseCodeMismatch(c)) => format!("Health checks failed with these codes: [{c}]"),
+                Some(Failure::ResponseCodeMismatch(c)) => {
+                    format!("Health checks failed with these codes: [{c}]")
+                }
                 Some(Failure::Timeout) => "Request timed out".into(),
                 _ => "Health checks failed".into(),
             }),
@@ -191,18 +206,102 @@ mod tests {
         use State::*;
         // (name, healthy_threshold, unhealthy_threshold, outcomes, final state, reason)
         let cases: Vec<(&str, u32, u32, Vec<Outcome>, State, Option<&str>)> = vec![
-            ("new target", 3, 2, vec![], Initial, Some("Elb.InitialHealthChecking")),
-            ("one pass makes a new target healthy", 5, 2, vec![P], Healthy, None),
-            ("one failure keeps it initial", 3, 2, vec![mismatch()], Initial, Some("Elb.InitialHealthChecking")),
-            ("initial fails to unhealthy", 3, 2, vec![mismatch(), mismatch()], Unhealthy, Some("Target.ResponseCodeMismatch")),
-            ("healthy stays on one failure", 3, 2, vec![P, timeout()], Healthy, None),
-            ("healthy to unhealthy, timeout", 3, 2, vec![P, timeout(), timeout()], Unhealthy, Some("Target.Timeout")),
-            ("failures must be consecutive", 3, 2, vec![P, failed(), P, failed()], Healthy, None),
-            ("connection errors", 3, 3, vec![P, failed(), failed(), failed()], Unhealthy, Some("Target.FailedHealthChecks")),
-            ("reason is the latest failure", 3, 2, vec![failed(), failed(), timeout()], Unhealthy, Some("Target.Timeout")),
-            ("unhealthy needs threshold passes", 3, 2, vec![failed(), failed(), P, P], Unhealthy, Some("Target.FailedHealthChecks")),
-            ("unhealthy back to healthy", 3, 2, vec![failed(), failed(), P, P, P], Healthy, None),
-            ("passes must be consecutive", 3, 2, vec![failed(), failed(), P, P, failed(), P, P], Unhealthy, Some("Target.FailedHealthChecks")),
+            (
+                "new target",
+                3,
+                2,
+                vec![],
+                Initial,
+                Some("Elb.InitialHealthChecking"),
+            ),
+            (
+                "one pass makes a new target healthy",
+                5,
+                2,
+                vec![P],
+                Healthy,
+                None,
+            ),
+            (
+                "one failure keeps it initial",
+                3,
+                2,
+                vec![mismatch()],
+                Initial,
+                Some("Elb.InitialHealthChecking"),
+            ),
+            (
+                "initial fails to unhealthy",
+                3,
+                2,
+                vec![mismatch(), mismatch()],
+                Unhealthy,
+                Some("Target.ResponseCodeMismatch"),
+            ),
+            (
+                "healthy stays on one failure",
+                3,
+                2,
+                vec![P, timeout()],
+                Healthy,
+                None,
+            ),
+            (
+                "healthy to unhealthy, timeout",
+                3,
+                2,
+                vec![P, timeout(), timeout()],
+                Unhealthy,
+                Some("Target.Timeout"),
+            ),
+            (
+                "failures must be consecutive",
+                3,
+                2,
+                vec![P, failed(), P, failed()],
+                Healthy,
+                None,
+            ),
+            (
+                "connection errors",
+                3,
+                3,
+                vec![P, failed(), failed(), failed()],
+                Unhealthy,
+                Some("Target.FailedHealthChecks"),
+            ),
+            (
+                "reason is the latest failure",
+                3,
+                2,
+                vec![failed(), failed(), timeout()],
+                Unhealthy,
+                Some("Target.Timeout"),
+            ),
+            (
+                "unhealthy needs threshold passes",
+                3,
+                2,
+                vec![failed(), failed(), P, P],
+                Unhealthy,
+                Some("Target.FailedHealthChecks"),
+            ),
+            (
+                "unhealthy back to healthy",
+                3,
+                2,
+                vec![failed(), failed(), P, P, P],
+                Healthy,
+                None,
+            ),
+            (
+                "passes must be consecutive",
+                3,
+                2,
+                vec![failed(), failed(), P, P, failed(), P, P],
+                Unhealthy,
+                Some("Target.FailedHealthChecks"),
+            ),
         ];
         for (name, h, u, outcomes, state, reason) in cases {
             let mut m = Machine::new(&settings(true, h, u));
@@ -242,14 +341,20 @@ mod tests {
         let mut m = Machine::new(&settings(true, 2, 2));
         m.observe(mismatch());
         m.observe(mismatch());
-        assert_eq!(m.description().as_deref(), Some("Health checks failed with these codes: [500]"));
+        assert_eq!(
+            m.description().as_deref(),
+            Some("Health checks failed with these codes: [500]")
+        );
     }
 
     #[test]
     fn matcher() {
         let mut s = settings(true, 2, 2);
         s.matcher = edgeway_config::parse_matcher("200,202-204").unwrap();
-        let got: Vec<bool> = [200, 201, 202, 204, 205, 500].iter().map(|c| s.code_matches(*c)).collect();
+        let got: Vec<bool> = [200, 201, 202, 204, 205, 500]
+            .iter()
+            .map(|c| s.code_matches(*c))
+            .collect();
         assert_eq!(got, vec![true, false, true, true, false, false]);
     }
 }

@@ -36,10 +36,15 @@ impl Checker {
         let scheme = if s.https { "https" } else { "http" };
         let req = Request::get(format!("{scheme}://{addr}{}", s.path))
             .header(http::header::HOST, addr.to_string())
-            .header(http::header::USER_AGENT, HeaderValue::from_static("ELB-HealthChecker/2.0"))
+            .header(
+                http::header::USER_AGENT,
+                HeaderValue::from_static("ELB-HealthChecker/2.0"),
+            )
             .header(http::header::CONNECTION, HeaderValue::from_static("close"))
             .body(empty());
-        let Ok(req) = req else { return Outcome::Fail(Failure::Failed) };
+        let Ok(req) = req else {
+            return Outcome::Fail(Failure::Failed);
+        };
         match self.client.send(req, s.timeout).await {
             Ok(resp) => {
                 let code = resp.status().as_u16();
@@ -49,7 +54,9 @@ impl Checker {
                     Outcome::Fail(Failure::ResponseCodeMismatch(code))
                 }
             }
-            Err(UpstreamError::Timeout | UpstreamError::ConnectTimeout) => Outcome::Fail(Failure::Timeout),
+            Err(UpstreamError::Timeout | UpstreamError::ConnectTimeout) => {
+                Outcome::Fail(Failure::Timeout)
+            }
             Err(e) => {
                 tracing::debug!(target_group = %tg.name, %addr, error = %e, "health check failed");
                 Outcome::Fail(Failure::Failed)

@@ -6,7 +6,10 @@
 //! The request path of a listener: accept → checks → rule match → action → target selection →
 //! forward → map failures ([`error::error_response`]).
 #![forbid(unsafe_code)]
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity))]
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)
+)]
 
 pub mod access_log;
 pub mod action;

@@ -8,7 +8,9 @@ use crate::counters;
 use crate::desync::{self, Verdict};
 use crate::error::{error_response, AlbError};
 use crate::forward::{forward, request_body, Downstream};
-use crate::headers::{check_request, drop_invalid_fields, headers_bytes, new_trace_id, trace_header};
+use crate::headers::{
+    check_request, drop_invalid_fields, headers_bytes, new_trace_id, trace_header,
+};
 use crate::load_balancer::LoadBalancer;
 use crate::record::Record;
 use crate::rules::RuleSet;
@@ -38,17 +40,30 @@ impl Listener {
             "Requests received by a load balancer listener.",
             &[("lb", &lb.name), ("listener", &port.to_string())],
         );
-        Self { lb, port, rules, requests, codes: (100..1000).map(|_| OnceLock::new()).collect(), metrics: metrics.clone() }
+        Self {
+            lb,
+            port,
+            rules,
+            requests,
+            codes: (100..1000).map(|_| OnceLock::new()).collect(),
+            metrics: metrics.clone(),
+        }
     }
 
     fn count_response(&self, status: StatusCode) {
         let code = status.as_u16();
-        let Some(slot) = self.codes.get(usize::from(code).saturating_sub(100)) else { return };
+        let Some(slot) = self.codes.get(usize::from(code).saturating_sub(100)) else {
+            return;
+        };
         slot.get_or_init(|| {
             self.metrics.counter(
                 "edgeway_alb_responses_total",
                 "Responses sent by a load balancer listener, by status code.",
-                &[("lb", &self.lb.name), ("listener", &self.port.to_string()), ("code", &code.to_string())],
+                &[
+                    ("lb", &self.lb.name),
+                    ("listener", &self.port.to_string()),
+                    ("code", &code.to_string()),
+                ],
             )
         })
         .inc();
@@ -56,7 +71,13 @@ impl Listener {
 
     async fn serve(&self, req: Request<Incoming>, conn: &ConnInfo) -> Response<Body> {
         self.requests.inc();
-        let mut rec = Record::start(self.lb.access_log.as_ref(), &self.lb.elb_id, self.port, conn, &req);
+        let mut rec = Record::start(
+            self.lb.access_log.as_ref(),
+            &self.lb.elb_id,
+            self.port,
+            conn,
+            &req,
+        );
         let http1 = req.version() < Version::HTTP_2;
         let mut close = false;
         let mut resp = match self.route(req, conn, &mut rec, &mut close).await {
@@ -68,14 +89,25 @@ impl Listener {
             }
         };
         if close && http1 {
-            resp.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            resp.headers_mut()
+                .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
         }
         self.count_response(resp.status());
         rec.finish(resp)
     }
 
-    async fn route(&self, mut req: Request<Incoming>, conn: &ConnInfo, rec: &mut Record, close: &mut bool) -> Result<Response<Body>, AlbError> {
-        let class = desync::classify(req.method(), req.uri().path_and_query().map_or("", |p| p.as_str()), req.headers());
+    async fn route(
+        &self,
+        mut req: Request<Incoming>,
+        conn: &ConnInfo,
+        rec: &mut Record,
+        close: &mut bool,
+    ) -> Result<Response<Body>, AlbError> {
+        let class = desync::classify(
+            req.method(),
+            req.uri().path_and_query().map_or("", |p| p.as_str()),
+            req.headers(),
+        );
         rec.classification(class);
         match desync::verdict(self.lb.desync, class.class) {
             Verdict::Block => {
@@ -100,7 +132,10 @@ impl Listener {
             }
             Action::Redirect(r) => {
                 rec.action("redirect");
-                let host = request_host(&req).map(strip_port).map(str::to_string).unwrap_or_else(|| conn.local.ip().to_string());
+                let host = request_host(&req)
+                    .map(strip_port)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| conn.local.ip().to_string());
                 let parts = RedirectParts {
                     protocol: if conn.is_tls() { "https" } else { "http" },
                     host: &host,
@@ -109,7 +144,11 @@ impl Listener {
                     query: req.uri().query().unwrap_or(""),
                 };
                 let resp = r.response(&parts);
-                rec.redirect(resp.headers().get(http::header::LOCATION).and_then(|v| v.to_str().ok()));
+                rec.redirect(
+                    resp.headers()
+                        .get(http::header::LOCATION)
+                        .and_then(|v| v.to_str().ok()),
+                );
                 Ok(resp)
             }
             Action::Forward(f) => {
@@ -122,7 +161,14 @@ impl Listener {
     /// The forward action: group (weights, group stickiness), protocol check, target (health,
     /// stickiness, algorithm), the request, one retry on another target when the first refused
     /// the connection and the request has no body, then the sticky cookies.
-    async fn forward_to(&self, f: &Forward, req: Request<Incoming>, conn: &ConnInfo, rec: &mut Record, trace: &str) -> Result<Response<Body>, AlbError> {
+    async fn forward_to(
+        &self,
+        f: &Forward,
+        req: Request<Incoming>,
+        conn: &ConnInfo,
+        rec: &mut Record,
+        trace: &str,
+    ) -> Result<Response<Body>, AlbError> {
         let codec = &self.lb.codec;
         let choice = f.choose(req.headers(), codec).ok_or(AlbError::NoTargets)?;
         if choice.invalid_cookie {
@@ -131,15 +177,30 @@ impl Listener {
         let tg = choice.group.clone();
         check_protocol(&tg, &req)?;
         let pinned = sticky_pin(&tg, req.headers(), codec);
-        let app_pinned = matches!(tg.stickiness, Some(Stickiness::AppCookie { .. })) && cookie::find(req.headers(), cookie::APP[0]).is_some();
+        let app_pinned = matches!(tg.stickiness, Some(Stickiness::AppCookie { .. }))
+            && cookie::find(req.headers(), cookie::APP[0]).is_some();
         let (target, _) = tg.select(pinned).ok_or(AlbError::NoTargets)?;
-        let backup = http_body::Body::is_end_stream(req.body()).then(|| (req.method().clone(), req.uri().clone(), req.version(), req.headers().clone()));
+        let backup = http_body::Body::is_end_stream(req.body()).then(|| {
+            (
+                req.method().clone(),
+                req.uri().clone(),
+                req.version(),
+                req.headers().clone(),
+            )
+        });
         let received = rec.received_counter();
         let req = req.map(|b| request_body(b, &self.lb, received));
-        let down = Downstream { conn, listener_port: self.port };
+        let down = Downstream {
+            conn,
+            listener_port: self.port,
+        };
         let mut served = target.clone();
         let mut result = forward(&self.lb, down, &tg, &target, req, trace, rec).await;
-        if let (Err(AlbError::Upstream(UpstreamError::Connect(_))), Some((method, uri, version, headers))) = (&result, backup) {
+        if let (
+            Err(AlbError::Upstream(UpstreamError::Connect(_))),
+            Some((method, uri, version, headers)),
+        ) = (&result, backup)
+        {
             if let Some(other) = tg.select_other(target.addr) {
                 counters::both(&tg.stats, &target.stats, |s| s.retries.inc());
                 rec.retry();
@@ -155,15 +216,30 @@ impl Listener {
         let mut resp = result?;
         let h = resp.headers_mut();
         if let Some(d) = f.stickiness {
-            cookie::append_pair(h, (cookie::TG, cookie::TG_CORS), &f.group_cookie(&tg, codec), d);
+            cookie::append_pair(
+                h,
+                (cookie::TG, cookie::TG_CORS),
+                &f.group_cookie(&tg, codec),
+                d,
+            );
         }
         match &tg.stickiness {
             Some(Stickiness::LbCookie { duration }) => {
-                let v = codec.seal(&Pin { kind: Pin::LB, group: tg.index, addr: served.addr });
+                let v = codec.seal(&Pin {
+                    kind: Pin::LB,
+                    group: tg.index,
+                    addr: served.addr,
+                });
                 cookie::append_pair(h, (cookie::LB, cookie::LB_CORS), &v, *duration);
             }
-            Some(Stickiness::AppCookie { name, duration }) if app_pinned || cookie::response_sets(h, name) => {
-                let v = codec.seal(&Pin { kind: Pin::APP, group: tg.index, addr: served.addr });
+            Some(Stickiness::AppCookie { name, duration })
+                if app_pinned || cookie::response_sets(h, name) =>
+            {
+                let v = codec.seal(&Pin {
+                    kind: Pin::APP,
+                    group: tg.index,
+                    addr: served.addr,
+                });
                 cookie::append_app(h, &v, *duration);
             }
             _ => {}
@@ -179,13 +255,21 @@ fn sticky_pin(tg: &TargetGroup, h: &HeaderMap, codec: &Codec) -> Option<std::net
         Stickiness::LbCookie { .. } => (&[cookie::LB, cookie::LB_CORS], Pin::LB),
         Stickiness::AppCookie { .. } => (&cookie::APP[..1], Pin::APP),
     };
-    names.iter().filter_map(|n| cookie::find(h, n)).filter_map(|v| codec.open(v)).find(|p| p.kind == kind && p.group == tg.index).map(|p| p.addr)
+    names
+        .iter()
+        .filter_map(|n| cookie::find(h, n))
+        .filter_map(|v| codec.open(v))
+        .find(|p| p.kind == kind && p.group == tg.index)
+        .map(|p| p.addr)
 }
 
 /// 464 when the request's protocol does not fit the group's `protocol_version`: HTTP/1.x to
 /// HTTP2 or GRPC, a non-POST to GRPC, gRPC to HTTP1.
 fn check_protocol<B>(tg: &TargetGroup, req: &Request<B>) -> Result<(), AlbError> {
-    let grpc = req.headers().get(http::header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    let grpc = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
     let h2 = req.version() == Version::HTTP_2;
     let ok = match tg.protocol_version {
         ProtocolVersion::Http1 => !grpc,
@@ -201,14 +285,24 @@ fn check_protocol<B>(tg: &TargetGroup, req: &Request<B>) -> Result<(), AlbError>
 
 /// The X-Amzn-Trace-Id the target gets (and the access log shows).
 fn trace_for(h: &HeaderMap) -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let id = new_trace_id(now, rand::random());
-    trace_header(h.get("x-amzn-trace-id").and_then(|v| v.to_str().ok()), &id, headers_bytes(h))
+    trace_header(
+        h.get("x-amzn-trace-id").and_then(|v| v.to_str().ok()),
+        &id,
+        headers_bytes(h),
+    )
 }
 
 /// The host rules see: the `:authority` / absolute-form URI host, else the first Host header.
 fn request_host<B>(req: &Request<B>) -> Option<&str> {
-    req.uri().authority().map(|a| a.as_str()).or_else(|| req.headers().get(http::header::HOST).and_then(|v| v.to_str().ok()))
+    req.uri().authority().map(|a| a.as_str()).or_else(|| {
+        req.headers()
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+    })
 }
 
 fn view<'a, B>(req: &'a Request<B>, conn: &ConnInfo) -> RequestView<'a> {
@@ -226,7 +320,11 @@ fn view<'a, B>(req: &'a Request<B>, conn: &ConnInfo) -> RequestView<'a> {
 pub struct ListenerHandler(pub Arc<Listener>);
 
 impl Handler for ListenerHandler {
-    fn handle(&self, req: Request<Incoming>, conn: &Arc<ConnInfo>) -> BoxFuture<'static, Response<Body>> {
+    fn handle(
+        &self,
+        req: Request<Incoming>,
+        conn: &Arc<ConnInfo>,
+    ) -> BoxFuture<'static, Response<Body>> {
         let listener = self.0.clone();
         let conn = conn.clone();
         Box::pin(async move { listener.serve(req, &conn).await })

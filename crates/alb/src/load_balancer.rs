@@ -35,7 +35,11 @@ pub struct LoadBalancer {
 }
 
 impl LoadBalancer {
-    pub fn from_config(lb: &edgeway_config::LoadBalancer, tls: Option<Arc<rustls::ClientConfig>>, metrics: &Metrics) -> Self {
+    pub fn from_config(
+        lb: &edgeway_config::LoadBalancer,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        metrics: &Metrics,
+    ) -> Self {
         let idle_timeout = Duration::from_secs(lb.idle_timeout.max(1));
         let client = tls.map(|tls| {
             UpstreamClient::new(ClientOptions {
@@ -49,7 +53,11 @@ impl LoadBalancer {
             })
         });
         let bytes = |direction: &str| {
-            metrics.counter("edgeway_alb_bytes_total", "Body bytes through the load balancer.", &[("lb", &lb.name), ("direction", direction)])
+            metrics.counter(
+                "edgeway_alb_bytes_total",
+                "Body bytes through the load balancer.",
+                &[("lb", &lb.name), ("direction", direction)],
+            )
         };
         Self {
             name: lb.name.clone(),
@@ -60,7 +68,8 @@ impl LoadBalancer {
             desync: Mode::from_config(&lb.desync_mitigation_mode),
             drop_invalid_header_fields: lb.drop_invalid_header_fields,
             elb_id: format!("app/{}/{}", lb.name, resource_id(&lb.name)),
-            access_log: Sink::from_config(lb).and_then(|sink| AccessLog::start(sink, &lb.name, metrics)),
+            access_log: Sink::from_config(lb)
+                .and_then(|sink| AccessLog::start(sink, &lb.name, metrics)),
             codec: Codec::new(),
             client,
             bytes_in: bytes("in"),
@@ -73,7 +82,11 @@ impl LoadBalancer {
     pub fn count_error(&self, e: &AlbError) {
         if let Some(kind) = e.upstream_kind() {
             self.metrics
-                .counter("edgeway_alb_upstream_errors_total", "Requests the load balancer could not forward.", &[("lb", &self.name), ("kind", kind)])
+                .counter(
+                    "edgeway_alb_upstream_errors_total",
+                    "Requests the load balancer could not forward.",
+                    &[("lb", &self.name), ("kind", kind)],
+                )
                 .inc();
         }
     }
@@ -81,11 +94,16 @@ impl LoadBalancer {
 
 /// A stable 16-hex-digit id for a name (FNV-1a), standing in for the id part of an ARN.
 pub fn resource_id(name: &str) -> String {
-    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
     format!("{h:016x}")
 }
 
 /// The ARN the access log shows for a target group.
 pub fn target_group_arn(name: &str) -> String {
-    format!("arn:aws:elasticloadbalancing:local:000000000000:targetgroup/{name}/{}", resource_id(name))
+    format!(
+        "arn:aws:elasticloadbalancing:local:000000000000:targetgroup/{name}/{}",
+        resource_id(name)
+    )
 }

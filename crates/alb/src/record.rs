@@ -70,19 +70,40 @@ fn version_str(v: Version) -> &'static str {
 
 impl Record {
     /// Starts an entry for `req` on listener `port` of the load balancer `elb` (`app/name/id`).
-    pub fn start<B>(log: Option<&AccessLog>, elb: &str, port: u16, conn: &ConnInfo, req: &Request<B>) -> Self {
+    pub fn start<B>(
+        log: Option<&AccessLog>,
+        elb: &str,
+        port: u16,
+        conn: &ConnInfo,
+        req: &Request<B>,
+    ) -> Self {
         let Some(log) = log else { return Self(None) };
         let tls = conn.tls.as_ref();
         let host = req
             .uri()
             .host()
             .map(str::to_string)
-            .or_else(|| req.headers().get(http::header::HOST).and_then(|v| v.to_str().ok()).map(|h| crate::condition::strip_port(h).to_string()))
+            .or_else(|| {
+                req.headers()
+                    .get(http::header::HOST)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|h| crate::condition::strip_port(h).to_string())
+            })
             .unwrap_or_else(|| conn.local.ip().to_string());
         let scheme = if tls.is_some() { "https" } else { "http" };
         let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-        let request = format!("{} {scheme}://{host}:{port}{path} {}", req.method(), version_str(req.version()));
-        let header_bytes = req.headers().iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>() + request.len() + 2;
+        let request = format!(
+            "{} {scheme}://{host}:{port}{path} {}",
+            req.method(),
+            version_str(req.version())
+        );
+        let header_bytes = req
+            .headers()
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum::<usize>()
+            + request.len()
+            + 2;
         let now = SystemTime::now();
         let entry = Entry {
             kind: kind(req.version(), tls.is_some(), false),
@@ -98,7 +119,10 @@ impl Record {
             received_bytes: 0,
             sent_bytes: 0,
             request,
-            user_agent: req.headers().get(http::header::USER_AGENT).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            user_agent: req
+                .headers()
+                .get(http::header::USER_AGENT)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
             ssl_cipher: tls.map(|t| openssl_cipher(&t.cipher)),
             ssl_protocol: tls.map(|t| t.version),
             target_group_arn: None,
@@ -165,7 +189,13 @@ impl Record {
     }
 
     pub fn websocket(&mut self) {
-        self.with(|o| o.entry.kind = if o.entry.kind == "h2" || o.entry.kind == "https" { "wss" } else { "ws" });
+        self.with(|o| {
+            o.entry.kind = if o.entry.kind == "h2" || o.entry.kind == "https" {
+                "wss"
+            } else {
+                "ws"
+            }
+        });
     }
 
     /// The request goes to `target` of `group` now.
@@ -199,12 +229,19 @@ impl Record {
 
     /// Attaches the entry to the response: it is written when the body ends.
     pub fn finish(mut self, resp: Response<Body>) -> Response<Body> {
-        let Some(mut o) = self.0.take() else { return resp };
+        let Some(mut o) = self.0.take() else {
+            return resp;
+        };
         o.entry.elb_status = resp.status().as_u16();
         if o.entry.target_status.is_some() {
             o.entry.response_processing = o.head.map(|h| h.elapsed());
         }
-        let head_bytes = resp.headers().iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>() as u64 + 17;
+        let head_bytes = resp
+            .headers()
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum::<usize>() as u64
+            + 17;
         let finishing = Arc::new(Finishing(Mutex::new(Some(o)), AtomicU64::new(head_bytes)));
         let counter = finishing.clone();
         let (parts, body) = resp.into_parts();
@@ -236,7 +273,11 @@ impl Drop for Record {
     /// The request was dropped before a response: the client went away.
     fn drop(&mut self) {
         if let Some(mut o) = self.0.take() {
-            o.entry.elb_status = if o.dispatched.is_some() && o.head.is_none() { 460 } else { 0 };
+            o.entry.elb_status = if o.dispatched.is_some() && o.head.is_none() {
+                460
+            } else {
+                0
+            };
             write(o);
         }
     }

@@ -28,7 +28,11 @@ impl RuleSet {
 
     /// The rule for a request.
     pub fn select(&self, r: &RequestView<'_>) -> &Rule {
-        let rule = self.rules.iter().find(|rule| rule.conditions.iter().all(|c| c.matches(r))).unwrap_or(&self.default);
+        let rule = self
+            .rules
+            .iter()
+            .find(|rule| rule.conditions.iter().all(|c| c.matches(r)))
+            .unwrap_or(&self.default);
         rule.matches.inc();
         rule
     }
@@ -59,21 +63,54 @@ mod tests {
     }
 
     fn vals(v: &[&str]) -> Option<Values> {
-        Some(Values { values: v.iter().map(|s| s.to_string()).collect() })
+        Some(Values {
+            values: v.iter().map(|s| s.to_string()).collect(),
+        })
     }
 
     #[test]
     fn priority_order_and_and_of_conditions() {
         let set = RuleSet::new(
             vec![
-                rule(20, vec![C { path_pattern: vals(&["/api/*"]), ..C::default() }]),
-                rule(10, vec![C { path_pattern: vals(&["/api/*"]), ..C::default() }, C { http_request_method: vals(&["POST"]), ..C::default() }]),
-                rule(5, vec![C { host_header: vals(&["admin.*"]), ..C::default() }]),
+                rule(
+                    20,
+                    vec![C {
+                        path_pattern: vals(&["/api/*"]),
+                        ..C::default()
+                    }],
+                ),
+                rule(
+                    10,
+                    vec![
+                        C {
+                            path_pattern: vals(&["/api/*"]),
+                            ..C::default()
+                        },
+                        C {
+                            http_request_method: vals(&["POST"]),
+                            ..C::default()
+                        },
+                    ],
+                ),
+                rule(
+                    5,
+                    vec![C {
+                        host_header: vals(&["admin.*"]),
+                        ..C::default()
+                    }],
+                ),
             ],
             rule(0, vec![]),
         );
         let h = http::HeaderMap::new();
-        let view = |method, host, path| RequestView { method, host: Some(host), path, query: None, headers: &h, peer: "127.0.0.1".parse().unwrap() };
+        let view = |method, host, path| RequestView {
+            method,
+            host: Some(host),
+            path,
+            query: None,
+            headers: &h,
+            peer: "127.0.0.1".parse().unwrap(),
+        };
         let cases = [
             ("GET", "shop.com", "/api/x", 20),
             ("POST", "shop.com", "/api/x", 10),
@@ -81,8 +118,15 @@ mod tests {
             ("GET", "shop.com", "/", 0),
         ];
         for (m, host, path, want) in cases {
-            assert_eq!(set.select(&view(m, host, path)).priority, want, "{m} {host}{path}");
+            assert_eq!(
+                set.select(&view(m, host, path)).priority,
+                want,
+                "{m} {host}{path}"
+            );
         }
-        assert_eq!(set.rules().map(|r| r.matches.get()).collect::<Vec<_>>(), vec![1, 1, 1, 1]);
+        assert_eq!(
+            set.rules().map(|r| r.matches.get()).collect::<Vec<_>>(),
+            vec![1, 1, 1, 1]
+        );
     }
 }

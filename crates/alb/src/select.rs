@@ -25,7 +25,13 @@ impl Algorithm {
 /// Picks one of `n` targets. `healthy(i)` says whether target `i` may get traffic; `load(i)` is
 /// its outstanding requests. `ticket` is a rotating counter (round robin, tie-breaking) or a
 /// random number (weighted random: every target has weight 1 here).
-pub fn pick(alg: Algorithm, n: usize, healthy: impl Fn(usize) -> bool, load: impl Fn(usize) -> usize, ticket: usize) -> Option<usize> {
+pub fn pick(
+    alg: Algorithm,
+    n: usize,
+    healthy: impl Fn(usize) -> bool,
+    load: impl Fn(usize) -> usize,
+    ticket: usize,
+) -> Option<usize> {
     if n == 0 {
         return None;
     }
@@ -34,10 +40,15 @@ pub fn pick(alg: Algorithm, n: usize, healthy: impl Fn(usize) -> bool, load: imp
     let candidate = |i: &usize| fail_open || healthy(*i);
     let m = if fail_open { n } else { healthy_count };
     match alg {
-        Algorithm::RoundRobin | Algorithm::WeightedRandom => (0..n).filter(candidate).nth(ticket % m),
+        Algorithm::RoundRobin | Algorithm::WeightedRandom => {
+            (0..n).filter(candidate).nth(ticket % m)
+        }
         Algorithm::LeastOutstandingRequests => {
             let start = ticket % n;
-            (0..n).map(|j| (start + j) % n).filter(candidate).min_by_key(|&i| load(i))
+            (0..n)
+                .map(|j| (start + j) % n)
+                .filter(candidate)
+                .min_by_key(|&i| load(i))
         }
     }
 }
@@ -53,14 +64,21 @@ pub struct MinHealthy {
 
 impl Default for MinHealthy {
     fn default() -> Self {
-        Self { count: 1, percent: None }
+        Self {
+            count: 1,
+            percent: None,
+        }
     }
 }
 
 impl MinHealthy {
     /// Whether `healthy` of `total` targets is below the threshold (then: fail open).
     pub fn fails_open(&self, healthy: usize, total: usize) -> bool {
-        healthy == 0 || healthy < self.count.min(total) || self.percent.is_some_and(|p| (healthy as u64) * 100 < u64::from(p) * total as u64)
+        healthy == 0
+            || healthy < self.count.min(total)
+            || self
+                .percent
+                .is_some_and(|p| (healthy as u64) * 100 < u64::from(p) * total as u64)
     }
 }
 
@@ -103,9 +121,20 @@ mod tests {
     #[test]
     fn ramps() {
         let w = Duration::from_secs(100);
-        let cases = [(0, 0.01), (1, 0.01), (25, 0.25), (50, 0.5), (99, 0.99), (100, 1.0), (500, 1.0)];
+        let cases = [
+            (0, 0.01),
+            (1, 0.01),
+            (25, 0.25),
+            (50, 0.5),
+            (99, 0.99),
+            (100, 1.0),
+            (500, 1.0),
+        ];
         for (secs, want) in cases {
-            assert!((ramp(Duration::from_secs(secs), w) - want).abs() < 1e-9, "{secs}s");
+            assert!(
+                (ramp(Duration::from_secs(secs), w) - want).abs() < 1e-9,
+                "{secs}s"
+            );
         }
         assert_eq!(ramp(Duration::ZERO, Duration::ZERO), 1.0);
     }
@@ -125,16 +154,41 @@ mod tests {
     #[test]
     fn minimum_healthy() {
         let off = MinHealthy::default();
-        let two = MinHealthy { count: 2, percent: None };
-        let half = MinHealthy { count: 1, percent: Some(50) };
-        let cases = [(off, 0, 3, true), (off, 1, 3, false), (two, 1, 3, true), (two, 2, 3, false), (two, 1, 1, false), (half, 1, 3, true), (half, 2, 4, false)];
+        let two = MinHealthy {
+            count: 2,
+            percent: None,
+        };
+        let half = MinHealthy {
+            count: 1,
+            percent: Some(50),
+        };
+        let cases = [
+            (off, 0, 3, true),
+            (off, 1, 3, false),
+            (two, 1, 3, true),
+            (two, 2, 3, false),
+            (two, 1, 1, false),
+            (half, 1, 3, true),
+            (half, 2, 4, false),
+        ];
         for (m, healthy, total, want) in cases {
-            assert_eq!(m.fails_open(healthy, total), want, "{m:?} {healthy}/{total}");
+            assert_eq!(
+                m.fails_open(healthy, total),
+                want,
+                "{m:?} {healthy}/{total}"
+            );
         }
     }
 
-    fn run(alg: Algorithm, healthy: &[bool], load: &[usize], tickets: std::ops::Range<usize>) -> Vec<Option<usize>> {
-        tickets.map(|t| pick(alg, healthy.len(), |i| healthy[i], |i| load[i], t)).collect()
+    fn run(
+        alg: Algorithm,
+        healthy: &[bool],
+        load: &[usize],
+        tickets: std::ops::Range<usize>,
+    ) -> Vec<Option<usize>> {
+        tickets
+            .map(|t| pick(alg, healthy.len(), |i| healthy[i], |i| load[i], t))
+            .collect()
     }
 
     #[test]
@@ -142,15 +196,69 @@ mod tests {
         let s = Some;
         let cases: Vec<(&str, Algorithm, Vec<bool>, Vec<usize>, Vec<Option<usize>>)> = vec![
             ("no targets", RoundRobin, vec![], vec![], vec![None; 4]),
-            ("round robin all healthy", RoundRobin, vec![true, true, true], vec![0; 3], vec![s(0), s(1), s(2), s(0)]),
-            ("round robin skips unhealthy", RoundRobin, vec![true, false, true], vec![0; 3], vec![s(0), s(2), s(0), s(2)]),
-            ("fail-open: all unhealthy get traffic", RoundRobin, vec![false, false], vec![0; 2], vec![s(0), s(1), s(0), s(1)]),
-            ("one healthy takes all", RoundRobin, vec![false, true], vec![0; 2], vec![s(1), s(1), s(1), s(1)]),
-            ("least outstanding", LeastOutstandingRequests, vec![true, true, true], vec![3, 1, 2], vec![s(1), s(1), s(1), s(1)]),
-            ("least outstanding ties rotate", LeastOutstandingRequests, vec![true, true], vec![0, 0], vec![s(0), s(1), s(0), s(1)]),
-            ("least outstanding healthy only", LeastOutstandingRequests, vec![true, false], vec![5, 0], vec![s(0), s(0), s(0), s(0)]),
-            ("least outstanding fail-open", LeastOutstandingRequests, vec![false, false], vec![5, 0], vec![s(1), s(1), s(1), s(1)]),
-            ("weighted random uses the ticket", WeightedRandom, vec![true, false, true], vec![0; 3], vec![s(0), s(2), s(0), s(2)]),
+            (
+                "round robin all healthy",
+                RoundRobin,
+                vec![true, true, true],
+                vec![0; 3],
+                vec![s(0), s(1), s(2), s(0)],
+            ),
+            (
+                "round robin skips unhealthy",
+                RoundRobin,
+                vec![true, false, true],
+                vec![0; 3],
+                vec![s(0), s(2), s(0), s(2)],
+            ),
+            (
+                "fail-open: all unhealthy get traffic",
+                RoundRobin,
+                vec![false, false],
+                vec![0; 2],
+                vec![s(0), s(1), s(0), s(1)],
+            ),
+            (
+                "one healthy takes all",
+                RoundRobin,
+                vec![false, true],
+                vec![0; 2],
+                vec![s(1), s(1), s(1), s(1)],
+            ),
+            (
+                "least outstanding",
+                LeastOutstandingRequests,
+                vec![true, true, true],
+                vec![3, 1, 2],
+                vec![s(1), s(1), s(1), s(1)],
+            ),
+            (
+                "least outstanding ties rotate",
+                LeastOutstandingRequests,
+                vec![true, true],
+                vec![0, 0],
+                vec![s(0), s(1), s(0), s(1)],
+            ),
+            (
+                "least outstanding healthy only",
+                LeastOutstandingRequests,
+                vec![true, false],
+                vec![5, 0],
+                vec![s(0), s(0), s(0), s(0)],
+            ),
+            (
+                "least outstanding fail-open",
+                LeastOutstandingRequests,
+                vec![false, false],
+                vec![5, 0],
+                vec![s(1), s(1), s(1), s(1)],
+            ),
+            (
+                "weighted random uses the ticket",
+                WeightedRandom,
+                vec![true, false, true],
+                vec![0; 3],
+                vec![s(0), s(2), s(0), s(2)],
+            ),
         ];
         for (name, alg, healthy, load, want) in cases {
             assert_eq!(run(alg, &healthy, &load, 0..4), want, "{name}");

@@ -46,17 +46,22 @@ impl std::fmt::Display for Cut {
 impl std::error::Error for Cut {}
 
 /// A future that resolves when `rx` turns true.
-pub fn cut_future(mut rx: watch::Receiver<bool>) -> impl Future<Output = ()> + Send {
-    async move {
-        if rx.wait_for(|c| *c).await.is_err() {
-            std::future::pending::<()>().await;
-        }
+pub async fn cut_future(mut rx: watch::Receiver<bool>) {
+    if rx.wait_for(|c| *c).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
 impl Guarded {
     pub fn new(inner: Body) -> Self {
-        Self { inner, idle: None, cut: None, on_data: None, _hold: None, done: false }
+        Self {
+            inner,
+            idle: None,
+            cut: None,
+            on_data: None,
+            _hold: None,
+            done: false,
+        }
     }
 
     pub fn idle(mut self, timeout: Duration) -> Self {
@@ -93,7 +98,10 @@ impl http_body::Body for Guarded {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
         if this.done {
             return Poll::Ready(None);
@@ -151,9 +159,16 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    fn channel_body() -> (tokio::sync::mpsc::Sender<Result<Frame<Bytes>, BoxError>>, Body) {
+    fn channel_body() -> (
+        tokio::sync::mpsc::Sender<Result<Frame<Bytes>, BoxError>>,
+        Body,
+    ) {
         let (tx, rx) = tokio::sync::mpsc::channel(4);
-        let s = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
+        let s =
+            futures_util::stream::unfold(
+                rx,
+                |mut rx| async move { rx.recv().await.map(|f| (f, rx)) },
+            );
         (tx, http_body_util::StreamBody::new(s).boxed())
     }
 
@@ -162,9 +177,11 @@ mod tests {
         let (tx, body) = channel_body();
         let seen = Arc::new(AtomicUsize::new(0));
         let s2 = seen.clone();
-        let mut b = Guarded::new(body).idle(Duration::from_secs(10)).on_data(move |n| {
-            s2.fetch_add(n, Ordering::SeqCst);
-        });
+        let mut b = Guarded::new(body)
+            .idle(Duration::from_secs(10))
+            .on_data(move |n| {
+                s2.fetch_add(n, Ordering::SeqCst);
+            });
         tokio::spawn(async move {
             for _ in 0..3 {
                 tokio::time::sleep(Duration::from_secs(8)).await;

@@ -116,21 +116,36 @@ pub fn parse_target(s: &str, port: Option<u16>) -> Option<SocketAddr> {
     if let Ok(a) = s.parse::<SocketAddr>() {
         return Some(a);
     }
-    let ip = s.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok()?;
+    let ip = s
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .ok()?;
     Some(SocketAddr::new(ip, port?))
 }
 
 impl TargetGroup {
-    pub fn from_config(tg: &edgeway_config::TargetGroup, index: u32, in_use: bool, metrics: &Metrics) -> Self {
+    pub fn from_config(
+        tg: &edgeway_config::TargetGroup,
+        index: u32,
+        in_use: bool,
+        metrics: &Metrics,
+    ) -> Self {
         let health = Settings::from_config(&tg.health_check);
         let stickiness = tg.stickiness.as_ref().filter(|s| s.enabled).map(|s| {
             let duration = Duration::from_secs(s.cookie_duration.max(1));
             match (s.kind.as_str(), &s.cookie_name) {
-                ("app_cookie", Some(name)) => Stickiness::AppCookie { name: name.clone(), duration },
+                ("app_cookie", Some(name)) => Stickiness::AppCookie {
+                    name: name.clone(),
+                    duration,
+                },
                 _ => Stickiness::LbCookie { duration },
             }
         });
-        let routing = tg.target_group_health.as_ref().and_then(|h| h.unhealthy_state_routing.as_ref());
+        let routing = tg
+            .target_group_health
+            .as_ref()
+            .and_then(|h| h.unhealthy_state_routing.as_ref());
         let min_healthy = MinHealthy {
             count: routing.map_or(1, |r| r.minimum_healthy_targets_count as usize),
             percent: routing.and_then(|r| r.minimum_healthy_targets_percentage.parse().ok()),
@@ -163,7 +178,9 @@ impl TargetGroup {
             match parse_target(t, tg.port) {
                 // Targets in the config are the group's first batch: no slow start for them.
                 Some(addr) => g.add(addr, false),
-                None => tracing::warn!(target_group = %tg.name, target = %t, "target is not an ip:port; skipped"),
+                None => {
+                    tracing::warn!(target_group = %tg.name, target = %t, "target is not an ip:port; skipped")
+                }
             }
         }
         g
@@ -171,12 +188,19 @@ impl TargetGroup {
 
     /// Every registered target, draining ones included (a snapshot).
     pub fn targets(&self) -> Arc<Vec<Arc<Target>>> {
-        self.targets.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.targets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Registered targets that take new requests.
     pub fn live_targets(&self) -> Vec<Arc<Target>> {
-        self.targets().iter().filter(|t| !t.is_draining()).cloned().collect()
+        self.targets()
+            .iter()
+            .filter(|t| !t.is_draining())
+            .cloned()
+            .collect()
     }
 
     fn add(&self, addr: SocketAddr, ramp_next: bool) {
@@ -225,10 +249,20 @@ impl TargetGroup {
 
     /// DeregisterTargets: each target drains for `deregistration_delay`, then is removed; requests
     /// still in flight then are cut. Unknown targets are ignored, as AWS does.
-    pub fn deregister(self: &Arc<Self>, targets: &[(IpAddr, Option<u16>)]) -> Result<(), RegisterError> {
+    pub fn deregister(
+        self: &Arc<Self>,
+        targets: &[(IpAddr, Option<u16>)],
+    ) -> Result<(), RegisterError> {
         let addrs = self.resolve(targets)?;
         for addr in addrs {
-            let Some(t) = self.targets().iter().find(|t| t.addr == addr && !t.is_draining()).cloned() else { continue };
+            let Some(t) = self
+                .targets()
+                .iter()
+                .find(|t| t.addr == addr && !t.is_draining())
+                .cloned()
+            else {
+                continue;
+            };
             t.draining.store(true, Ordering::Relaxed);
             tracing::info!(target_group = %self.name, target = %t.id, delay = ?self.deregistration_delay, "target draining");
             let (g, delay) = (self.clone(), self.deregistration_delay);
@@ -282,8 +316,17 @@ impl TargetGroup {
             }
         }
         let now = Instant::now();
-        let shares: Vec<f64> = (0..n).map(|i| if eligible(i) { live[i].share(now, self.slow_start) } else { 0.0 }).collect();
-        let ramping = self.algorithm != Algorithm::LeastOutstandingRequests && shares.iter().any(|s| *s > 0.0 && *s < 1.0);
+        let shares: Vec<f64> = (0..n)
+            .map(|i| {
+                if eligible(i) {
+                    live[i].share(now, self.slow_start)
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let ramping = self.algorithm != Algorithm::LeastOutstandingRequests
+            && shares.iter().any(|s| *s > 0.0 && *s < 1.0);
         let i = if ramping {
             pick_weighted_share(n, |i| shares[i], rand::random::<f64>())
         } else {
@@ -291,7 +334,13 @@ impl TargetGroup {
                 Algorithm::WeightedRandom => rand::random::<u32>() as usize,
                 _ => self.ticket.fetch_add(1, Ordering::Relaxed),
             };
-            pick(self.algorithm, n, eligible, |i| live[i].in_flight.load(Ordering::Relaxed), ticket)
+            pick(
+                self.algorithm,
+                n,
+                eligible,
+                |i| live[i].in_flight.load(Ordering::Relaxed),
+                ticket,
+            )
         }?;
         live.get(i).map(|t| (t.clone(), false))
     }
@@ -301,7 +350,10 @@ impl TargetGroup {
         let live = self.live_targets();
         let healthy_count = live.iter().filter(|t| t.is_healthy()).count();
         let fail_open = self.min_healthy.fails_open(healthy_count, live.len());
-        let others: Vec<&Arc<Target>> = live.iter().filter(|t| t.addr != not && (fail_open || t.is_healthy())).collect();
+        let others: Vec<&Arc<Target>> = live
+            .iter()
+            .filter(|t| t.addr != not && (fail_open || t.is_healthy()))
+            .collect();
         if others.is_empty() {
             return None;
         }
@@ -317,7 +369,8 @@ impl TargetGroup {
         let mut m = t.machine.lock().unwrap_or_else(|e| e.into_inner());
         let changed = m.observe(outcome)?;
         drop(m);
-        t.healthy.store(changed == State::Healthy, Ordering::Relaxed);
+        t.healthy
+            .store(changed == State::Healthy, Ordering::Relaxed);
         match changed {
             State::Healthy => {
                 crate::counters::both(&t.stats, &self.stats, |s| s.to_healthy.inc());
@@ -327,7 +380,8 @@ impl TargetGroup {
             State::Unhealthy => {
                 crate::counters::both(&t.stats, &self.stats, |s| s.to_unhealthy.inc());
                 // A target that recovers slow-starts again.
-                t.ramp_next.store(!self.slow_start.is_zero(), Ordering::Relaxed);
+                t.ramp_next
+                    .store(!self.slow_start.is_zero(), Ordering::Relaxed);
                 *t.ramp_from.lock().unwrap_or_else(|e| e.into_inner()) = None;
             }
             _ => {}
@@ -391,14 +445,23 @@ mod tests {
             ("name:80", None, None),
         ];
         for (s, port, want) in cases {
-            assert_eq!(parse_target(s, port).map(|a| a.to_string()).as_deref(), want, "{s}");
+            assert_eq!(
+                parse_target(s, port).map(|a| a.to_string()).as_deref(),
+                want,
+                "{s}"
+            );
         }
     }
 
     fn group(extra: &str) -> Arc<TargetGroup> {
         let toml = format!("[[target_group]]\nname = \"g\"\nport = 80\ntargets = [\"10.0.0.1\", \"10.0.0.2\"]\n{extra}");
         let cfg = edgeway_config::parse("t.toml", &toml).unwrap();
-        Arc::new(TargetGroup::from_config(&cfg.target_groups[0], 0, true, &Metrics::new()))
+        Arc::new(TargetGroup::from_config(
+            &cfg.target_groups[0],
+            0,
+            true,
+            &Metrics::new(),
+        ))
     }
 
     fn ip(s: &str) -> IpAddr {
@@ -406,18 +469,26 @@ mod tests {
     }
 
     fn states(g: &TargetGroup) -> Vec<(String, String)> {
-        g.describe().into_iter().map(|d| (d.target, d.state)).collect()
+        g.describe()
+            .into_iter()
+            .map(|d| (d.target, d.state))
+            .collect()
     }
 
     #[tokio::test(start_paused = true)]
     async fn register_and_drain() {
         let g = group("deregistration_delay = 30");
-        g.register(&[(ip("10.0.0.3"), None), (ip("10.0.0.1"), Some(80))]).unwrap();
+        g.register(&[(ip("10.0.0.3"), None), (ip("10.0.0.1"), Some(80))])
+            .unwrap();
         assert_eq!(g.targets().len(), 3);
         assert_eq!(states(&g)[2], ("10.0.0.3:80".into(), "initial".into()));
-        g.deregister(&[(ip("10.0.0.3"), Some(80)), (ip("10.9.9.9"), None)]).unwrap();
+        g.deregister(&[(ip("10.0.0.3"), Some(80)), (ip("10.9.9.9"), None)])
+            .unwrap();
         let d = g.describe();
-        assert_eq!((d[2].state.as_str(), d[2].reason.as_deref()), ("draining", Some("Target.DeregistrationInProgress")));
+        assert_eq!(
+            (d[2].state.as_str(), d[2].reason.as_deref()),
+            ("draining", Some("Target.DeregistrationInProgress"))
+        );
         let cut = g.targets()[2].cut_signal();
         for _ in 0..20 {
             let (t, _) = g.select(None).unwrap();
@@ -435,8 +506,16 @@ mod tests {
     async fn no_port_is_an_error() {
         let toml = "[[target_group]]\nname = \"g\"\n";
         let cfg = edgeway_config::parse("t.toml", toml).unwrap();
-        let g = Arc::new(TargetGroup::from_config(&cfg.target_groups[0], 0, true, &Metrics::new()));
-        assert_eq!(g.register(&[(ip("10.0.0.1"), None)]), Err(RegisterError::NoPort("10.0.0.1".into())));
+        let g = Arc::new(TargetGroup::from_config(
+            &cfg.target_groups[0],
+            0,
+            true,
+            &Metrics::new(),
+        ));
+        assert_eq!(
+            g.register(&[(ip("10.0.0.1"), None)]),
+            Err(RegisterError::NoPort("10.0.0.1".into()))
+        );
         g.deregister(&[(ip("10.0.0.1"), Some(1))]).unwrap();
     }
 
@@ -449,7 +528,10 @@ mod tests {
         // One healthy: a pin to the other re-picks.
         let first = g.targets()[0].clone();
         g.record(&first, Outcome::Pass);
-        assert_eq!(g.select(Some(a)).map(|(t, s)| (t.addr.to_string(), s)), Some(("10.0.0.1:80".into(), false)));
+        assert_eq!(
+            g.select(Some(a)).map(|(t, s)| (t.addr.to_string(), s)),
+            Some(("10.0.0.1:80".into(), false))
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -459,19 +541,31 @@ mod tests {
             g.record(t, Outcome::Pass);
         }
         let now = Instant::now();
-        assert!(g.targets().iter().all(|t| t.share(now, g.slow_start) == 1.0), "the first batch does not slow-start");
+        assert!(
+            g.targets()
+                .iter()
+                .all(|t| t.share(now, g.slow_start) == 1.0),
+            "the first batch does not slow-start"
+        );
         g.register(&[(ip("10.0.0.3"), None)]).unwrap();
         let new = g.targets()[2].clone();
         g.record(&new, Outcome::Pass);
         tokio::time::sleep(Duration::from_secs(50)).await;
         assert!((new.share(Instant::now(), g.slow_start) - 0.5).abs() < 1e-6);
         let n = 10_000;
-        let to_new = (0..n).filter(|_| g.select(None).is_some_and(|(t, _)| Arc::ptr_eq(&t, &new))).count();
+        let to_new = (0..n)
+            .filter(|_| g.select(None).is_some_and(|(t, _)| Arc::ptr_eq(&t, &new)))
+            .count();
         let share = to_new as f64 / f64::from(n);
-        assert!((share - 0.2).abs() < 0.02, "half-way through the ramp: 0.5 / (1 + 1 + 0.5) = 20%, got {share}");
+        assert!(
+            (share - 0.2).abs() < 0.02,
+            "half-way through the ramp: 0.5 / (1 + 1 + 0.5) = 20%, got {share}"
+        );
         tokio::time::sleep(Duration::from_secs(50)).await;
         assert_eq!(new.share(Instant::now(), g.slow_start), 1.0);
-        let to_new = (0..3000).filter(|_| g.select(None).is_some_and(|(t, _)| Arc::ptr_eq(&t, &new))).count();
+        let to_new = (0..3000)
+            .filter(|_| g.select(None).is_some_and(|(t, _)| Arc::ptr_eq(&t, &new)))
+            .count();
         assert_eq!(to_new, 1000, "after the window: plain round robin");
     }
 }

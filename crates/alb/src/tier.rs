@@ -40,7 +40,9 @@ impl AlbTier {
             .load_balancers
             .iter()
             .flat_map(|lb| &lb.listeners)
-            .flat_map(|l| std::iter::once(&l.default_action).chain(l.rules.iter().map(|r| &r.action)))
+            .flat_map(|l| {
+                std::iter::once(&l.default_action).chain(l.rules.iter().map(|r| &r.action))
+            })
             .flat_map(|a| a.target_groups())
             .map(|(name, _)| name)
             .collect();
@@ -50,7 +52,15 @@ impl AlbTier {
             .enumerate()
             .map(|(i, tg)| {
                 let index = u32::try_from(i).unwrap_or(u32::MAX);
-                (tg.name.clone(), Arc::new(TargetGroup::from_config(tg, index, in_use.contains(tg.name.as_str()), &metrics)))
+                (
+                    tg.name.clone(),
+                    Arc::new(TargetGroup::from_config(
+                        tg,
+                        index,
+                        in_use.contains(tg.name.as_str()),
+                        &metrics,
+                    )),
+                )
             })
             .collect();
         let mut listeners = HashMap::new();
@@ -60,7 +70,10 @@ impl AlbTier {
             let used = lb_groups.entry(lbc.name.clone()).or_default();
             for l in &lbc.listeners {
                 let port = l.port.to_string();
-                let mut compile = |priority: u32, conditions: &[edgeway_config::Condition], a: &edgeway_config::Action| Rule {
+                let mut compile = |priority: u32,
+                                   conditions: &[edgeway_config::Condition],
+                                   a: &edgeway_config::Action| {
+                    Rule {
                     priority,
                     conditions: conditions.iter().map(Condition::compile).collect(),
                     action: compile_action(a, &groups, used),
@@ -69,19 +82,36 @@ impl AlbTier {
                         "Requests that matched a listener rule (priority 0: the default action).",
                         &[("lb", &lbc.name), ("listener", &port), ("priority", &priority.to_string())],
                     ),
+                }
                 };
-                let rules: Vec<Rule> = l.rules.iter().map(|r| compile(r.priority, &r.condition, &r.action)).collect();
+                let rules: Vec<Rule> = l
+                    .rules
+                    .iter()
+                    .map(|r| compile(r.priority, &r.condition, &r.action))
+                    .collect();
                 let default = compile(0, &[], &l.default_action);
-                let listener = Listener::new(lb.clone(), l.port, RuleSet::new(rules, default), &metrics);
-                listeners.insert((lbc.name.clone(), l.port), Arc::new(ListenerHandler(Arc::new(listener))));
+                let listener =
+                    Listener::new(lb.clone(), l.port, RuleSet::new(rules, default), &metrics);
+                listeners.insert(
+                    (lbc.name.clone(), l.port),
+                    Arc::new(ListenerHandler(Arc::new(listener))),
+                );
             }
         }
-        Self(Arc::new(Inner { listeners, groups, lb_groups, checker: tls.map(Checker::new) }))
+        Self(Arc::new(Inner {
+            listeners,
+            groups,
+            lb_groups,
+            checker: tls.map(Checker::new),
+        }))
     }
 
     /// The handler for listener `port` of load balancer `lb` (None if it does not exist).
     pub fn handler(&self, lb: &str, port: u16) -> Option<Arc<dyn Handler>> {
-        self.0.listeners.get(&(lb.to_string(), port)).map(|h| h.clone() as Arc<dyn Handler>)
+        self.0
+            .listeners
+            .get(&(lb.to_string(), port))
+            .map(|h| h.clone() as Arc<dyn Handler>)
     }
 
     /// Runs every target group's health checks until `shutdown` resolves: each target is checked
@@ -106,8 +136,15 @@ impl AlbTier {
 
     /// Checks every target once, now (tests, and an admin "check now").
     pub async fn check_now(&self) {
-        let Some(checker) = &self.0.checker else { return };
-        let groups = self.0.groups.values().filter(|g| g.checks_enabled()).map(|g| checker.check_group(g));
+        let Some(checker) = &self.0.checker else {
+            return;
+        };
+        let groups = self
+            .0
+            .groups
+            .values()
+            .filter(|g| g.checks_enabled())
+            .map(|g| checker.check_group(g));
         futures_util::future::join_all(groups).await;
     }
 
@@ -119,7 +156,10 @@ impl AlbTier {
     /// Whether each target group `lb` forwards to that has targets has a healthy target.
     pub fn is_healthy(&self, lb: &str) -> bool {
         match self.0.lb_groups.get(lb) {
-            Some(groups) => groups.iter().filter(|g| !g.live_targets().is_empty()).all(|g| g.has_healthy_target()),
+            Some(groups) => groups
+                .iter()
+                .filter(|g| !g.live_targets().is_empty())
+                .all(|g| g.has_healthy_target()),
             None => false,
         }
     }
@@ -135,7 +175,11 @@ impl AlbTier {
     }
 }
 
-fn compile_action(a: &edgeway_config::Action, groups: &BTreeMap<String, Arc<TargetGroup>>, used: &mut Vec<Arc<TargetGroup>>) -> Action {
+fn compile_action(
+    a: &edgeway_config::Action,
+    groups: &BTreeMap<String, Arc<TargetGroup>>,
+    used: &mut Vec<Arc<TargetGroup>>,
+) -> Action {
     match a.kind.as_str() {
         "redirect" => {
             if let Some(r) = &a.redirect {
@@ -149,8 +193,11 @@ fn compile_action(a: &edgeway_config::Action, groups: &BTreeMap<String, Arc<Targ
         }
         _ => {}
     }
-    let weighted: Vec<(Arc<TargetGroup>, u32)> =
-        a.target_groups().into_iter().filter_map(|(name, w)| groups.get(name).map(|g| (g.clone(), w))).collect();
+    let weighted: Vec<(Arc<TargetGroup>, u32)> = a
+        .target_groups()
+        .into_iter()
+        .filter_map(|(name, w)| groups.get(name).map(|g| (g.clone(), w)))
+        .collect();
     for (g, _) in &weighted {
         if !used.iter().any(|u| Arc::ptr_eq(u, g)) {
             used.push(g.clone());

@@ -40,13 +40,22 @@ impl Wildcard {
                 t => t,
             });
         }
-        Self { toks, case_insensitive }
+        Self {
+            toks,
+            case_insensitive,
+        }
     }
 
     /// Whether the whole of `text` matches.
     pub fn matches(&self, text: &str) -> bool {
         let text = text.as_bytes();
-        let eq = |p: u8, t: u8| if self.case_insensitive { p == t.to_ascii_lowercase() } else { p == t };
+        let eq = |p: u8, t: u8| {
+            if self.case_insensitive {
+                p == t.to_ascii_lowercase()
+            } else {
+                p == t
+            }
+        };
         let (mut p, mut t) = (0usize, 0usize);
         // Where to resume after the last `*`: (pattern index after it, text index it covers to).
         let mut star: Option<(usize, usize)> = None;
@@ -112,7 +121,11 @@ mod tests {
             ("Val?E", true, true, "valUe", true),
         ];
         for (pat, ci, esc, text, want) in cases {
-            assert_eq!(Wildcard::new(pat, *ci, *esc).matches(text), *want, "{pat} vs {text}");
+            assert_eq!(
+                Wildcard::new(pat, *ci, *esc).matches(text),
+                *want,
+                "{pat} vs {text}"
+            );
         }
     }
 }

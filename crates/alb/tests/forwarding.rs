@@ -11,7 +11,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 async fn one_lb(targets: &[String], lb_extra: &str, tg_extra: &str) -> (Alb, SocketAddr) {
     let l = bind().await;
     let port = l.local_addr().unwrap().port();
-    let list = targets.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
+    let list = targets
+        .iter()
+        .map(|t| format!("\"{t}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     let toml = format!(
         r#"
 [[load_balancer]]
@@ -37,14 +41,32 @@ async fn target_sees_forwarded_headers_trace_id_and_host() {
     let (_alb, addr) = one_lb(&[t.addr.to_string()], "", "").await;
     let port = addr.port();
 
-    let r = send(addr, "GET", "/p?q=1", &[("host", "shop.example.com"), ("x-forwarded-for", "203.0.113.7"), ("connection", "x-secret"), ("x-secret", "1"), ("x-forwarded-proto", "https")]).await;
+    let r = send(
+        addr,
+        "GET",
+        "/p?q=1",
+        &[
+            ("host", "shop.example.com"),
+            ("x-forwarded-for", "203.0.113.7"),
+            ("connection", "x-secret"),
+            ("x-secret", "1"),
+            ("x-forwarded-proto", "https"),
+        ],
+    )
+    .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.headers["x-target"], "t");
-    assert!(!r.headers.contains_key("keep-alive"), "hop-by-hop response header removed");
+    assert!(
+        !r.headers.contains_key("keep-alive"),
+        "hop-by-hop response header removed"
+    );
     let j = r.json();
     assert_eq!(j["uri"], "/p?q=1");
     assert_eq!(j["version"], "HTTP/1.1");
-    assert_eq!(r.seen("x-forwarded-for").as_deref(), Some("203.0.113.7, 127.0.0.1"));
+    assert_eq!(
+        r.seen("x-forwarded-for").as_deref(),
+        Some("203.0.113.7, 127.0.0.1")
+    );
     assert_eq!(r.seen("x-forwarded-proto").as_deref(), Some("http"));
     assert_eq!(r.seen("x-forwarded-port"), Some(port.to_string()));
     assert_eq!(r.seen("host"), Some(format!("shop.example.com:{port}")));
@@ -52,29 +74,55 @@ async fn target_sees_forwarded_headers_trace_id_and_host() {
     let trace = r.seen("x-amzn-trace-id").unwrap();
     let parts: Vec<&str> = trace.strip_prefix("Root=1-").unwrap().split('-').collect();
     assert_eq!((parts[0].len(), parts[1].len()), (8, 24), "{trace}");
-    assert!(parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_hexdigit())), "{trace}");
+    assert!(
+        parts
+            .iter()
+            .all(|p| p.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{trace}"
+    );
 
     let r = send(addr, "GET", "/", &[("x-amzn-trace-id", "Self=1-00000000-000000000000000000000000;Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")]).await;
     let trace = r.seen("x-amzn-trace-id").unwrap();
     assert!(trace.starts_with("Self=1-"), "{trace}");
-    assert!(trace.ends_with(";Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"), "{trace}");
+    assert!(
+        trace.ends_with(";Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"),
+        "{trace}"
+    );
     assert!(!trace.contains("Self=1-00000000"), "{trace}");
 }
 
 #[tokio::test]
 async fn xff_modes_client_port_and_preserved_host() {
     let t = target("t").await;
-    let (_alb, addr) = one_lb(&[t.addr.to_string()], "enable_xff_client_port = true\npreserve_host_header = true", "").await;
+    let (_alb, addr) = one_lb(
+        &[t.addr.to_string()],
+        "enable_xff_client_port = true\npreserve_host_header = true",
+        "",
+    )
+    .await;
     let r = send(addr, "GET", "/", &[("host", "shop.example.com:1234")]).await;
     let xff = r.seen("x-forwarded-for").unwrap();
-    assert!(xff.starts_with("127.0.0.1:") && xff.len() > "127.0.0.1:".len(), "{xff}");
+    assert!(
+        xff.starts_with("127.0.0.1:") && xff.len() > "127.0.0.1:".len(),
+        "{xff}"
+    );
     assert_eq!(r.seen("host").as_deref(), Some("shop.example.com:1234"));
 
-    let (_alb2, addr2) = one_lb(&[t.addr.to_string()], "xff_header_processing_mode = \"remove\"", "").await;
+    let (_alb2, addr2) = one_lb(
+        &[t.addr.to_string()],
+        "xff_header_processing_mode = \"remove\"",
+        "",
+    )
+    .await;
     let r = send(addr2, "GET", "/", &[("x-forwarded-for", "1.2.3.4")]).await;
     assert_eq!(r.seen("x-forwarded-for"), None);
 
-    let (_alb3, addr3) = one_lb(&[t.addr.to_string()], "xff_header_processing_mode = \"preserve\"", "").await;
+    let (_alb3, addr3) = one_lb(
+        &[t.addr.to_string()],
+        "xff_header_processing_mode = \"preserve\"",
+        "",
+    )
+    .await;
     let r = send(addr3, "GET", "/", &[("x-forwarded-for", "1.2.3.4")]).await;
     assert_eq!(r.seen("x-forwarded-for").as_deref(), Some("1.2.3.4"));
 }
@@ -92,7 +140,12 @@ async fn alb_generated_statuses() {
     let r = send(addr, "GET", "/", &[("x-forwarded-for", &xff)]).await;
     assert_eq!(r.status, 463);
     let xff = vec!["10.0.0.1"; 30].join(", ");
-    assert_eq!(send(addr, "GET", "/", &[("x-forwarded-for", &xff)]).await.status, 200);
+    assert_eq!(
+        send(addr, "GET", "/", &[("x-forwarded-for", &xff)])
+            .await
+            .status,
+        200
+    );
 
     // A Transfer-Encoding other than chunked/identity: 501 (raw, since clients refuse to send it).
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -102,7 +155,13 @@ async fn alb_generated_statuses() {
     assert!(out.starts_with("HTTP/1.1 501"), "{out}");
     assert_eq!(t.hits(), 1);
     let listener = addr.port().to_string();
-    assert_eq!(alb.metrics.value("edgeway_alb_responses_total", &[("lb", "web"), ("listener", &listener), ("code", "463")]), 1);
+    assert_eq!(
+        alb.metrics.value(
+            "edgeway_alb_responses_total",
+            &[("lb", "web"), ("listener", &listener), ("code", "463")]
+        ),
+        1
+    );
 }
 
 #[tokio::test]
@@ -110,8 +169,19 @@ async fn no_registered_targets_is_503() {
     let (alb, addr) = one_lb(&[], "", "").await;
     let r = get(addr, "/").await;
     assert_eq!(r.status, 503);
-    assert!(r.body.contains("<title>503 Service Temporarily Unavailable</title>"), "{}", r.body);
-    assert_eq!(alb.metrics.value("edgeway_alb_upstream_errors_total", &[("lb", "web"), ("kind", "no_targets")]), 1);
+    assert!(
+        r.body
+            .contains("<title>503 Service Temporarily Unavailable</title>"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        alb.metrics.value(
+            "edgeway_alb_upstream_errors_total",
+            &[("lb", "web"), ("kind", "no_targets")]
+        ),
+        1
+    );
 }
 
 #[tokio::test]
@@ -122,7 +192,13 @@ async fn refused_connection_is_502() {
     assert_eq!(r.status, 502);
     assert_eq!(r.headers["server"], "awselb/2.0");
     assert_eq!(r.body, "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n");
-    assert_eq!(alb.metrics.value("edgeway_alb_upstream_errors_total", &[("lb", "web"), ("kind", "connect")]), 1);
+    assert_eq!(
+        alb.metrics.value(
+            "edgeway_alb_upstream_errors_total",
+            &[("lb", "web"), ("kind", "connect")]
+        ),
+        1
+    );
 }
 
 #[tokio::test]
@@ -133,7 +209,13 @@ async fn target_that_never_answers_is_504_after_idle_timeout() {
     let r = get(addr, "/").await;
     assert_eq!(r.status, 504);
     assert!(started.elapsed() >= std::time::Duration::from_millis(900));
-    assert_eq!(alb.metrics.value("edgeway_alb_upstream_errors_total", &[("lb", "web"), ("kind", "timeout")]), 1);
+    assert_eq!(
+        alb.metrics.value(
+            "edgeway_alb_upstream_errors_total",
+            &[("lb", "web"), ("kind", "timeout")]
+        ),
+        1
+    );
 }
 
 #[tokio::test]
@@ -141,8 +223,12 @@ async fn http2_viewer_reaches_target_over_http1_with_host() {
     let t = target("t").await;
     let (_alb, addr) = one_lb(&[t.addr.to_string()], "", "").await;
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) =
-        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), hyper_util::rt::TokioIo::new(stream)).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
     tokio::spawn(conn);
     let req = http::Request::builder()
         .uri(format!("http://shop.example.com:{}/h2?x=1", addr.port()))
@@ -157,7 +243,10 @@ async fn http2_viewer_reaches_target_over_http1_with_host() {
     let j = r.json();
     assert_eq!(j["version"], "HTTP/1.1");
     assert_eq!(j["uri"], "/h2?x=1");
-    assert_eq!(r.seen("host"), Some(format!("shop.example.com:{}", addr.port())));
+    assert_eq!(
+        r.seen("host"),
+        Some(format!("shop.example.com:{}", addr.port()))
+    );
     assert_eq!(r.seen_all("cookie"), vec!["a=1; b=2".to_string()]);
 }
 
@@ -174,7 +263,11 @@ async fn websocket_upgrade_is_tunnelled() {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(s.read(&mut byte).await.unwrap(), 1, "closed before the 101 head");
+        assert_eq!(
+            s.read(&mut byte).await.unwrap(),
+            1,
+            "closed before the 101 head"
+        );
         head.push(byte[0]);
     }
     let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
@@ -229,7 +322,12 @@ async fn tls_handshake_failure_to_target_is_502() {
     let r = get(addr, "/").await;
     assert_eq!(r.status, 502);
     assert_eq!(plain.hits(), 0);
-    let kinds = ["tls", "protocol", "connect"].map(|k| alb.metrics.value("edgeway_alb_upstream_errors_total", &[("lb", "web"), ("kind", k)]));
+    let kinds = ["tls", "protocol", "connect"].map(|k| {
+        alb.metrics.value(
+            "edgeway_alb_upstream_errors_total",
+            &[("lb", "web"), ("kind", k)],
+        )
+    });
     // edgeway-http currently classifies this handshake failure as `connect`; either is a 502.
     assert_eq!(kinds.iter().sum::<u64>(), 1, "{kinds:?}");
 }

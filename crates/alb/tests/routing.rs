@@ -5,7 +5,9 @@ mod common;
 use common::*;
 
 fn fixed(body: &str) -> String {
-    format!(r#"type = "fixed-response", fixed_response = {{ content_type = "text/plain", message_body = "{body}", status_code = "200" }}"#)
+    format!(
+        r#"type = "fixed-response", fixed_response = {{ content_type = "text/plain", message_body = "{body}", status_code = "200" }}"#
+    )
 }
 
 #[tokio::test]
@@ -40,11 +42,48 @@ targets = ["{a}", "127.0.0.1"]
     assert_eq!(names, ["a", "b", "a", "b", "a", "b", "a", "b", "a", "b"]);
     assert_eq!((a.hits(), b.hits()), (5, 5));
     let m = &alb.metrics;
-    assert_eq!(m.value("edgeway_alb_requests_total", &[("lb", "web"), ("listener", &port.to_string())]), 10);
-    assert_eq!(m.value("edgeway_alb_responses_total", &[("lb", "web"), ("listener", &port.to_string()), ("code", "200")]), 10);
-    assert_eq!(m.value("edgeway_alb_target_requests_total", &[("target_group", "app"), ("target", &a.addr.to_string())]), 5);
-    assert_eq!(m.value("edgeway_alb_rule_matches_total", &[("lb", "web"), ("listener", &port.to_string()), ("priority", "0")]), 10);
-    assert!(m.value("edgeway_alb_bytes_total", &[("lb", "web"), ("direction", "out")]) > 0);
+    assert_eq!(
+        m.value(
+            "edgeway_alb_requests_total",
+            &[("lb", "web"), ("listener", &port.to_string())]
+        ),
+        10
+    );
+    assert_eq!(
+        m.value(
+            "edgeway_alb_responses_total",
+            &[
+                ("lb", "web"),
+                ("listener", &port.to_string()),
+                ("code", "200")
+            ]
+        ),
+        10
+    );
+    assert_eq!(
+        m.value(
+            "edgeway_alb_target_requests_total",
+            &[("target_group", "app"), ("target", &a.addr.to_string())]
+        ),
+        5
+    );
+    assert_eq!(
+        m.value(
+            "edgeway_alb_rule_matches_total",
+            &[
+                ("lb", "web"),
+                ("listener", &port.to_string()),
+                ("priority", "0")
+            ]
+        ),
+        10
+    );
+    assert!(
+        m.value(
+            "edgeway_alb_bytes_total",
+            &[("lb", "web"), ("direction", "out")]
+        ) > 0
+    );
 }
 
 #[tokio::test]
@@ -113,7 +152,13 @@ targets = ["{api}"]
     let cases: Vec<(&str, &str, Vec<(&str, &str)>, u16, &str)> = vec![
         ("GET", "/api/items", vec![], 200, "api"),
         ("DELETE", "/api/items", vec![], 200, "delete"),
-        ("GET", "/", vec![("host", "Admin.Example.com:8080")], 200, "admin"),
+        (
+            "GET",
+            "/",
+            vec![("host", "Admin.Example.com:8080")],
+            200,
+            "admin",
+        ),
         ("GET", "/", vec![("x-canary", "YES")], 200, "canary"),
         ("GET", "/?version=v2", vec![], 200, "query"),
         ("GET", "/?x=beta", vec![], 200, "query"),
@@ -125,7 +170,11 @@ targets = ["{api}"]
     for (method, path, headers, status, want) in cases {
         let r = send(addr, method, path, &headers).await;
         assert_eq!(r.status, status, "{method} {path} {headers:?}: {}", r.body);
-        let got = if want == "api" { r.name() } else { r.body.clone() };
+        let got = if want == "api" {
+            r.name()
+        } else {
+            r.body.clone()
+        };
         assert_eq!(got, want, "{method} {path} {headers:?}");
     }
 }
@@ -158,14 +207,20 @@ action = {{ type = "fixed-response", fixed_response = {{ content_type = "applica
 
     let r = send(addr, "GET", "/a/b?x=1", &[("host", "shop.example.com")]).await;
     assert_eq!(r.status, 301);
-    assert_eq!(r.headers["location"], "https://shop.example.com:443/a/b?x=1");
+    assert_eq!(
+        r.headers["location"],
+        "https://shop.example.com:443/a/b?x=1"
+    );
     assert_eq!(r.headers["server"], "awselb/2.0");
     let r = send(addr, "GET", "/", &[("host", "shop.example.com")]).await;
     assert_eq!(r.headers["location"], "https://shop.example.com:443/");
 
     let r = send(addr, "GET", "/old/page", &[("host", "shop.example.com")]).await;
     assert_eq!(r.status, 302);
-    assert_eq!(r.headers["location"], format!("http://new.shop.example.com:{port}/new/old/page?&from=old"));
+    assert_eq!(
+        r.headers["location"],
+        format!("http://new.shop.example.com:{port}/new/old/page?&from=old")
+    );
 
     let r = get(addr, "/teapot").await;
     assert_eq!(r.status, 418);

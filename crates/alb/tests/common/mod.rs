@@ -59,17 +59,32 @@ struct State {
 fn json_response(status: StatusCode, v: serde_json::Value) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
     *r.status_mut() = status;
-    r.headers_mut().insert("content-type", http::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        "content-type",
+        http::HeaderValue::from_static("application/json"),
+    );
     r
 }
 
 async fn handle(s: State, mut req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let headers: Vec<(String, String)> =
-        req.headers().iter().map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
     if req.uri().path() == "/health" {
         s.health_checks.fetch_add(1, Ordering::SeqCst);
         *s.last_health.lock().unwrap() = headers;
-        let code = if s.healthy.load(Ordering::SeqCst) { StatusCode::OK } else { StatusCode::INTERNAL_SERVER_ERROR };
+        let code = if s.healthy.load(Ordering::SeqCst) {
+            StatusCode::OK
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
         return json_response(code, serde_json::json!({ "name": s.name }));
     }
     s.hits.fetch_add(1, Ordering::SeqCst);
@@ -86,14 +101,21 @@ async fn handle(s: State, mut req: Request<Incoming>) -> Response<Full<Bytes>> {
         });
         let mut r = Response::new(Full::new(Bytes::new()));
         *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        r.headers_mut().insert("upgrade", http::HeaderValue::from_static("websocket"));
-        r.headers_mut().insert("connection", http::HeaderValue::from_static("Upgrade"));
+        r.headers_mut()
+            .insert("upgrade", http::HeaderValue::from_static("websocket"));
+        r.headers_mut()
+            .insert("connection", http::HeaderValue::from_static("Upgrade"));
         return r;
     }
     let method = req.method().to_string();
     let uri = req.uri().to_string();
     let version = format!("{:?}", req.version());
-    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (k, v) in headers {
         map.entry(k).or_default().push(v);
@@ -102,11 +124,16 @@ async fn handle(s: State, mut req: Request<Incoming>) -> Response<Full<Bytes>> {
         StatusCode::OK,
         serde_json::json!({ "name": s.name, "method": method, "uri": uri, "version": version, "headers": map, "body": String::from_utf8_lossy(&body) }),
     );
-    r.headers_mut().insert("x-target", http::HeaderValue::from_str(&s.name).unwrap());
+    r.headers_mut()
+        .insert("x-target", http::HeaderValue::from_str(&s.name).unwrap());
     if uri.starts_with("/login") {
-        r.headers_mut().insert("set-cookie", http::HeaderValue::from_static("session=s1; Path=/"));
+        r.headers_mut().insert(
+            "set-cookie",
+            http::HeaderValue::from_static("session=s1; Path=/"),
+        );
     }
-    r.headers_mut().insert("keep-alive", http::HeaderValue::from_static("timeout=120"));
+    r.headers_mut()
+        .insert("keep-alive", http::HeaderValue::from_static("timeout=120"));
     r
 }
 
@@ -117,7 +144,9 @@ pub async fn target(name: &str) -> Target {
 /// A TLS server config with a certificate from a throwaway CA.
 pub fn tls_config() -> Arc<rustls::ServerConfig> {
     let ca = edgeway_http::ca::LocalCa::ephemeral().unwrap();
-    let key = ca.issue(&["127.0.0.1".to_string(), "shop.example.com".to_string()]).unwrap();
+    let key = ca
+        .issue(&["127.0.0.1".to_string(), "shop.example.com".to_string()])
+        .unwrap();
     let mut sni = edgeway_http::tls::SniResolver::new();
     sni.set_default(key);
     edgeway_http::tls::server_config(sni, false, None).unwrap()
@@ -166,11 +195,15 @@ pub async fn target_with(name: &str, tls: Option<Arc<rustls::ServerConfig>>) -> 
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                 match acceptor {
                     None => {
-                        let _ = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).await;
+                        let _ = builder
+                            .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                            .await;
                     }
                     Some(acc) => {
                         if let Ok(tls) = acc.accept(stream).await {
-                            let _ = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc).await;
+                            let _ = builder
+                                .serve_connection_with_upgrades(TokioIo::new(tls), svc)
+                                .await;
                         }
                     }
                 }
@@ -208,11 +241,18 @@ pub struct Alb {
 
 /// Parses `toml`, builds the tier and serves each `(lb, listener)` on its pre-bound socket.
 pub async fn alb(toml: &str, listeners: Vec<(&str, TcpListener)>) -> Alb {
-    alb_with(toml, listeners.into_iter().map(|(lb, l)| (lb, l, None)).collect()).await
+    alb_with(
+        toml,
+        listeners.into_iter().map(|(lb, l)| (lb, l, None)).collect(),
+    )
+    .await
 }
 
 /// As [`alb`], with TLS on the listeners that have a config.
-pub async fn alb_with(toml: &str, listeners: Vec<(&str, TcpListener, Option<Arc<rustls::ServerConfig>>)>) -> Alb {
+pub async fn alb_with(
+    toml: &str,
+    listeners: Vec<(&str, TcpListener, Option<Arc<rustls::ServerConfig>>)>,
+) -> Alb {
     let cfg = match edgeway_config::parse("t.toml", toml) {
         Ok(c) => c,
         Err(e) => panic!("config: {e:?}\n{toml}"),
@@ -222,7 +262,9 @@ pub async fn alb_with(toml: &str, listeners: Vec<(&str, TcpListener, Option<Arc<
     let mut stops = Vec::new();
     for (lb, l, tls) in listeners {
         let port = l.local_addr().unwrap().port();
-        let handler = tier.handler(lb, port).unwrap_or_else(|| panic!("no listener {lb}:{port}"));
+        let handler = tier
+            .handler(lb, port)
+            .unwrap_or_else(|| panic!("no listener {lb}:{port}"));
         let (tx, rx) = oneshot::channel::<()>();
         stops.push(tx);
         let mut opts = edgeway_http::ServeOptions::new("alb", &Default::default());
@@ -231,7 +273,11 @@ pub async fn alb_with(toml: &str, listeners: Vec<(&str, TcpListener, Option<Arc<
             let _ = rx.await;
         }));
     }
-    Alb { tier, metrics, _stop: stops }
+    Alb {
+        tier,
+        metrics,
+        _stop: stops,
+    }
 }
 
 /// A response as the test sees it.
@@ -255,7 +301,14 @@ impl Resp {
         self.json()["headers"][h][0].as_str().map(str::to_string)
     }
     pub fn seen_all(&self, h: &str) -> Vec<String> {
-        self.json()["headers"][h].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
+        self.json()["headers"][h]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -271,18 +324,29 @@ pub async fn raw(addr: SocketAddr, bytes: &[u8], secs: u64) -> String {
 
 /// The Set-Cookie values of a response whose name is `name`.
 pub fn set_cookies<'a>(r: &'a Resp, name: &str) -> Vec<&'a str> {
-    r.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).filter(|v| v.starts_with(&format!("{name}="))).collect()
+    r.headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|v| v.starts_with(&format!("{name}=")))
+        .collect()
 }
 
 /// `NAME=VALUE` of the first Set-Cookie for `name` (to send back as a Cookie).
 pub fn cookie_pair(r: &Resp, name: &str) -> String {
-    set_cookies(r, name).first().and_then(|v| v.split(';').next()).unwrap_or_default().to_string()
+    set_cookies(r, name)
+        .first()
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// One HTTP/1.1 request on a fresh connection.
 pub async fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
     let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
     tokio::spawn(conn);
     let mut req = Request::builder().method(method).uri(path);
     let mut has_host = false;
@@ -293,19 +357,28 @@ pub async fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, 
     if !has_host {
         req = req.header("host", format!("shop.example.com:{}", addr.port()));
     }
-    let resp = sender.send_request(req.body(Full::new(Bytes::new())).unwrap()).await.unwrap();
+    let resp = sender
+        .send_request(req.body(Full::new(Bytes::new())).unwrap())
+        .await
+        .unwrap();
     collect(resp).await
 }
 
 /// One HTTPS request (any certificate accepted) with Host `shop.example.com`.
 pub async fn get_tls(addr: SocketAddr, path: &str) -> Resp {
     let stream = TcpStream::connect(addr).await.unwrap();
-    let connector = tokio_rustls::TlsConnector::from(edgeway_http::tls::insecure_client_config().unwrap());
+    let connector =
+        tokio_rustls::TlsConnector::from(edgeway_http::tls::insecure_client_config().unwrap());
     let name = rustls::pki_types::ServerName::try_from("shop.example.com").unwrap();
     let tls = connector.connect(name, stream).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
     tokio::spawn(conn);
-    let req = Request::get(path).header("host", "shop.example.com").body(Full::new(Bytes::new())).unwrap();
+    let req = Request::get(path)
+        .header("host", "shop.example.com")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
     collect(sender.send_request(req).await.unwrap()).await
 }
 
@@ -316,15 +389,26 @@ pub async fn get(addr: SocketAddr, path: &str) -> Resp {
 pub async fn collect(resp: Response<Incoming>) -> Resp {
     let status = resp.status().as_u16();
     let (parts, body) = resp.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    Resp { status, headers: parts.headers, body: String::from_utf8_lossy(&body).into_owned() }
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    Resp {
+        status,
+        headers: parts.headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
 }
 
 /// Polls `f` until it is true or `secs` pass.
 pub async fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     while !f() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

@@ -208,7 +208,7 @@ pub enum VarValue {
 
 pub struct Evaluator {
     pub instances: RefCell<Vec<Rc<Instance>>>,
-    children: RefCell<HashMap<(usize, String, Key), Result<usize, String>>>,
+    children: RefCell<Children>,
     modules: RefCell<HashMap<PathBuf, Rc<ModuleSrc>>>,
     root_vars: HashMap<String, VarValue>,
     in_progress: RefCell<HashSet<String>>,
@@ -217,6 +217,8 @@ pub struct Evaluator {
 }
 
 type R = Result<Value, String>;
+/// (parent instance, module call name, key) → child instance.
+type Children = HashMap<(usize, String, Key), Result<usize, String>>;
 
 fn marker_string(address: &str, attr: &str) -> String {
     format!("${{{address}.{attr}}}")
@@ -654,7 +656,7 @@ impl Evaluator {
                     .map(|x| to_str(x).map(|k| (Key::Str(k.clone()), Some(Value::String(k)))))
                     .collect::<Result<Vec<_>, _>>()
                     .map(|mut v| {
-                        v.sort_by(|a, b| a.0.suffix().cmp(&b.0.suffix()));
+                        v.sort_by_key(|a| a.0.suffix());
                         v.dedup_by(|a, b| a.0 == b.0);
                         v
                     }),

@@ -138,7 +138,7 @@ impl Explanation {
 pub fn glob(pattern: &str, text: &str, case_insensitive: bool) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
-    let eq = |a: char, b: char| if case_insensitive { a.to_ascii_lowercase() == b.to_ascii_lowercase() } else { a == b };
+    let eq = |a: char, b: char| if case_insensitive { a.eq_ignore_ascii_case(&b) } else { a == b };
     let (mut pi, mut ti) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {

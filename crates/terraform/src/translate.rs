@@ -961,7 +961,6 @@ impl<'e> Tx<'e> {
             });
         }
         // Origin groups: failover from the first member to the second.
-        let groups: HashMap<String, String> = HashMap::new();
         let mut origin_group = Vec::new();
         for g in rd.blocks("origin_group") {
             let Some(gid) = g.str("origin_id") else { continue };
@@ -976,10 +975,7 @@ impl<'e> Tx<'e> {
             origin_group.push(edgeway_config::OriginGroup { origin_id: gid, failover_criteria: edgeway_config::FailoverCriteria { status_codes }, member: members });
         }
         let behavior = |b: &Reader<'_>, ordered: bool| -> Option<CacheBehavior> {
-            let mut target = b.str("target_origin_id")?;
-            if let Some(p) = groups.get(&target) {
-                target = p.clone();
-            }
+            let target = b.str("target_origin_id")?;
             let cache_policy_id = self.policy_ref(b, "cache_policy_id", true);
             let origin_request_policy_id = self.policy_ref(b, "origin_request_policy_id", false);
             let forwarded_values = b.block("forwarded_values").map(|f| ForwardedValues {

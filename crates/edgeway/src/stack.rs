@@ -127,6 +127,9 @@ impl Stack {
                 let https = l.protocol == "HTTPS";
                 let mut opts = ServeOptions::new(format!("alb {} {}:{}", lb.name, l.protocol, l.port), &limits);
                 opts.h2 = lb.enable_http2 && https;
+                // ALB closes a client connection that sends nothing for `idle_timeout` (408 while a
+                // request head is incomplete).
+                opts.header_read_timeout = Duration::from_secs(lb.idle_timeout);
                 if https {
                     let configured: Vec<_> = l.certificate.iter().chain(l.additional_certificates.iter()).collect();
                     opts.tls = Some(certs::tls_config(&ca, &configured, &names, lb.enable_http2, l.ssl_policy.as_deref())?);

@@ -161,3 +161,30 @@ async fn metrics_count_each_tier() {
     assert_eq!(r.status, 200);
     d.stack.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_sticks_to_one_frontend_through_the_edge() {
+    let d = start().await;
+    let host = format!("dev.roboshop.localhost:{}", d.edge_https.port());
+    let first = get(&edge(&d), &host, "/").await.unwrap();
+    let cookie = first
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("AWSALB="))
+        .expect("the load balancer's AWSALB cookie reaches the viewer")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let pinned = first.header("x-instance-id").unwrap().to_string();
+    for _ in 0..6 {
+        let mut req = request("GET", &edge(&d), &host, "/");
+        req.headers_mut().insert("cookie", cookie.parse().unwrap());
+        let r = send(&edge(&d), req).await.unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("x-instance-id").unwrap(), pinned, "sticky to one target");
+    }
+    d.stack.shutdown().await;
+}

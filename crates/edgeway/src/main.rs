@@ -59,30 +59,18 @@ enum Command {
         #[command(subcommand)]
         what: TargetsCommand,
     },
-    /// Translate infrastructure code into an edgeway config.
-    Import {
-        #[command(subcommand)]
-        what: ImportCommand,
-    },
-    /// Print, without sending traffic, the decisions a request would meet: DNS, distribution,
-    /// cache behavior, cache key and TTLs, origin, listener, rules, action, target group.
-    Explain {
-        /// The config file (TOML).
-        #[arg(short, long)]
-        config: PathBuf,
-        /// The request URL, e.g. https://dev.roboshop.localhost:8443/images/a.png.
-        url: String,
-        #[arg(long, default_value = "GET")]
-        method: String,
-        /// A request header, 'Name: value' (repeatable).
-        #[arg(short = 'H', long = "header")]
-        headers: Vec<String>,
-        /// The viewer's IP address.
+    /// Invalidate cached objects of a distribution (CreateInvalidation), through the admin
+    /// listener: exact paths or paths ending in `*`.
+    Invalidate {
+        /// The distribution's id.
         #[arg(long)]
-        from: Option<String>,
-        /// Print the same as JSON.
-        #[arg(long)]
-        json: bool,
+        distribution: String,
+        /// The admin listener.
+        #[arg(long, default_value = "127.0.0.1:9900")]
+        admin: SocketAddr,
+        /// Paths such as /images/* or /index.html.
+        #[arg(required = true)]
+        paths: Vec<String>,
     },
     /// Translate infrastructure code into an edgeway config.
     Import {
@@ -121,28 +109,6 @@ enum Command {
 }
 
 #[derive(Subcommand)]
-enum TargetsCommand {
-    /// RegisterTargets: the targets start `initial` and get traffic once a health check passes.
-    Register(TargetsArgs),
-    /// DeregisterTargets: the targets drain for the group's deregistration_delay.
-    Deregister(TargetsArgs),
-    /// DescribeTargetHealth: each target's state, reason and description.
-    Health(TargetsArgs),
-}
-
-#[derive(clap::Args)]
-struct TargetsArgs {
-    /// The admin listener.
-    #[arg(long, default_value = "127.0.0.1:9900")]
-    admin: SocketAddr,
-    /// The target group's name.
-    #[arg(long)]
-    target_group: String,
-    /// Targets as IP:PORT (or IP, with the group's port).
-    targets: Vec<String>,
-}
-
-#[derive(Subcommand)]
 enum ImportCommand {
     /// Terraform (.tf files): the TOML goes to stdout (or -o), one line per ignored or
     /// untranslatable thing to stderr as FILE:LINE:COL: address.attribute: why. Exit 0 when the
@@ -169,6 +135,28 @@ enum ImportCommand {
         #[arg(long)]
         demo_targets: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum TargetsCommand {
+    /// RegisterTargets: the targets start `initial` and get traffic once a health check passes.
+    Register(TargetsArgs),
+    /// DeregisterTargets: the targets drain for the group's deregistration_delay.
+    Deregister(TargetsArgs),
+    /// DescribeTargetHealth: each target's state, reason and description.
+    Health(TargetsArgs),
+}
+
+#[derive(clap::Args)]
+struct TargetsArgs {
+    /// The admin listener.
+    #[arg(long, default_value = "127.0.0.1:9900")]
+    admin: SocketAddr,
+    /// The target group's name.
+    #[arg(long)]
+    target_group: String,
+    /// Targets as IP:PORT (or IP, with the group's port).
+    targets: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -228,6 +216,7 @@ fn main() -> ExitCode {
         },
         Command::Dns { what: DnsCommand::Query { name, record_type, server } } => dns_query(&name, &record_type, server),
         Command::Targets { what } => targets(what),
+        Command::Invalidate { distribution, admin, paths } => invalidate(&distribution, admin, &paths),
         Command::Import { what: ImportCommand::Terraform { path, output, vars, var_files, targets, listens, demo_targets } } => {
             let args = edgeway_terraform::cli::ImportArgs { path, output, vars, var_files, targets, listens, demo_targets };
             ExitCode::from(edgeway_terraform::cli::import_main(&args))
@@ -400,6 +389,28 @@ fn targets(what: TargetsCommand) -> ExitCode {
     } else {
         println!("{op}ed {} target(s) in {}", list.len(), args.target_group);
     }
+    ExitCode::SUCCESS
+}
+
+/// `edgeway invalidate`: POST the paths to the admin listener's invalidation API.
+fn invalidate(distribution: &str, admin: SocketAddr, paths: &[String]) -> ExitCode {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e, 1),
+    };
+    let path = format!("/distributions/{distribution}/invalidations");
+    let body = serde_json::json!({ "paths": paths }).to_string();
+    let (status, body) = match rt.block_on(admin_request(admin, "POST", &path, &body)) {
+        Ok(a) => a,
+        Err(e) => return fail(&format!("admin listener {admin}: {e}"), 1),
+    };
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body.clone()));
+    if !(200..300).contains(&status) {
+        let msg = v["Error"]["Message"].as_str().map_or_else(|| body.trim().to_string(), str::to_string);
+        return fail(&format!("{status}: {msg}"), 1);
+    }
+    let inv = &v["Invalidation"];
+    println!("{}\t{}\t{} path(s)", inv["Id"].as_str().unwrap_or("-"), inv["Status"].as_str().unwrap_or("-"), paths.len());
     ExitCode::SUCCESS
 }
 

@@ -159,8 +159,10 @@ impl Stack {
         }
 
         // The edge.
+        let mut cdn_tier = None;
         if !cfg.distributions.is_empty() {
             let cdn = CdnTier::new(&cfg, origin_resolver(&cfg), vec![ca.cert_der().clone()], metrics.clone())?;
+            cdn_tier = Some(cdn.clone());
             for d in &cfg.distributions {
                 let names = certs::distribution_names(&cfg, d);
                 for (https, addr) in distribution_listens(&d.listen) {
@@ -210,6 +212,15 @@ impl Stack {
                     ("application/json", serde_json::Value::Object(out).to_string())
                 }),
             );
+            if let Some(cdn) = cdn_tier.clone() {
+                admin.add_route(
+                    "/distributions/",
+                    "CloudFront invalidations (POST /distributions/ID/invalidations {\"paths\": [...]}, GET .../invalidations/INV)",
+                    Arc::new(move |m, p, b| {
+                        cdn.admin_api(m, p, b).map(|r| edgeway_admin::Reply { status: r.status, content_type: "application/json", body: r.body })
+                    }),
+                );
+            }
             let api_alb = alb.clone();
             admin.add_route(
                 "/target-groups",

@@ -161,14 +161,14 @@ impl Edge {
             Lookup::Hit(e) => {
                 if self.cache.backing_off(&c.key) && e.freshness.can_serve_on_error(now) {
                     self.counters.stale.inc();
-                    return Ok(self.from_entry(&e, &c, v, CacheResult::Hit));
+                    return Ok(self.answer_from(&e, &c, v, CacheResult::Hit));
                 }
                 match e.freshness.reuse(now) {
-                    Reuse::Fresh => Ok(self.from_entry(&e, &c, v, CacheResult::Hit)),
+                    Reuse::Fresh => Ok(self.answer_from(&e, &c, v, CacheResult::Hit)),
                     Reuse::StaleWhileRevalidate => {
                         self.counters.stale.inc();
                         self.refresh_in_background(v, c.clone(), e.clone());
-                        Ok(self.from_entry(&e, &c, v, CacheResult::Hit))
+                        Ok(self.answer_from(&e, &c, v, CacheResult::Hit))
                     }
                     Reuse::Revalidate => self.fill(b, v, &c, Some(e), true).await,
                 }
@@ -192,7 +192,7 @@ impl Edge {
     }
 
     /// The response from a stored entry (`Age` on hits only).
-    fn from_entry(&self, e: &CachedResponse, c: &Cacheable, v: &Viewer<'_>, result: CacheResult) -> (Response<Body>, CacheResult) {
+    fn answer_from(&self, e: &CachedResponse, c: &Cacheable, v: &Viewer<'_>, result: CacheResult) -> (Response<Body>, CacheResult) {
         let mut r = deliver::from_entry(e, &c.method, v.headers, self.cache.now());
         if matches!(result, CacheResult::Miss) {
             r.headers_mut().remove(header::AGE);
@@ -233,7 +233,7 @@ impl Edge {
     async fn fill(&self, b: &Behavior, v: &Viewer<'_>, c: &Cacheable, stale: Option<Arc<CachedResponse>>, conditional: bool) -> Result<(Response<Body>, CacheResult), CdnError> {
         let leader = match self.lead(b, c).await {
             Ok(l) => l,
-            Err(shared) => return Ok(self.from_entry(&shared, c, v, CacheResult::Hit)),
+            Err(shared) => return Ok(self.answer_from(&shared, c, v, CacheResult::Hit)),
         };
         let cond = match (&stale, conditional) {
             (Some(s), true) => conditional::revalidation_headers(&s.headers),
@@ -253,7 +253,7 @@ impl Edge {
                 self.cache.back_off(&c.key, now + wait);
                 self.counters.stale.inc();
                 leader.complete(Some(s.clone()));
-                return Ok(self.from_entry(s, c, v, CacheResult::Hit));
+                return Ok(self.answer_from(s, c, v, CacheResult::Hit));
             }
         }
         let resp = match fetched {
@@ -267,7 +267,7 @@ impl Edge {
             if let Some(s) = stale.as_ref().filter(|_| conditional) {
                 let e = Arc::new(self.refreshed(b, c, s, resp.headers(), request_time, now));
                 leader.complete(Some(e.clone()));
-                return Ok(self.from_entry(&e, c, v, CacheResult::RefreshHit));
+                return Ok(self.answer_from(&e, c, v, CacheResult::RefreshHit));
             }
         }
         self.store_and_deliver(b, v, c, resp, request_time, leader).await
@@ -359,7 +359,7 @@ impl Edge {
             } else {
                 leader.complete(None);
             }
-            return Ok(self.from_entry(&e, c, v, CacheResult::Miss));
+            return Ok(self.answer_from(&e, c, v, CacheResult::Miss));
         }
         if !d.store || length.is_some_and(|l| l > max) {
             leader.complete(None);

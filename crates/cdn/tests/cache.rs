@@ -2,7 +2,7 @@
 //! stale serving, error caching, collapsing, conditionals and ranges from the cache,
 //! compression, origin groups, invalidation, RFC 9111 mode and the access log — each asserting
 //! how often the origin was asked.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
 mod common;
 

@@ -8,6 +8,7 @@ pub mod ca;
 pub mod client;
 pub mod headers;
 pub mod metrics;
+pub mod prelude;
 pub mod serve;
 pub mod tls;
 

@@ -2,6 +2,7 @@
 //! limits (header size, URI length, header read timeout, connection cap) and graceful shutdown.
 
 use crate::body::{full, Body};
+use crate::prelude;
 use futures_util::future::BoxFuture;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -129,7 +130,11 @@ pub async fn serve(
             match acceptor {
                 None => {
                     let info = Arc::new(ConnInfo { peer, local, tls: None });
-                    serve_conn(stream, info, handler, &opts, stop).await;
+                    let max = opts.max_header_bytes.max(8192);
+                    let Some(io) = prelude::first_head(stream, opts.header_read_timeout, max, opts.h2).await else {
+                        return;
+                    };
+                    serve_conn(io, info, handler, &opts, stop).await;
                 }
                 Some(acc) => {
                     let hs = tokio::time::timeout(opts.header_read_timeout, acc.accept(stream)).await;
@@ -150,8 +155,17 @@ pub async fn serve(
                             .map(|s| format!("{:?}", s.suite()))
                             .unwrap_or_default(),
                     };
+                    let h2 = info.alpn.as_deref() == Some(b"h2");
                     let info = Arc::new(ConnInfo { peer, local, tls: Some(info) });
-                    serve_conn(tls, info, handler, &opts, stop).await;
+                    if h2 {
+                        serve_conn(tls, info, handler, &opts, stop).await;
+                    } else {
+                        let max = opts.max_header_bytes.max(8192);
+                        let Some(io) = prelude::first_head(tls, opts.header_read_timeout, max, false).await else {
+                            return;
+                        };
+                        serve_conn(io, info, handler, &opts, stop).await;
+                    }
                 }
             }
         });

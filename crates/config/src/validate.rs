@@ -472,6 +472,27 @@ fn condition(v: &mut V, p: &str, cond: &Condition) {
     }
 }
 
+/// ALB's per-rule quotas: (condition values, wildcards) across every condition of a rule.
+fn rule_quota(conds: &[Condition]) -> (usize, usize) {
+    let mut values: Vec<&str> = Vec::new();
+    for c in conds {
+        for vals in [&c.host_header, &c.path_pattern, &c.http_request_method, &c.source_ip].into_iter().flatten() {
+            values.extend(vals.values.iter().map(String::as_str));
+        }
+        if let Some(h) = &c.http_header {
+            values.extend(h.values.iter().map(String::as_str));
+        }
+        for q in &c.query_string {
+            values.push(q.value.as_str());
+            values.extend(q.key.as_deref());
+        }
+    }
+    let wildcards = values.iter().map(|x| x.chars().filter(|ch| *ch == '*' || *ch == '?').count()).sum();
+    // A query_string key/value pair is one value (its key was pushed beside its value).
+    let keys = conds.iter().flat_map(|c| c.query_string.iter()).filter(|q| q.key.is_some()).count();
+    (values.len().saturating_sub(keys), wildcards)
+}
+
 fn load_balancers(c: &Config, v: &mut V) {
     let mut names = HashSet::new();
     for (li, lb) in c.load_balancers.iter().enumerate() {
@@ -534,6 +555,13 @@ fn load_balancers(c: &Config, v: &mut V) {
                 }
                 for (ci, cond) in r.condition.iter().enumerate() {
                     condition(v, &format!("{rp}.condition[{ci}]"), cond);
+                }
+                let (values, wildcards) = rule_quota(&r.condition);
+                if values > 5 {
+                    v.err(format!("{rp}.condition"), format!("{values} condition values; ALB allows at most 5 per rule"));
+                }
+                if wildcards > 5 {
+                    v.err(format!("{rp}.condition"), format!("{wildcards} wildcards; ALB allows at most 5 per rule"));
                 }
                 action(c, v, &format!("{rp}.action"), &r.action, https);
             }

@@ -100,3 +100,23 @@ fn syntax_errors_have_a_position() {
     assert_eq!(e.len(), 1);
     assert!(e[0].starts_with("t.toml:1:"), "{e:?}");
 }
+
+#[test]
+fn alb_rule_quotas_are_enforced() {
+    let src = r#"
+[[target_group]]
+name = "tg"
+[[load_balancer]]
+name = "lb"
+[[load_balancer.listener]]
+port = 19080
+default_action = { type = "forward", target_group = "tg" }
+[[load_balancer.listener.rule]]
+priority = 1
+condition = [{ path_pattern = { values = ["/a*", "/b*", "/c*"] } }, { host_header = { values = ["*.x", "*.y", "*.z"] } }]
+action = { type = "forward", target_group = "tg" }
+"#;
+    let e = errors(src);
+    assert!(e.iter().any(|l| l.contains("load_balancer[0].listener[0].rule[0].condition: 6 condition values; ALB allows at most 5 per rule")), "{e:?}");
+    assert!(e.iter().any(|l| l.contains("6 wildcards; ALB allows at most 5 per rule")), "{e:?}");
+}

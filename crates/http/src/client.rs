@@ -60,7 +60,52 @@ impl tower_service::Service<Name> for DynResolver {
     }
 }
 
-type Connector = hyper_rustls::HttpsConnector<HttpConnector<DynResolver>>;
+type Https = hyper_rustls::HttpsConnector<HttpConnector<DynResolver>>;
+type Connector = Bounded;
+
+/// How long a TLS handshake to an upstream may take after the TCP connect (ALB: 10 s, then 502).
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The TLS handshake to an upstream did not finish in time.
+#[derive(Debug)]
+pub struct HandshakeTimeout;
+
+impl std::fmt::Display for HandshakeTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TLS handshake timed out")
+    }
+}
+
+impl std::error::Error for HandshakeTimeout {}
+
+/// The HTTPS connector with the whole connect (TCP, then TLS) bounded: the TCP part by the
+/// connector's own connect timeout, the rest by [`TLS_HANDSHAKE_TIMEOUT`].
+#[derive(Clone)]
+pub struct Bounded {
+    inner: Https,
+    limit: Duration,
+}
+
+impl tower_service::Service<http::Uri> for Bounded {
+    type Response = <Https as tower_service::Service<http::Uri>>::Response;
+    type Error = crate::BoxError;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let fut = self.inner.call(uri);
+        let limit = self.limit;
+        Box::pin(async move {
+            match tokio::time::timeout(limit, fut).await {
+                Ok(r) => r,
+                Err(_) => Err(Box::new(HandshakeTimeout) as crate::BoxError),
+            }
+        })
+    }
+}
 
 /// How an upstream client connects.
 #[derive(Clone)]
@@ -134,7 +179,7 @@ fn classify(e: &hyper_util::client::legacy::Error) -> UpstreamError {
                 tls = true;
             }
         }
-        if s.is::<rustls::Error>() {
+        if s.is::<rustls::Error>() || s.is::<HandshakeTimeout>() {
             tls = true;
         }
         src = s.source();
@@ -166,6 +211,11 @@ fn classify(e: &hyper_util::client::legacy::Error) -> UpstreamError {
 
 impl UpstreamClient {
     pub fn new(opts: ClientOptions) -> Self {
+        Self::with_handshake_timeout(opts, TLS_HANDSHAKE_TIMEOUT)
+    }
+
+    /// A client whose TLS handshakes may take `handshake` after the TCP connect.
+    pub fn with_handshake_timeout(opts: ClientOptions, handshake: Duration) -> Self {
         let mut http = HttpConnector::new_with_resolver(DynResolver(opts.resolver.clone()));
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -176,6 +226,7 @@ impl UpstreamClient {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
+        let https = Bounded { inner: https, limit: opts.connect_timeout + handshake };
         let inner = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())

@@ -7,7 +7,7 @@ use crate::headers::{join_cookies, set_forwarded_for, set_forwarded_proto_port, 
 use crate::load_balancer::LoadBalancer;
 use crate::record::Record;
 use crate::stream::{cut_future, Guarded};
-use crate::target_group::{Target, TargetGroup};
+use crate::target_group::{ProtocolVersion, Target, TargetGroup};
 use edgeway_http::headers::{is_upgrade, strip_hop_by_hop};
 use edgeway_http::metrics::Gauge;
 use edgeway_http::{Body, ConnInfo, UpstreamError};
@@ -79,10 +79,12 @@ pub async fn forward(
     trace: &str,
     rec: &mut Record,
 ) -> Result<Response<Body>, AlbError> {
-    let client = lb
-        .client
-        .as_ref()
-        .ok_or_else(|| AlbError::Internal("no TLS client configuration".into()))?;
+    // HTTP2 and GRPC groups get HTTP/2 to their targets; HTTP1 groups HTTP/1.1.
+    let client = match tg.protocol_version {
+        ProtocolVersion::Http1 => lb.client.as_ref(),
+        ProtocolVersion::Http2 | ProtocolVersion::Grpc => lb.client_h2.as_ref(),
+    }
+    .ok_or_else(|| AlbError::Internal("no TLS client configuration".into()))?;
     let downstream_upgrade = is_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
     let up = target_request(lb, down, tg.https, target.addr, parts, body, trace)?;

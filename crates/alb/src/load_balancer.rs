@@ -29,6 +29,8 @@ pub struct LoadBalancer {
     pub codec: Codec,
     /// Keep-alive connections to targets (None only if TLS could not be set up).
     pub client: Option<UpstreamClient>,
+    /// HTTP/2 connections to targets of `protocol_version` HTTP2 and GRPC groups.
+    pub client_h2: Option<UpstreamClient>,
     pub bytes_in: Counter,
     pub bytes_out: Counter,
     metrics: Metrics,
@@ -41,17 +43,17 @@ impl LoadBalancer {
         metrics: &Metrics,
     ) -> Self {
         let idle_timeout = Duration::from_secs(lb.idle_timeout.max(1));
-        let client = tls.map(|tls| {
-            UpstreamClient::new(ClientOptions {
-                connect_timeout: CONNECT_TIMEOUT,
-                // A bit under the idle timeout, so edgeway closes an idle connection before the
-                // target's own keep-alive (expected to be longer) races it.
-                pool_idle_timeout: idle_timeout.mul_f64(0.9),
-                pool_max_idle_per_host: 64,
-                tls,
-                resolver: Arc::new(SystemResolve),
-            })
+        let options = tls.map(|tls| ClientOptions {
+            connect_timeout: CONNECT_TIMEOUT,
+            // A bit under the idle timeout, so edgeway closes an idle connection before the
+            // target's own keep-alive (expected to be longer) races it.
+            pool_idle_timeout: idle_timeout.mul_f64(0.9),
+            pool_max_idle_per_host: 64,
+            tls,
+            resolver: Arc::new(SystemResolve),
         });
+        let client = options.clone().map(UpstreamClient::new);
+        let client_h2 = options.map(UpstreamClient::http2);
         let bytes = |direction: &str| {
             metrics.counter(
                 "edgeway_alb_bytes_total",
@@ -72,6 +74,7 @@ impl LoadBalancer {
                 .and_then(|sink| AccessLog::start(sink, &lb.name, metrics)),
             codec: Codec::new(),
             client,
+            client_h2,
             bytes_in: bytes("in"),
             bytes_out: bytes("out"),
             metrics: metrics.clone(),

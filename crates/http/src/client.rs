@@ -216,16 +216,34 @@ impl UpstreamClient {
 
     /// A client whose TLS handshakes may take `handshake` after the TCP connect.
     pub fn with_handshake_timeout(opts: ClientOptions, handshake: Duration) -> Self {
+        Self::build(opts, handshake, false)
+    }
+
+    /// An HTTP/2-only client: prior knowledge over TCP, ALPN `h2` over TLS (ALB target groups
+    /// with `protocol_version` HTTP2 or GRPC).
+    pub fn http2(opts: ClientOptions) -> Self {
+        Self::build(opts, TLS_HANDSHAKE_TIMEOUT, true)
+    }
+
+    fn build(opts: ClientOptions, handshake: Duration, h2: bool) -> Self {
         let mut http = HttpConnector::new_with_resolver(DynResolver(opts.resolver.clone()));
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(opts.connect_timeout));
         http.set_keepalive(Some(Duration::from_secs(60)));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config((*opts.tls).clone())
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        let https = if h2 {
+            hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config((*opts.tls).clone())
+                .https_or_http()
+                .enable_http2()
+                .wrap_connector(http)
+        } else {
+            hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config((*opts.tls).clone())
+                .https_or_http()
+                .enable_http1()
+                .wrap_connector(http)
+        };
         let https = Bounded { inner: https, limit: opts.connect_timeout + handshake };
         let inner = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
@@ -233,6 +251,7 @@ impl UpstreamClient {
             .pool_idle_timeout(opts.pool_idle_timeout)
             .pool_max_idle_per_host(opts.pool_max_idle_per_host)
             .http1_preserve_header_case(false)
+            .http2_only(h2)
             .build(https);
         Self { inner }
     }

@@ -849,6 +849,7 @@ impl<'e> Tx<'e> {
         let params = p.as_ref().map(|p| KeyParameters {
             enable_accept_encoding_gzip: p.bool("enable_accept_encoding_gzip").unwrap_or(false),
             enable_accept_encoding_brotli: p.bool("enable_accept_encoding_brotli").unwrap_or(false),
+            enable_accept_encoding_zstd: false,
             headers_config: headers_config(p),
             cookies_config: cookies_config(p),
             query_strings_config: query_strings_config(p),
@@ -879,6 +880,29 @@ impl<'e> Tx<'e> {
         };
         rd.finish(&[]);
         self.cfg.origin_request_policies.push(p);
+    }
+
+    /// `logging_config { bucket, prefix, include_cookies }` → the distribution's `access_log`: the
+    /// local file `<bucket>/<prefix><id>.log` (CloudFront names its files `<prefix><id>.…`), the
+    /// bucket's name without its `.s3[.region].amazonaws.com` suffix.
+    fn access_log(&self, l: &Reader<'_>, id: &str) -> Option<String> {
+        let raw = l.str("bucket")?;
+        let bucket = match self.ev.marker(&raw) {
+            Some(m) => m.name,
+            None => bucket_name(&raw),
+        };
+        if bucket.is_empty() {
+            l.warn("bucket", "no bucket name: no access log is written");
+            return None;
+        }
+        let prefix = l.str("prefix").unwrap_or_default();
+        let path = format!("{bucket}/{}{id}.log", prefix.trim_start_matches('/'));
+        let dir = std::path::Path::new(&path).parent().map(|p| p.display().to_string()).unwrap_or_default();
+        l.warn("bucket", format!("S3 is not emulated: log lines go to the local file {path} (the folder {dir} must exist)"));
+        if l.bool("include_cookies") == Some(true) {
+            l.warn("include_cookies", "cookies are not written to the access log");
+        }
+        Some(path)
     }
 
     /// The load balancer an origin domain leads to: its `dns_name`, or a record aliasing it.
@@ -1062,9 +1086,20 @@ impl<'e> Tx<'e> {
         d.ordered_cache_behavior = ordered_cache_behavior;
         d.custom_error_response = custom_error_response;
         d.origin_group = origin_group;
+        d.access_log = rd.block("logging_config").and_then(|l| self.access_log(&l, &id));
         rd.finish(&["is_ipv6_enabled", "wait_for_deployment", "retain_on_delete", "staging", "continuous_deployment_policy_id"]);
         self.cfg.distributions.push(d);
     }
+}
+
+/// `logs.s3.amazonaws.com` / `logs.s3.eu-west-1.amazonaws.com` / `logs` → `logs`.
+fn bucket_name(b: &str) -> String {
+    let b = b.trim().trim_end_matches('.');
+    let b = match b.find(".s3.").or_else(|| b.find(".s3-")) {
+        Some(i) if b.ends_with(".amazonaws.com") => &b[..i],
+        _ => b,
+    };
+    b.trim_matches('/').to_string()
 }
 
 fn items(rd: &Reader<'_>, block: &str) -> Items {

@@ -28,3 +28,13 @@ fn check(name: &str) {
 fn basic() {
     check("basic");
 }
+
+#[test]
+fn alb_rules() {
+    check("alb_rules");
+}
+
+#[test]
+fn edge_logging() {
+    check("edge_logging");
+}

@@ -158,6 +158,12 @@ impl AccessLog {
         Some(Self { tx, include_cookies: false })
     }
 
+    /// `include_cookies`: the viewer's `Cookie` goes into `cs(Cookie)` (otherwise `-`).
+    pub fn with_cookies(mut self, include_cookies: bool) -> Self {
+        self.include_cookies = include_cookies;
+        self
+    }
+
     /// Queues a line; drops it when the writer is behind.
     pub fn send(&self, line: String) {
         let _ = self.tx.try_send(line);

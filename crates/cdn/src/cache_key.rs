@@ -48,7 +48,7 @@ pub fn cache_key(i: &KeyInput<'_>, behavior: &Behavior) -> String {
         let _ = write!(k, "\ncookie:{c}");
     }
     if key.normalizes_accept_encoding() {
-        let ae = normalized_accept_encoding(i.headers, key.accept_encoding_gzip, key.accept_encoding_brotli, i.version);
+        let ae = normalized_accept_encoding(i.headers, key.accept_encoding_gzip, key.accept_encoding_brotli, key.accept_encoding_zstd, i.version);
         if ae != "identity" {
             let _ = write!(k, "\naccept-encoding:{ae}");
         }
@@ -108,6 +108,7 @@ mod tests {
             query_strings: NameSet::All,
             accept_encoding_gzip: true,
             accept_encoding_brotli: true,
+            accept_encoding_zstd: false,
         });
         let table: &[(Option<&str>, &[(&'static str, &'static str)], &str)] = &[
             (None, &[], "web\n/a\nx-device:\nhost:a.example.com"),

@@ -99,7 +99,7 @@ fn vary_headers(b: &Behavior, viewer: &HeaderMap, version: Version) -> HeaderMap
     let key = &b.cache_policy.key;
     let mut h = viewer.clone();
     if key.normalizes_accept_encoding() {
-        let ae = normalized_accept_encoding(viewer, key.accept_encoding_gzip, key.accept_encoding_brotli, version);
+        let ae = normalized_accept_encoding(viewer, key.accept_encoding_gzip, key.accept_encoding_brotli, key.accept_encoding_zstd, version);
         h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(ae));
     }
     let orp = b.origin_request_policy.as_ref().map(|o| &o.cookies);

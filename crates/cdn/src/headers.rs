@@ -48,14 +48,17 @@ fn removed_by_default(name: &str) -> bool {
 }
 
 /// The `Accept-Encoding` CloudFront normalizes into the key and sends to the origin:
-/// `br,gzip`, `gzip`, `br` (as enabled and offered), else `identity`.
-pub fn normalized_accept_encoding(viewer: &HeaderMap, gzip: bool, brotli: bool, version: Version) -> &'static str {
+/// `br,gzip`, `gzip`, `br` (as enabled and offered), else `identity`. With zstd enabled (an
+/// edgeway extension) it joins in preference order: `br,zstd,gzip`, `br,zstd`, `zstd,gzip`,
+/// `zstd`.
+pub fn normalized_accept_encoding(viewer: &HeaderMap, gzip: bool, brotli: bool, zstd: bool, version: Version) -> &'static str {
     // HTTP/1.0 viewers get no compression.
     if version == Version::HTTP_10 || version == Version::HTTP_09 {
         return "identity";
     }
     let mut offers_gzip = false;
     let mut offers_br = false;
+    let mut offers_zstd = false;
     for v in viewer.get_all(http::header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()) {
         for tok in v.split(',') {
             let mut parts = tok.split(';');
@@ -67,15 +70,20 @@ pub fn normalized_accept_encoding(viewer: &HeaderMap, gzip: bool, brotli: bool, 
             match coding.as_str() {
                 "gzip" => offers_gzip = true,
                 "br" => offers_br = true,
+                "zstd" => offers_zstd = true,
                 _ => {}
             }
         }
     }
-    match (brotli && offers_br, gzip && offers_gzip) {
-        (true, true) => "br,gzip",
-        (true, false) => "br",
-        (false, true) => "gzip",
-        (false, false) => "identity",
+    match (brotli && offers_br, zstd && offers_zstd, gzip && offers_gzip) {
+        (true, false, true) => "br,gzip",
+        (true, false, false) => "br",
+        (false, false, true) => "gzip",
+        (true, true, true) => "br,zstd,gzip",
+        (true, true, false) => "br,zstd",
+        (false, true, true) => "zstd,gzip",
+        (false, true, false) => "zstd",
+        (false, false, false) => "identity",
     }
 }
 
@@ -137,7 +145,7 @@ pub fn origin_request_headers(viewer: &HeaderMap, i: &OriginHeaderInput<'_>) -> 
         }
     }
     if key.normalizes_accept_encoding() {
-        let ae = normalized_accept_encoding(viewer, key.accept_encoding_gzip, key.accept_encoding_brotli, i.version);
+        let ae = normalized_accept_encoding(viewer, key.accept_encoding_gzip, key.accept_encoding_brotli, key.accept_encoding_zstd, i.version);
         out.insert(http::header::ACCEPT_ENCODING, HeaderValue::from_static(ae));
     }
     for xff in viewer.get_all("x-forwarded-for") {

@@ -50,6 +50,8 @@ pub struct KeyConfig {
     pub query_strings: NameSet,
     pub accept_encoding_gzip: bool,
     pub accept_encoding_brotli: bool,
+    /// zstd in the normalized `Accept-Encoding` (an edgeway extension).
+    pub accept_encoding_zstd: bool,
 }
 
 impl KeyConfig {
@@ -58,7 +60,7 @@ impl KeyConfig {
     }
     /// Whether CloudFront normalizes `Accept-Encoding` into the key.
     pub fn normalizes_accept_encoding(&self) -> bool {
-        (self.accept_encoding_gzip || self.accept_encoding_brotli) && !self.has_header("accept-encoding")
+        (self.accept_encoding_gzip || self.accept_encoding_brotli || self.accept_encoding_zstd) && !self.has_header("accept-encoding")
     }
 }
 
@@ -145,6 +147,7 @@ fn managed_key(name: &str) -> KeyConfig {
             query_strings: NameSet::All,
             accept_encoding_gzip: true,
             accept_encoding_brotli: true,
+            accept_encoding_zstd: false,
         },
         "Amplify" => KeyConfig {
             headers: lower(&["Authorization", "CloudFront-Viewer-Country", "Host"]),
@@ -152,6 +155,7 @@ fn managed_key(name: &str) -> KeyConfig {
             query_strings: NameSet::All,
             accept_encoding_gzip: true,
             accept_encoding_brotli: true,
+            accept_encoding_zstd: false,
         },
         // CachingOptimizedForUncompressedObjects, CachingDisabled: nothing in the key.
         _ => KeyConfig::default(),
@@ -281,6 +285,7 @@ pub fn resolve_cache_policy(cfg: &Config, id: &str) -> CachePolicyResolved {
                     query_strings: query(&k.query_strings_config),
                     accept_encoding_gzip: k.enable_accept_encoding_gzip,
                     accept_encoding_brotli: k.enable_accept_encoding_brotli,
+                    accept_encoding_zstd: k.enable_accept_encoding_zstd,
                 },
             }
         }

@@ -186,7 +186,7 @@ impl Edge {
             edge_host,
             counters: Counters::new(metrics, &d.id, &ids),
             cache,
-            access_log: d.access_log.as_deref().and_then(AccessLog::start),
+            access_log: d.access_log.as_deref().and_then(AccessLog::start).map(|l| l.with_cookies(d.access_log_include_cookies)),
         })
     }
 
@@ -229,7 +229,12 @@ impl Edge {
             uri_query: req.uri().query().unwrap_or("").to_string(),
             referer: text(http::header::REFERER),
             user_agent: text(http::header::USER_AGENT),
-            cookie: if self.access_log.as_ref().is_some_and(|l| l.include_cookies) { text(http::header::COOKIE) } else { String::new() },
+            // HTTP/2 viewers may split cookies over several headers.
+            cookie: if self.access_log.as_ref().is_some_and(|l| l.include_cookies) {
+                h.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join("; ")
+            } else {
+                String::new()
+            },
             request_id: request_id.to_string(),
             https,
             request_bytes: h.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum::<usize>() as u64,

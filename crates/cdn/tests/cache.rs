@@ -301,6 +301,56 @@ async fn compression_per_viewer_encoding() {
 }
 
 #[tokio::test]
+async fn zstd_when_the_cache_policy_enables_it_with_variants_keyed_apart() {
+    let o = Scripted::start().await;
+    let doc = format!("{{\"items\": [{}]}}", vec!["\"zstd compresses this\""; 200].join(","));
+    o.set("/z.json", Answer::ok(&doc, &[("content-type", "application/json"), ("etag", "\"z\""), ("cache-control", "max-age=60")]));
+    let port = o.addr.port();
+    let policy = r#"
+[[cache_policy]]
+name = "WithZstd"
+min_ttl = 0
+default_ttl = 60
+max_ttl = 600
+parameters_in_cache_key_and_forwarded_to_origin = { enable_accept_encoding_gzip = true, enable_accept_encoding_brotli = true, enable_accept_encoding_zstd = true }
+"#;
+    let e = start_edge("web", ca(), move |h, s| format!("{}{policy}", config(h, s, port, "cache_policy_id = \"WithZstd\"\ncompress = true", ""))).await;
+    // (offer, normalized key/origin header, coding, X-Cache)
+    let rows: &[(&str, &str, Option<&str>, &str)] = &[
+        ("gzip, deflate, br, zstd", "br,zstd,gzip", Some("br"), "Miss"),
+        ("zstd, gzip", "zstd,gzip", Some("zstd"), "Miss"),
+        ("gzip;q=0.5, zstd", "zstd,gzip", Some("zstd"), "Hit"),
+        ("zstd", "zstd", Some("zstd"), "Miss"),
+        ("gzip", "gzip", Some("gzip"), "Miss"),
+        ("zstd;q=0, gzip", "gzip", Some("gzip"), "Hit"),
+        ("", "identity", None, "Miss"),
+    ];
+    for (i, (offer, normalized, coding, x_cache)) in rows.iter().enumerate() {
+        let before = o.hits("/z.json");
+        let headers: &[(&str, &str)] = if offer.is_empty() { &[] } else { &[("accept-encoding", offer)] };
+        let r = get_h(&e, "/z.json", headers).await;
+        assert_eq!((r.header("content-encoding"), r.header("x-cache")), (*coding, Some(format!("{x_cache} from cloudfront").as_str())), "row {i}: {offer}");
+        if *x_cache == "Miss" {
+            assert_eq!(o.hits("/z.json"), before + 1, "row {i}");
+            assert_eq!(o.last("/z.json").get("accept-encoding").unwrap(), normalized, "row {i}");
+        }
+        let plain = match *coding {
+            Some("zstd") => {
+                assert_eq!((r.header("etag"), r.header("vary")), (Some("W/\"z\""), Some("Accept-Encoding")), "row {i}");
+                zstd::bulk::decompress(&r.body, doc.len()).unwrap()
+            }
+            Some(_) => {
+                assert!(r.body.len() < doc.len(), "row {i}");
+                continue;
+            }
+            None => r.body.to_vec(),
+        };
+        assert_eq!(String::from_utf8(plain).unwrap(), doc, "row {i}");
+    }
+    assert_eq!(o.hits("/z.json"), 5);
+}
+
+#[tokio::test]
 async fn large_objects_stream_through_uncached() {
     let o = Scripted::start().await;
     let big = "x".repeat(300_000);
@@ -457,7 +507,7 @@ async fn the_access_log_writes_cloudfront_lines() {
     let path = std::env::temp_dir().join(format!("edgeway-cdn-log-{}.log", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let e = edge(&o, OPTIMIZED, &format!("access_log = {:?}", path.display().to_string())).await;
-    get(e.http, "www.example.com", "/a").await;
+    get_h(&e, "/a", &[("cookie", "s=1")]).await;
     get(e.http, "www.example.com", "/a").await;
     let deadline = Instant::now() + Duration::from_secs(5);
     let text = loop {
@@ -474,6 +524,32 @@ async fn the_access_log_writes_cloudfront_lines() {
     let fields: Vec<&str> = lines[2].split('\t').collect();
     assert_eq!(fields.len(), 33);
     assert_eq!((fields[5], fields[7], fields[8], fields[13]), ("GET", "/a", "200", "Miss"));
+    assert_eq!(fields[12], "-", "cs(Cookie) without include_cookies");
     assert_eq!(lines[3].split('\t').nth(13), Some("Hit"));
+    let _ = std::fs::remove_file(&path);
+}
+
+#[tokio::test]
+async fn the_access_log_includes_cookies_when_configured() {
+    let o = Scripted::start().await;
+    o.set("/a", Answer::ok("a", &[("cache-control", "max-age=60")]));
+    let path = std::env::temp_dir().join(format!("edgeway-cdn-cookie-log-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let extra = format!("access_log = {:?}\naccess_log_include_cookies = true", path.display().to_string());
+    let e = edge(&o, OPTIMIZED, &extra).await;
+    get_h(&e, "/a", &[("cookie", "session=abc; theme=dark")]).await;
+    get(e.http, "www.example.com", "/a").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        let t = std::fs::read_to_string(&path).unwrap_or_default();
+        if t.lines().filter(|l| !l.starts_with('#')).count() >= 2 {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "no log lines: {t}");
+        tokio::task::yield_now().await;
+    };
+    let mut cookies: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split('\t').nth(12)).collect();
+    cookies.sort_unstable();
+    assert_eq!(cookies, ["-", "session=abc;%20theme=dark"]);
     let _ = std::fs::remove_file(&path);
 }

@@ -296,6 +296,9 @@ pub struct Distribution {
     /// Standard access log (Terraform `logging_config`): `"stdout"` or a file path (local-only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_log: Option<String>,
+    /// `logging_config.include_cookies`: the viewer's `Cookie` in the log's `cs(Cookie)` field.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub access_log_include_cookies: bool,
 }
 
 /// `[[distribution.origin_group]]`: failover from the first member to the second.
@@ -469,6 +472,9 @@ pub struct KeyParameters {
     pub enable_accept_encoding_gzip: bool,
     #[serde(default)]
     pub enable_accept_encoding_brotli: bool,
+    /// zstd in the normalized `Accept-Encoding` (an edgeway extension; CloudFront has no zstd).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub enable_accept_encoding_zstd: bool,
     #[serde(default)]
     pub headers_config: HeadersConfig,
     #[serde(default)]

@@ -174,6 +174,8 @@ impl Stack {
                     let mut opts = ServeOptions::new(format!("cdn {} {scheme}://{addr}", d.id), &limits);
                     let h2 = d.http_version != "http1.1";
                     opts.h2 = h2;
+                    // §1.9: 20,480 bytes of request line and headers, 8,192 of URL, else 413.
+                    opts.request_limits = Some(edgeway_http::prelude::RequestLimits::CLOUDFRONT);
                     if https {
                         let configured: Vec<_> =
                             d.viewer_certificate.iter().flat_map(|v| v.certificate.iter()).collect();

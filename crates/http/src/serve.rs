@@ -2,7 +2,7 @@
 //! limits (header size, URI length, header read timeout, connection cap) and graceful shutdown.
 
 use crate::body::{full, Body};
-use crate::prelude;
+use crate::prelude::{self, RequestLimits};
 use futures_util::future::BoxFuture;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -60,6 +60,9 @@ pub struct ServeOptions {
     pub shutdown_grace: Duration,
     /// HTTP/2 for cleartext prior-knowledge and TLS ALPN.
     pub h2: bool,
+    /// CloudFront's request size limits (413 and close), for the edge's listeners; `None`
+    /// keeps the limits above.
+    pub request_limits: Option<RequestLimits>,
 }
 
 impl ServeOptions {
@@ -73,7 +76,17 @@ impl ServeOptions {
             max_connections: limits.max_connections,
             shutdown_grace: Duration::from_secs(limits.shutdown_grace),
             h2: true,
+            request_limits: None,
         }
+    }
+}
+
+impl ServeOptions {
+    /// The most head bytes read before giving up on a head: room for `max_header_bytes`, and
+    /// past the request limits so that they are the ones that answer.
+    fn head_buffer(&self) -> usize {
+        let past_limits = self.request_limits.map_or(0, |l| l.max_head_bytes.saturating_mul(2));
+        self.max_header_bytes.max(8192).max(past_limits)
     }
 }
 
@@ -130,8 +143,7 @@ pub async fn serve(
             match acceptor {
                 None => {
                     let info = Arc::new(ConnInfo { peer, local, tls: None });
-                    let max = opts.max_header_bytes.max(8192);
-                    let Some(io) = prelude::first_head(stream, opts.header_read_timeout, max, opts.h2).await else {
+                    let Some(io) = prelude::first_head(stream, opts.header_read_timeout, opts.head_buffer(), opts.h2, opts.request_limits).await else {
                         return;
                     };
                     serve_conn(io, info, handler, &opts, stop).await;
@@ -160,8 +172,7 @@ pub async fn serve(
                     if h2 {
                         serve_conn(tls, info, handler, &opts, stop).await;
                     } else {
-                        let max = opts.max_header_bytes.max(8192);
-                        let Some(io) = prelude::first_head(tls, opts.header_read_timeout, max, false).await else {
+                        let Some(io) = prelude::first_head(tls, opts.header_read_timeout, opts.head_buffer(), false, opts.request_limits).await else {
                             return;
                         };
                         serve_conn(io, info, handler, &opts, stop).await;
@@ -185,7 +196,7 @@ where
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(opts.header_read_timeout)
-        .max_buf_size(opts.max_header_bytes.max(8192))
+        .max_buf_size(opts.head_buffer())
         .keep_alive(true);
     builder
         .http2()
@@ -196,18 +207,21 @@ where
         .max_local_error_reset_streams(1024);
     let builder = if opts.h2 { builder } else { builder.http1_only() };
     let max_uri = opts.max_uri_bytes;
+    let limits = opts.request_limits;
     let svc_info = info.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
-        let fut = if len > max_uri {
-            None
+        let fut = if limits.is_some_and(|l| l.exceeded_by_request(&req)) {
+            Err(StatusCode::PAYLOAD_TOO_LARGE)
+        } else if len > max_uri {
+            Err(StatusCode::URI_TOO_LONG)
         } else {
-            Some(handler.handle(req, &svc_info))
+            Ok(handler.handle(req, &svc_info))
         };
         async move {
             Ok::<_, Infallible>(match fut {
-                Some(f) => f.await,
-                None => status_response(StatusCode::URI_TOO_LONG, "edgeway"),
+                Ok(f) => f.await,
+                Err(status) => status_response(status, "edgeway"),
             })
         }
     });

@@ -185,19 +185,28 @@ fn cache_key_items_and_generated_headers() {
 fn accept_encoding_is_normalized() {
     let h = build(&behavior("CachingOptimized", None), &Method::GET);
     assert_eq!(get(&h, "accept-encoding"), Some("br,gzip"));
-    let table: &[(&str, bool, bool, Version, &str)] = &[
-        ("gzip, deflate, br", true, true, Version::HTTP_11, "br,gzip"),
-        ("gzip", true, true, Version::HTTP_2, "gzip"),
-        ("br", true, false, Version::HTTP_11, "identity"),
-        ("deflate", true, true, Version::HTTP_11, "identity"),
-        ("gzip;q=0, br", true, true, Version::HTTP_11, "br"),
-        ("GZIP;q=0.5", true, true, Version::HTTP_11, "gzip"),
-        ("gzip, br", true, true, Version::HTTP_10, "identity"),
+    let table: &[(&str, bool, bool, bool, Version, &str)] = &[
+        ("gzip, deflate, br", true, true, false, Version::HTTP_11, "br,gzip"),
+        ("gzip", true, true, false, Version::HTTP_2, "gzip"),
+        ("br", true, false, false, Version::HTTP_11, "identity"),
+        ("deflate", true, true, false, Version::HTTP_11, "identity"),
+        ("gzip;q=0, br", true, true, false, Version::HTTP_11, "br"),
+        ("GZIP;q=0.5", true, true, false, Version::HTTP_11, "gzip"),
+        ("gzip, br", true, true, false, Version::HTTP_10, "identity"),
+        // zstd: only when the policy enables it; listed in preference order br, zstd, gzip.
+        ("zstd, gzip, br", true, true, false, Version::HTTP_11, "br,gzip"),
+        ("zstd, gzip, br", true, true, true, Version::HTTP_11, "br,zstd,gzip"),
+        ("gzip, zstd", true, true, true, Version::HTTP_11, "zstd,gzip"),
+        ("br, zstd", true, true, true, Version::HTTP_2, "br,zstd"),
+        ("zstd", true, true, true, Version::HTTP_11, "zstd"),
+        ("zstd", false, false, true, Version::HTTP_11, "zstd"),
+        ("zstd;q=0, gzip", true, true, true, Version::HTTP_11, "gzip"),
+        ("zstd", true, true, true, Version::HTTP_10, "identity"),
     ];
-    for (offer, gzip, br, version, want) in table {
+    for (offer, gzip, br, zstd, version, want) in table {
         let mut v = HeaderMap::new();
         v.insert("accept-encoding", HeaderValue::from_static(offer));
-        assert_eq!(normalized_accept_encoding(&v, *gzip, *br, *version), *want, "{offer}");
+        assert_eq!(normalized_accept_encoding(&v, *gzip, *br, *zstd, *version), *want, "{offer}");
     }
 }
 

@@ -156,8 +156,10 @@ pub async fn start_edge(id: &str, ca: Arc<LocalCa>, toml: impl FnOnce(u16, u16) 
     let t = tier.clone();
     let h_http = tier.handler(id, false, http.port()).unwrap();
     let h_https = tier.handler(id, true, https.port()).unwrap();
-    tokio::spawn(edgeway_http::serve(l_http, h_http, ServeOptions::new("cdn", &Default::default()), std::future::pending()));
+    // The edge's listeners as edgeway's stack sets them up: CloudFront's request size limits.
     let mut opts = ServeOptions::new("cdn", &Default::default());
+    opts.request_limits = Some(edgeway_http::prelude::RequestLimits::CLOUDFRONT);
+    tokio::spawn(edgeway_http::serve(l_http, h_http, opts.clone(), std::future::pending()));
     opts.tls = Some(tls_config(&ca, &["www.example.com"], true));
     tokio::spawn(edgeway_http::serve(l_https, h_https, opts, std::future::pending()));
     Edge { http, https, metrics, ca, tier: t }

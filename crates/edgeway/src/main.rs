@@ -1,6 +1,8 @@
 //! The `edgeway` command.
 #![forbid(unsafe_code)]
 
+mod live;
+
 use clap::{Parser, Subcommand};
 use edgeway::{bind, default_state_dir, demo, Stack};
 use edgeway_http::ca::LocalCa;
@@ -96,6 +98,14 @@ enum Command {
         /// Print the same as JSON.
         #[arg(long)]
         json: bool,
+        /// Also send the request through the running stack and report what happened: status,
+        /// X-Cache and the other CloudFront headers, timings, and the counters that moved on the
+        /// admin listener (cache result, origin requests, rule matches, the target that served).
+        #[arg(long)]
+        live: bool,
+        /// With --live: trust this CA certificate (PEM) instead of the local CA in the state dir.
+        #[arg(long, requires = "live")]
+        cacert: Option<PathBuf>,
     },
     /// Run one built-in storefront target (the demo's app) as its own process.
     DemoTarget {
@@ -221,8 +231,11 @@ fn main() -> ExitCode {
             let args = edgeway_terraform::cli::ImportArgs { path, output, vars, var_files, targets, listens, demo_targets };
             ExitCode::from(edgeway_terraform::cli::import_main(&args))
         }
-        Command::Explain { config, url, method, headers, from, json } => {
+        Command::Explain { config, url, method, headers, from, json, live: false, .. } => {
             ExitCode::from(edgeway_terraform::cli::explain_main(&config, &url, &method, &headers, from.as_deref(), json))
+        }
+        Command::Explain { config, url, method, headers, from, json, live: true, cacert } => {
+            explain_live(&config, &url, &method, &headers, from.as_deref(), json, cacert.as_deref(), &state_dir)
         }
         Command::DemoTarget { listen, id } => runtime().map_or_else(
             |e| fail(&e, 1),
@@ -388,6 +401,42 @@ fn targets(what: TargetsCommand) -> ExitCode {
         }
     } else {
         println!("{op}ed {} target(s) in {}", list.len(), args.target_group);
+    }
+    ExitCode::SUCCESS
+}
+
+/// `edgeway explain --live`: the decisions, then what the running stack did with the request.
+#[allow(clippy::too_many_arguments)]
+fn explain_live(config: &std::path::Path, url: &str, method: &str, headers: &[String], from: Option<&str>, json: bool, cacert: Option<&std::path::Path>, state_dir: &std::path::Path) -> ExitCode {
+    let (cfg, req) = match edgeway_terraform::cli::explain_request(config, url, method, headers, from) {
+        Ok(x) => x,
+        Err((e, code)) => return fail(&e, code),
+    };
+    let tls = match live::tls_config(cacert, state_dir) {
+        Ok(t) => t,
+        Err(e) => return fail(&e, 2),
+    };
+    let ex = edgeway_terraform::explain::explain(&cfg, &req);
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e, 1),
+    };
+    let got = rt.block_on(live::run(&cfg, &req, tls));
+    if json {
+        let mut v = serde_json::to_value(&ex).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("live".into(), got.to_json());
+        }
+        match serde_json::to_string_pretty(&v) {
+            Ok(s) => println!("{s}"),
+            Err(e) => return fail(&e.to_string(), 1),
+        }
+    } else {
+        print!("{}{}", ex.render(), got.render());
+    }
+    // The request could not be sent (or no answer came): exit 1.
+    if got.status.is_none() {
+        return ExitCode::from(1);
     }
     ExitCode::SUCCESS
 }

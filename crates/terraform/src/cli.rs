@@ -76,38 +76,33 @@ pub fn import_main(a: &ImportArgs) -> u8 {
     }
 }
 
-/// `edgeway explain`: prints the decisions (text or JSON). Returns the exit code.
-pub fn explain_main(config: &Path, url: &str, method: &str, headers: &[String], from: Option<&str>, json: bool) -> u8 {
-    let cfg = match edgeway_config::load(config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return 2;
-        }
-    };
+/// Loads the config and parses the request of `edgeway explain`; `Err` carries the message and
+/// the exit code.
+pub fn explain_request(config: &Path, url: &str, method: &str, headers: &[String], from: Option<&str>) -> Result<(edgeway_config::Config, crate::explain::Request), (String, u8)> {
+    let cfg = edgeway_config::load(config).map_err(|e| (e.to_string(), 2))?;
     let mut hs = Vec::new();
     for h in headers {
         match h.split_once(':') {
             Some((n, v)) => hs.push((n.trim().to_string(), v.trim().to_string())),
-            None => {
-                eprintln!("-H {h:?}: expected 'Name: value'");
-                return 2;
-            }
+            None => return Err((format!("-H {h:?}: expected 'Name: value'"), 2)),
         }
     }
     let from = match from.map(str::parse::<std::net::IpAddr>) {
         Some(Ok(ip)) => ip,
-        Some(Err(_)) => {
-            eprintln!("--from: not an IP address");
-            return 2;
-        }
+        Some(Err(_)) => return Err(("--from: not an IP address".into(), 2)),
         None => std::net::IpAddr::from([127, 0, 0, 1]),
     };
-    let req = match crate::explain::Request::parse(url, method, hs, from) {
-        Ok(r) => r,
-        Err(e) => {
+    let req = crate::explain::Request::parse(url, method, hs, from).map_err(|e| (e, 2))?;
+    Ok((cfg, req))
+}
+
+/// `edgeway explain`: prints the decisions (text or JSON). Returns the exit code.
+pub fn explain_main(config: &Path, url: &str, method: &str, headers: &[String], from: Option<&str>, json: bool) -> u8 {
+    let (cfg, req) = match explain_request(config, url, method, headers, from) {
+        Ok(x) => x,
+        Err((e, code)) => {
             eprintln!("{e}");
-            return 2;
+            return code;
         }
     };
     let ex = crate::explain::explain(&cfg, &req);

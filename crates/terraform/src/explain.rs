@@ -341,12 +341,18 @@ fn action_summary(a: &Action) -> String {
     }
 }
 
-/// Explains `req` against `cfg`.
-pub fn explain(cfg: &Config, req: &Request) -> Explanation {
-    let mut steps = Vec::new();
+/// What receives a request locally: a distribution's or a load balancer's listener (indexes
+/// into the config's lists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receiver {
+    Distribution(usize),
+    LoadBalancer(usize),
+}
+
+/// The DNS step and what receives the request.
+fn entry(cfg: &Config, req: &Request) -> (Step, Option<Entry>) {
     let port = req.effective_port();
     let (dns, entry) = dns_step(cfg, &req.host, port, req.https());
-    steps.push(dns);
     // Locally the tiers listen on their own ports: prefer the one the URL names, else what DNS said.
     let by_port = if req.port.is_some() { entry_by_address(cfg, &[], port, req.https()) } else { None };
     let entry = match (by_port, entry) {
@@ -354,6 +360,36 @@ pub fn explain(cfg: &Config, req: &Request) -> Explanation {
         (None, Some(e)) => Some(e),
         (None, None) => cfg.distributions.iter().position(|d| !d.aliases.is_empty() && serves_host(&d.aliases, &d.id, Some(&req.host))).map(Entry::Distribution),
     };
+    (dns, entry)
+}
+
+/// What receives `req` locally (the same choice `explain` makes).
+pub fn receiver(cfg: &Config, req: &Request) -> Option<Receiver> {
+    match entry(cfg, req).1 {
+        Some(Entry::Distribution(i)) => Some(Receiver::Distribution(i)),
+        Some(Entry::LoadBalancer(i)) => Some(Receiver::LoadBalancer(i)),
+        _ => None,
+    }
+}
+
+/// What the config's own zones alias `host` to (a Route 53 alias record), if anything.
+pub fn alias_of(cfg: &Config, host: &str) -> Option<Receiver> {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let zone = zone_of(cfg, &host)?;
+    let rec = zone.records.iter().find(|r| r.name.trim_end_matches('.').eq_ignore_ascii_case(&host) && (r.kind == "A" || r.kind == "AAAA"))?;
+    let a = rec.alias.as_ref()?;
+    if let Some(i) = a.distribution.as_ref().and_then(|d| cfg.distributions.iter().position(|x| &x.id == d)) {
+        return Some(Receiver::Distribution(i));
+    }
+    a.load_balancer.as_ref().and_then(|l| cfg.load_balancers.iter().position(|x| &x.name == l)).map(Receiver::LoadBalancer)
+}
+
+/// Explains `req` against `cfg`.
+pub fn explain(cfg: &Config, req: &Request) -> Explanation {
+    let mut steps = Vec::new();
+    let port = req.effective_port();
+    let (dns, entry) = entry(cfg, req);
+    steps.push(dns);
     let outcome = match entry {
         Some(Entry::Distribution(i)) => edge(cfg, &cfg.distributions[i], req, &mut steps),
         Some(Entry::LoadBalancer(i)) => {

@@ -882,10 +882,11 @@ impl<'e> Tx<'e> {
         self.cfg.origin_request_policies.push(p);
     }
 
-    /// `logging_config { bucket, prefix, include_cookies }` → the distribution's `access_log`: the
+    /// `logging_config { bucket, prefix, include_cookies }` → the distribution's `access_log` (and
+    /// `access_log_include_cookies`): the
     /// local file `<bucket>/<prefix><id>.log` (CloudFront names its files `<prefix><id>.…`), the
     /// bucket's name without its `.s3[.region].amazonaws.com` suffix.
-    fn access_log(&self, l: &Reader<'_>, id: &str) -> Option<String> {
+    fn access_log(&self, l: &Reader<'_>, id: &str) -> Option<(String, bool)> {
         let raw = l.str("bucket")?;
         let bucket = match self.ev.marker(&raw) {
             Some(m) => m.name,
@@ -899,10 +900,7 @@ impl<'e> Tx<'e> {
         let path = format!("{bucket}/{}{id}.log", prefix.trim_start_matches('/'));
         let dir = std::path::Path::new(&path).parent().map(|p| p.display().to_string()).unwrap_or_default();
         l.warn("bucket", format!("S3 is not emulated: log lines go to the local file {path} (the folder {dir} must exist)"));
-        if l.bool("include_cookies") == Some(true) {
-            l.warn("include_cookies", "cookies are not written to the access log");
-        }
-        Some(path)
+        Some((path, l.bool("include_cookies").unwrap_or(false)))
     }
 
     /// The load balancer an origin domain leads to: its `dns_name`, or a record aliasing it.
@@ -1086,7 +1084,10 @@ impl<'e> Tx<'e> {
         d.ordered_cache_behavior = ordered_cache_behavior;
         d.custom_error_response = custom_error_response;
         d.origin_group = origin_group;
-        d.access_log = rd.block("logging_config").and_then(|l| self.access_log(&l, &id));
+        if let Some((path, cookies)) = rd.block("logging_config").and_then(|l| self.access_log(&l, &id)) {
+            d.access_log = Some(path);
+            d.access_log_include_cookies = cookies;
+        }
         rd.finish(&["is_ipv6_enabled", "wait_for_deployment", "retain_on_delete", "staging", "continuous_deployment_policy_id"]);
         self.cfg.distributions.push(d);
     }

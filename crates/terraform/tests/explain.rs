@@ -124,11 +124,13 @@ fn rule_ex(url: &str, method: &str, headers: &[(&str, &str)], from: [u8; 4]) -> 
     explain(&rules_cfg(), &Request::parse(url, method, h, IpAddr::from(from)).unwrap())
 }
 
+/// (url, method, headers, from, the rule that matches or None, the outcome starts with)
+type RuleCase<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], [u8; 4], Option<u32>, &'a str);
+
 #[test]
 fn every_condition_type_through_the_load_balancers_matching() {
     let local = [127, 0, 0, 1];
-    // (url, method, headers, from, the rule that matches or None, the outcome starts with)
-    let cases: &[(&str, &str, &[(&str, &str)], [u8; 4], Option<u32>, &str)] = &[
+    let cases: &[RuleCase<'_>] = &[
         ("https://Shop.Example.Test:9443/", "GET", &[], local, Some(10), "forwarded to target group blue"),
         ("https://a.shop.example.test:9443/", "GET", &[], local, Some(10), "forwarded to target group blue"),
         ("https://other.test:9443/v2/x", "GET", &[], local, Some(20), "forwarded to target group green"),

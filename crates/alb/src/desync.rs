@@ -107,8 +107,9 @@ pub fn classify(method: &Method, target: &str, h: &HeaderMap) -> Classification 
         }
         let n = name.as_str();
         if n != "transfer-encoding" && n != "content-length" {
-            let squashed: String = n.chars().filter(char::is_ascii_alphanumeric).collect();
-            if squashed == "transferencoding" || squashed == "contentlength" {
+            // Compared without building the squashed name.
+            let squashed = n.bytes().filter(u8::is_ascii_alphanumeric);
+            if squashed.clone().eq(*b"transferencoding") || squashed.eq(*b"contentlength") {
                 note(Class::Ambiguous, "SuspiciousHeader");
             }
         }

@@ -12,13 +12,16 @@ use edgeway_http::headers::{is_upgrade, strip_hop_by_hop};
 use edgeway_http::metrics::Gauge;
 use edgeway_http::{Body, ConnInfo, UpstreamError};
 use http::request::Parts;
-use http::{HeaderValue, Request, Response, StatusCode, Version};
+use http::uri::{Authority, Scheme};
+use http::{HeaderName, HeaderValue, Request, Response, StatusCode, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+
+const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
 /// What the request path knows about where a request came in.
 #[derive(Clone, Copy)]
@@ -55,6 +58,10 @@ impl Drop for InFlight {
 /// The client's request body as it goes to the target: counted, and cut when the client sends
 /// nothing for the idle timeout.
 pub fn request_body(body: Incoming, lb: &LoadBalancer, received: Option<Arc<AtomicU64>>) -> Body {
+    // Nothing to count or time out (GET and the like): no wrapper, no timer.
+    if http_body::Body::is_end_stream(&body) {
+        return edgeway_http::empty();
+    }
     let bytes_in = lb.bytes_in.clone();
     Guarded::new(body.map_err(Into::into).boxed())
         .idle(lb.idle_timeout)
@@ -87,7 +94,7 @@ pub async fn forward(
     .ok_or_else(|| AlbError::Internal("no TLS client configuration".into()))?;
     let downstream_upgrade = is_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
-    let up = target_request(lb, down, tg.https, target.addr, parts, body, trace)?;
+    let up = target_request_via(lb, down, tg.https, target.addr, target.authority.as_ref(), parts, body, trace)?;
     counters::both(&target.stats, &tg.stats, |s| s.requests.inc());
     let in_flight = InFlight::new(target, tg);
     rec.dispatch(&tg.arn, target.addr);
@@ -167,6 +174,23 @@ pub fn target_request(
     body: Body,
     trace: &str,
 ) -> Result<Request<Body>, AlbError> {
+    target_request_via(lb, down, https, addr, None, parts, body, trace)
+}
+
+/// [`target_request`] with the target's address already parsed as a URI authority: the URI is
+/// put together from parts (the request's own path and query reused) instead of formatted and
+/// parsed again.
+#[allow(clippy::too_many_arguments)]
+pub fn target_request_via(
+    lb: &LoadBalancer,
+    down: Downstream<'_>,
+    https: bool,
+    addr: SocketAddr,
+    authority: Option<&Authority>,
+    parts: Parts,
+    body: Body,
+    trace: &str,
+) -> Result<Request<Body>, AlbError> {
     let Parts {
         method,
         uri,
@@ -203,17 +227,33 @@ pub fn target_request(
     set_forwarded_for(&mut headers, lb.xff, down.conn.peer, lb.xff_client_port);
     set_forwarded_proto_port(&mut headers, down.conn.is_tls(), down.listener_port);
     if let Ok(v) = HeaderValue::from_str(trace) {
-        headers.insert("x-amzn-trace-id", v);
+        headers.insert(X_AMZN_TRACE_ID, v);
     }
 
-    let scheme = if https { "https" } else { "http" };
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut req = Request::builder()
-        .method(method)
-        .uri(format!("{scheme}://{addr}{path}"))
-        .version(Version::HTTP_11)
-        .body(body)
-        .map_err(|e| AlbError::Internal(format!("cannot build the target request: {e}")))?;
+    let fast = match (authority, uri.path_and_query()) {
+        (Some(a), Some(pq)) if pq.as_str().starts_with('/') => {
+            let mut p = http::uri::Parts::default();
+            p.scheme = Some(if https { Scheme::HTTPS } else { Scheme::HTTP });
+            p.authority = Some(a.clone());
+            p.path_and_query = Some(pq.clone());
+            Uri::from_parts(p).ok()
+        }
+        _ => None,
+    };
+    let target_uri = match fast {
+        Some(u) => u,
+        None => {
+            let scheme = if https { "https" } else { "http" };
+            let path = uri.path_and_query().map_or("/", |p| p.as_str());
+            format!("{scheme}://{addr}{path}")
+                .parse::<Uri>()
+                .map_err(|e| AlbError::Internal(format!("cannot build the target request: {e}")))?
+        }
+    };
+    let mut req = Request::new(body);
+    *req.method_mut() = method;
+    *req.uri_mut() = target_uri;
+    *req.version_mut() = Version::HTTP_11;
     *req.headers_mut() = headers;
     Ok(req)
 }

@@ -3,7 +3,7 @@
 
 use crate::condition::strip_port;
 use crate::error::AlbError;
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use std::net::SocketAddr;
 
 /// Most addresses an incoming X-Forwarded-For may hold.
@@ -73,7 +73,7 @@ pub fn set_forwarded_for(h: &mut HeaderMap, mode: XffMode, peer: SocketAddr, cli
         XffMode::Append => {
             let ip = peer.ip().to_canonical();
             let addr = match (client_port, ip) {
-                (false, ip) => ip.to_string(),
+                (false, ip) => edgeway_http::headers::ip_text(ip),
                 (true, ip) => SocketAddr::new(ip, peer.port()).to_string(),
             };
             edgeway_http::headers::append_forwarded_for(h, &addr, ", ");
@@ -83,20 +83,30 @@ pub fn set_forwarded_for(h: &mut HeaderMap, mode: XffMode, peer: SocketAddr, cli
 
 /// Sets X-Forwarded-Proto and X-Forwarded-Port for the client→ALB connection.
 pub fn set_forwarded_proto_port(h: &mut HeaderMap, https: bool, port: u16) {
+    const PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+    const PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
     h.insert(
-        "x-forwarded-proto",
+        PROTO,
         HeaderValue::from_static(if https { "https" } else { "http" }),
     );
-    h.insert("x-forwarded-port", HeaderValue::from(port));
+    h.insert(PORT, HeaderValue::from(port));
 }
 
 /// A trace id part: `1-<8 hex epoch seconds>-<24 hex random>`.
 pub fn new_trace_id(epoch_secs: u64, random: [u8; 12]) -> String {
-    let mut s = format!("1-{:08x}-", epoch_secs & 0xffff_ffff);
-    for b in random {
-        s.push_str(&format!("{b:02x}"));
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [b'-'; 35];
+    buf[0] = b'1';
+    let epoch = ((epoch_secs & 0xffff_ffff) as u32).to_be_bytes();
+    // `1-` + 8 hex digits + `-` + 24 hex digits.
+    let digits = epoch.iter().chain(random.iter()).flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+    let slots = (2..10).chain(11..35);
+    for (i, d) in slots.zip(digits) {
+        if let Some(slot) = buf.get_mut(i) {
+            *slot = d;
+        }
     }
-    s
+    String::from_utf8_lossy(&buf).into_owned()
 }
 
 /// The X-Amzn-Trace-Id to send: a new Root when there is none; with a Root, `Self=<id>;` in front

@@ -17,6 +17,8 @@ use tokio::time::Instant;
 /// One registered target.
 pub struct Target {
     pub addr: SocketAddr,
+    /// `addr` as a URI authority, parsed once (None when it does not parse).
+    pub authority: Option<http::uri::Authority>,
     /// `ip:port` (`[v6]:port`), as DescribeTargetHealth names it.
     pub id: String,
     /// Whether the target is healthy (read lock-free on the request path).
@@ -209,6 +211,7 @@ impl TargetGroup {
         let (cut, _) = watch::channel(false);
         let t = Arc::new(Target {
             addr,
+            authority: id.parse().ok(),
             healthy: AtomicBool::new(machine.state() == State::Healthy),
             machine: Mutex::new(machine),
             in_flight: Arc::new(AtomicUsize::new(0)),

@@ -116,6 +116,11 @@ pub fn evaluate(method: &Method, request: &HeaderMap, stored_status: StatusCode,
     if !stored_status.is_success() {
         return Precondition::Proceed;
     }
+    // Most requests carry no precondition: nothing to parse.
+    let conditional = [&header::IF_MATCH, &header::IF_UNMODIFIED_SINCE, &header::IF_NONE_MATCH, &header::IF_MODIFIED_SINCE];
+    if !conditional.iter().any(|n| request.contains_key(*n)) {
+        return Precondition::Proceed;
+    }
     let current = etag(stored);
     let last_modified = stored.get(header::LAST_MODIFIED).and_then(parse_header_date);
     let get_or_head = method == Method::GET || method == Method::HEAD;

@@ -53,12 +53,21 @@ impl RequestBody {
 pub struct MeteredBody {
     inner: Body,
     counter: Counter,
-    idle: Option<(Duration, Pin<Box<tokio::time::Sleep>>)>,
+    idle: Option<Idle>,
+}
+
+/// The idle gap: the timer is only armed when the body has to wait (a body whose frames are
+/// all ready never touches the timer wheel).
+struct Idle {
+    gap: Duration,
+    /// When the last frame came (or the body was made).
+    last: tokio::time::Instant,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl MeteredBody {
     pub fn new(inner: Body, counter: Counter, idle: Option<Duration>) -> Self {
-        let idle = idle.map(|d| (d, Box::pin(tokio::time::sleep(d))));
+        let idle = idle.map(|gap| Idle { gap, last: tokio::time::Instant::now(), sleep: None });
         Self { inner, counter, idle }
     }
 }
@@ -83,13 +92,23 @@ impl http_body::Body for MeteredBody {
                 if let Some(d) = frame.data_ref() {
                     this.counter.add(d.len() as u64);
                 }
-                if let Some((dur, sleep)) = &mut this.idle {
-                    sleep.as_mut().reset(tokio::time::Instant::now() + *dur);
+                if let Some(idle) = &mut this.idle {
+                    idle.last = tokio::time::Instant::now();
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Pending => {
-                if let Some((_, sleep)) = &mut this.idle {
+                if let Some(idle) = &mut this.idle {
+                    let deadline = idle.last + idle.gap;
+                    let sleep = match &mut idle.sleep {
+                        Some(s) => {
+                            if s.deadline() != deadline {
+                                s.as_mut().reset(deadline);
+                            }
+                            s
+                        }
+                        None => idle.sleep.insert(Box::pin(tokio::time::sleep_until(deadline))),
+                    };
                     if sleep.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(Some(Err(Box::new(IdleTimeout))));
                     }

@@ -6,7 +6,6 @@ use crate::behavior::Behavior;
 use crate::headers::normalized_accept_encoding;
 use crate::params;
 use http::{HeaderMap, Method, Version};
-use std::fmt::Write as _;
 
 /// What the key is made from.
 pub struct KeyInput<'a> {
@@ -36,21 +35,38 @@ pub fn cache_key(i: &KeyInput<'_>, behavior: &Behavior) -> String {
         k.push_str(&q);
     }
     for name in &key.headers {
-        let _ = write!(k, "\n{name}:");
+        k.push('\n');
+        k.push_str(name);
+        k.push(':');
         if name == "host" {
-            k.push_str(&i.host.map(str::to_ascii_lowercase).unwrap_or_default());
+            if let Some(h) = i.host {
+                let start = k.len();
+                k.push_str(h);
+                if let Some(lowered) = k.get_mut(start..) {
+                    lowered.make_ascii_lowercase();
+                }
+            }
             continue;
         }
-        let values: Vec<&str> = i.headers.get_all(name.as_str()).iter().filter_map(|v| v.to_str().ok()).collect();
-        k.push_str(&values.join(","));
+        let mut first = true;
+        // A scan by name instead of `get_all`, which would parse the name on every request.
+        for v in i.headers.iter().filter(|(n, _)| n.as_str() == name.as_str()).filter_map(|(_, v)| v.to_str().ok()) {
+            if !first {
+                k.push(',');
+            }
+            k.push_str(v);
+            first = false;
+        }
     }
     if let Some(c) = params::filter_cookies(i.headers, &key.cookies, None) {
-        let _ = write!(k, "\ncookie:{c}");
+        k.push_str("\ncookie:");
+        k.push_str(&c);
     }
     if key.normalizes_accept_encoding() {
         let ae = normalized_accept_encoding(i.headers, key.accept_encoding_gzip, key.accept_encoding_brotli, key.accept_encoding_zstd, i.version);
         if ae != "identity" {
-            let _ = write!(k, "\naccept-encoding:{ae}");
+            k.push_str("\naccept-encoding:");
+            k.push_str(ae);
         }
     }
     k

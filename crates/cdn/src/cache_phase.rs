@@ -29,8 +29,8 @@ use std::time::Duration;
 pub struct Cacheable {
     pub key: String,
     /// The viewer's headers as the origin sees them (normalized Accept-Encoding, forwarded
-    /// cookies), for Vary.
-    pub vary: HeaderMap,
+    /// cookies), for Vary: built when first needed ([`Cacheable::vary`]).
+    vary: std::sync::OnceLock<HeaderMap>,
     pub method: Method,
     /// The viewer's path (behavior selection) and the origin path (after the root object).
     pub viewer_path: String,
@@ -125,6 +125,13 @@ async fn collect_limited(mut body: Body, limit: u64) -> Result<bytes::Bytes, Str
     Ok(buf.freeze())
 }
 
+impl Cacheable {
+    /// The viewer's headers as the origin sees them, for Vary (built once, on first use).
+    fn vary(&self, b: &Behavior, v: &Viewer<'_>) -> &HeaderMap {
+        self.vary.get_or_init(|| vary_headers(b, v.headers, v.version))
+    }
+}
+
 impl Behavior {
     /// Concurrent misses may share a fetch: not with cookies forwarded (§1.8).
     fn collapses(&self) -> bool {
@@ -146,7 +153,7 @@ impl Edge {
         let key = cache_key(&KeyInput { distribution: &self.id, method, version: v.version, path, query, headers: v.headers, host: v.host }, b);
         Some(Cacheable {
             key,
-            vary: vary_headers(b, v.headers, v.version),
+            vary: std::sync::OnceLock::new(),
             method: method.clone(),
             viewer_path: viewer_path.to_string(),
             path: path.to_string(),
@@ -157,7 +164,7 @@ impl Edge {
     /// Answers `c` from the cache, or fills the cache from the origin.
     pub(crate) async fn cached(self: &Arc<Self>, b: &Behavior, v: &Viewer<'_>, c: Cacheable) -> Result<(Response<Body>, CacheResult), CdnError> {
         let now = self.cache.now();
-        match self.cache.lookup(&c.key, &c.vary).await {
+        match self.cache.lookup(&c.key, || c.vary(b, v)).await {
             Lookup::Hit(e) => {
                 if self.cache.backing_off(&c.key) && e.freshness.can_serve_on_error(now) {
                     self.counters.stale.inc();
@@ -265,7 +272,7 @@ impl Edge {
         };
         if resp.status() == StatusCode::NOT_MODIFIED {
             if let Some(s) = stale.as_ref().filter(|_| conditional) {
-                let e = Arc::new(self.refreshed(b, c, s, resp.headers(), request_time, now));
+                let e = Arc::new(self.refreshed(b, v, c, s, resp.headers(), request_time, now));
                 leader.complete(Some(e.clone()));
                 return Ok(self.answer_from(&e, c, v, CacheResult::RefreshHit));
             }
@@ -274,7 +281,8 @@ impl Edge {
     }
 
     /// A stored entry refreshed by a 304.
-    fn refreshed(&self, b: &Behavior, c: &Cacheable, s: &CachedResponse, not_modified: &HeaderMap, request_time: std::time::SystemTime, now: std::time::SystemTime) -> CachedResponse {
+    #[allow(clippy::too_many_arguments)]
+    fn refreshed(&self, b: &Behavior, v: &Viewer<'_>, c: &Cacheable, s: &CachedResponse, not_modified: &HeaderMap, request_time: std::time::SystemTime, now: std::time::SystemTime) -> CachedResponse {
         let merged = conditional::merge_not_modified(&s.headers, not_modified);
         let x = Exchange {
             method: &c.method,
@@ -292,7 +300,7 @@ impl Edge {
         clean_origin_response(&mut headers, b);
         let e = CachedResponse::new(s.status, headers, s.body.clone(), d.freshness);
         if d.store {
-            self.cache.insert(&c.key, &c.vary, e.clone());
+            self.cache.insert(&c.key, c.vary(b, v), e.clone());
         }
         e
     }
@@ -354,7 +362,7 @@ impl Edge {
             };
             let e = CachedResponse::new(parts.status, stored_headers(&headers, &directives.cache_control), bytes, d.freshness);
             if d.store && e.body.len() as u64 <= max {
-                self.cache.insert(&c.key, &c.vary, e.clone());
+                self.cache.insert(&c.key, c.vary(b, v), e.clone());
                 leader.complete(Some(Arc::new(e.clone())));
             } else {
                 leader.complete(None);
@@ -366,7 +374,7 @@ impl Edge {
             return Ok((Response::from_parts(parts, body), result));
         }
         let stored = stored_headers(&parts.headers, &directives.cache_control);
-        let (cache, key, vary, status, freshness) = (self.cache.clone(), c.key.clone(), c.vary.clone(), parts.status, d.freshness);
+        let (cache, key, vary, status, freshness) = (self.cache.clone(), c.key.clone(), c.vary(b, v).clone(), parts.status, d.freshness);
         let done = Box::new(move |got: Option<bytes::Bytes>| match got {
             Some(bytes) => {
                 let e = CachedResponse::new(status, stored, bytes, freshness);

@@ -2,6 +2,7 @@
 //! and listeners are looked up when first seen.
 
 use edgeway_http::metrics::{Counter, Metrics};
+use std::sync::{Arc, OnceLock};
 
 pub const REQUESTS: &str = "edgeway_cdn_requests_total";
 pub const RESPONSES: &str = "edgeway_cdn_responses_total";
@@ -26,6 +27,18 @@ pub enum CacheResult {
 }
 
 impl CacheResult {
+    const ALL: [Self; 5] = [Self::Hit, Self::RefreshHit, Self::Miss, Self::Error, Self::Redirect];
+
+    fn index(self) -> usize {
+        match self {
+            Self::Hit => 0,
+            Self::RefreshHit => 1,
+            Self::Miss => 2,
+            Self::Error => 3,
+            Self::Redirect => 4,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Self::Hit => "Hit",
@@ -66,6 +79,10 @@ pub struct Counters {
     pub bytes_cache: Counter,
     /// Entries removed by invalidations.
     pub invalidated: Counter,
+    /// `edgeway_cdn_cache_total{result}`, by [`CacheResult::index`].
+    results: [Counter; 5],
+    /// `edgeway_cdn_responses_total{code}` for codes 100-999, taken when first seen.
+    codes: Arc<[OnceLock<Counter>]>,
 }
 
 impl Counters {
@@ -77,7 +94,8 @@ impl Counters {
             .map(|o| metrics.counter(ORIGIN_REQUESTS, "Requests (attempts) sent to origins.", &[("distribution", d), ("origin", o)]))
             .collect();
         let event = |name: &str, help: &str| metrics.counter(name, help, &[("distribution", d)]);
-        let c = Self {
+        let results = CacheResult::ALL.map(|r| metrics.counter(CACHE, "Cache outcomes (X-Cache).", &[("distribution", d), ("result", r.label())]));
+        Self {
             metrics: metrics.clone(),
             distribution: d.to_string(),
             bytes_in: bytes("in"),
@@ -88,11 +106,9 @@ impl Counters {
             compressed: event(COMPRESSED, "Responses the edge compressed (gzip or brotli)."),
             bytes_cache: event(CACHE_BYTES, "Body bytes served from the cache."),
             invalidated: event(INVALIDATED, "Cache entries removed by invalidations."),
-        };
-        for r in [CacheResult::Hit, CacheResult::RefreshHit, CacheResult::Miss, CacheResult::Error, CacheResult::Redirect] {
-            c.cache(r);
+            results,
+            codes: (100..1000).map(|_| OnceLock::new()).collect(),
         }
-        c
     }
 
     /// `edgeway_cdn_requests_total{distribution,listener}` for one listener (`https:8443`).
@@ -100,13 +116,17 @@ impl Counters {
         self.metrics.counter(REQUESTS, "Viewer requests received.", &[("distribution", &self.distribution), ("listener", listener)])
     }
 
+    /// Counts a viewer response: the counter of a code is taken from the registry once.
     pub fn response(&self, code: u16) {
-        let code = code.to_string();
-        self.metrics.counter(RESPONSES, "Viewer responses by status code.", &[("distribution", &self.distribution), ("code", &code)]).inc();
+        let counter = |code: u16| self.metrics.counter(RESPONSES, "Viewer responses by status code.", &[("distribution", &self.distribution), ("code", &code.to_string())]);
+        match self.codes.get(usize::from(code).wrapping_sub(100)) {
+            Some(slot) => slot.get_or_init(|| counter(code)).inc(),
+            None => counter(code).inc(),
+        }
     }
 
-    pub fn cache(&self, r: CacheResult) -> Counter {
-        self.metrics.counter(CACHE, "Cache outcomes (X-Cache).", &[("distribution", &self.distribution), ("result", r.label())])
+    pub fn cache(&self, r: CacheResult) -> &Counter {
+        &self.results[r.index()]
     }
 
     /// A request of origin group `group` that went to the secondary.

@@ -28,6 +28,8 @@ pub fn from_entry(entry: &CachedResponse, method: &Method, viewer: &HeaderMap, n
     }
     let len = entry.body.len() as u64;
     let mut h = entry.headers.clone();
+    // Room for Age, Content-Length and what the edge stamps, so the map grows at most once.
+    h.reserve(6);
     h.insert(header::AGE, age);
     let (status, body) = match range::plan(method, viewer, entry.status, &entry.headers, len) {
         RangeDecision::Full => (entry.status, entry.body.clone()),

@@ -4,7 +4,7 @@
 //! the clock.
 
 use crate::clock::Clock;
-use edgeway_cache::store::{insert_response, lookup, Lookup};
+use edgeway_cache::store::{insert_response, lookup, lookup_with, Lookup};
 use edgeway_cache::{CachedResponse, CoalesceMetrics, Coalescer, DiskOptions, DiskStore, MemoryStore, Storage, StoreMetrics, TieredStore};
 use edgeway_config::CacheConfig;
 use edgeway_http::metrics::Metrics;
@@ -64,13 +64,14 @@ impl EdgeCache {
         self.clock.now()
     }
 
-    /// The stored response for `key` and the request's (normalized) headers. Disk reads run on
-    /// the blocking pool.
-    pub async fn lookup(&self, key: &str, vary: &HeaderMap) -> Lookup {
+    /// The stored response for `key` and the request's (normalized) headers, built only when
+    /// the stored entry varies. Without a disk tier the lookup is inline; disk reads run on the
+    /// blocking pool.
+    pub async fn lookup<'a>(&self, key: &str, vary: impl FnOnce() -> &'a HeaderMap) -> Lookup {
         if !self.has_disk {
-            return lookup(self.store.as_ref(), key, vary);
+            return lookup_with(self.store.as_ref(), key, vary);
         }
-        let (store, key, vary) = (self.store.clone(), key.to_string(), vary.clone());
+        let (store, key, vary) = (self.store.clone(), key.to_string(), vary().clone());
         tokio::task::spawn_blocking(move || lookup(store.as_ref(), &key, &vary)).await.unwrap_or(Lookup::Miss)
     }
 

@@ -3,7 +3,7 @@
 
 use crate::behavior::Behavior;
 use crate::params;
-use edgeway_http::headers::{append_forwarded_for, strip_hop_by_hop};
+use edgeway_http::headers::{append_forwarded_for, connection_named, is_hop_by_hop, strip_hop_by_hop};
 use edgeway_http::TlsInfo;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Version};
@@ -25,6 +25,21 @@ pub struct OriginHeaderInput<'a> {
     pub via: &'a str,
     pub request_id: &'a str,
 }
+
+const X_AMZ_CF_ID: HeaderName = HeaderName::from_static("x-amz-cf-id");
+const X_AMZ_CF_POP: HeaderName = HeaderName::from_static("x-amz-cf-pop");
+const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// The `CloudFront-Is-*-Viewer` headers [`device_headers`] derives.
+const DEVICE_HEADERS: [&str; 6] = [
+    "cloudfront-is-android-viewer",
+    "cloudfront-is-ios-viewer",
+    "cloudfront-is-tablet-viewer",
+    "cloudfront-is-mobile-viewer",
+    "cloudfront-is-smarttv-viewer",
+    "cloudfront-is-desktop-viewer",
+];
 
 /// Viewer headers CloudFront removes unless the cache key or origin request policy names them.
 const REMOVED: &[&str] = &[
@@ -62,16 +77,17 @@ pub fn normalized_accept_encoding(viewer: &HeaderMap, gzip: bool, brotli: bool, 
     for v in viewer.get_all(http::header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()) {
         for tok in v.split(',') {
             let mut parts = tok.split(';');
-            let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let coding = parts.next().unwrap_or("").trim();
             let refused = parts.any(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()) == Some(0.0));
             if refused {
                 continue;
             }
-            match coding.as_str() {
-                "gzip" => offers_gzip = true,
-                "br" => offers_br = true,
-                "zstd" => offers_zstd = true,
-                _ => {}
+            if coding.eq_ignore_ascii_case("gzip") {
+                offers_gzip = true;
+            } else if coding.eq_ignore_ascii_case("br") {
+                offers_br = true;
+            } else if coding.eq_ignore_ascii_case("zstd") {
+                offers_zstd = true;
             }
         }
     }
@@ -96,14 +112,8 @@ pub fn device_headers(user_agent: &str) -> [(&'static str, bool); 6] {
     let smarttv = ["SmartTV", "SMART-TV", "GoogleTV", "AppleTV", "BRAVIA", "HbbTV", "Roku", "Web0S", "WebOS"].iter().any(|t| ua.contains(t));
     let mobile = !tablet && (ua.contains("Mobile") || ua.contains("iPhone") || ua.contains("iPod") || ua.contains("Windows Phone"));
     let desktop = !tablet && !mobile && !smarttv;
-    [
-        ("cloudfront-is-android-viewer", android),
-        ("cloudfront-is-ios-viewer", ios),
-        ("cloudfront-is-tablet-viewer", tablet),
-        ("cloudfront-is-mobile-viewer", mobile),
-        ("cloudfront-is-smarttv-viewer", smarttv),
-        ("cloudfront-is-desktop-viewer", desktop),
-    ]
+    let [a, i, t, m, s, d] = DEVICE_HEADERS;
+    [(a, android), (i, ios), (t, tablet), (m, mobile), (s, smarttv), (d, desktop)]
 }
 
 /// The headers of the origin request.
@@ -113,10 +123,13 @@ pub fn origin_request_headers(viewer: &HeaderMap, i: &OriginHeaderInput<'_>) -> 
     let forwarded = |name: &str| key.has_header(name) || orp.is_some_and(|o| o.forwards_header(name));
     let wanted_generated = |name: &str| key.has_header(name) || orp.is_some_and(|o| o.wants_cloudfront_header(name));
 
-    let mut v = viewer.clone();
-    strip_hop_by_hop(&mut v, false);
-    let mut out = HeaderMap::with_capacity(v.len() + 8);
-    for (name, value) in &v {
+    // Hop-by-hop headers and those `Connection` names never reach the origin.
+    let named = connection_named(viewer);
+    let mut out = HeaderMap::with_capacity(viewer.len() + 8);
+    for (name, value) in viewer {
+        if is_hop_by_hop(name) || named.contains(name) {
+            continue;
+        }
         let n = name.as_str();
         let keep = match n {
             "host" | "cookie" | "x-forwarded-for" => false,
@@ -148,13 +161,13 @@ pub fn origin_request_headers(viewer: &HeaderMap, i: &OriginHeaderInput<'_>) -> 
         let ae = normalized_accept_encoding(viewer, key.accept_encoding_gzip, key.accept_encoding_brotli, key.accept_encoding_zstd, i.version);
         out.insert(http::header::ACCEPT_ENCODING, HeaderValue::from_static(ae));
     }
-    for xff in viewer.get_all("x-forwarded-for") {
-        out.append("x-forwarded-for", xff.clone());
+    for xff in viewer.get_all(&X_FORWARDED_FOR) {
+        out.append(X_FORWARDED_FOR, xff.clone());
     }
-    append_forwarded_for(&mut out, &i.peer.ip().to_string(), ",");
+    append_forwarded_for(&mut out, &edgeway_http::headers::ip_text(i.peer.ip()), ",");
     append_via(&mut out, i.via);
     if let Ok(id) = HeaderValue::from_str(i.request_id) {
-        out.insert("x-amz-cf-id", id);
+        out.insert(X_AMZ_CF_ID, id);
     }
     if !forwarded("user-agent") {
         out.insert(http::header::USER_AGENT, HeaderValue::from_static("Amazon CloudFront"));
@@ -176,10 +189,12 @@ pub fn origin_request_headers(viewer: &HeaderMap, i: &OriginHeaderInput<'_>) -> 
             generated.push(("cloudfront-viewer-tls", format!("{}:{}:fullHandshake", t.version, t.cipher)));
         }
     }
-    let ua = viewer.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    for (name, is) in device_headers(ua) {
-        if wanted_generated(name) {
-            generated.push((name, if is { "true" } else { "false" }.into()));
+    if DEVICE_HEADERS.iter().any(|n| wanted_generated(n)) {
+        let ua = viewer.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+        for (name, is) in device_headers(ua) {
+            if wanted_generated(name) {
+                generated.push((name, if is { "true" } else { "false" }.into()));
+            }
         }
     }
     for (name, value) in generated {
@@ -196,6 +211,12 @@ pub fn origin_request_headers(viewer: &HeaderMap, i: &OriginHeaderInput<'_>) -> 
 
 /// Appends `ours` to any `Via` already there (`, `-separated).
 pub fn append_via(h: &mut HeaderMap, ours: &str) {
+    if !h.contains_key(http::header::VIA) {
+        if let Ok(v) = HeaderValue::from_str(ours) {
+            h.insert(http::header::VIA, v);
+        }
+        return;
+    }
     let existing: Vec<&str> = h.get_all(http::header::VIA).iter().filter_map(|v| v.to_str().ok()).collect();
     let value = if existing.is_empty() { ours.to_string() } else { format!("{}, {ours}", existing.join(", ")) };
     if let Ok(v) = HeaderValue::from_str(&value) {
@@ -214,13 +235,14 @@ pub struct ViewerStamp<'a> {
 
 /// Adds `X-Cache`, `Via`, `X-Amz-Cf-Pop`, `X-Amz-Cf-Id` to a viewer response.
 pub fn stamp_viewer_response(h: &mut HeaderMap, s: &ViewerStamp<'_>) {
-    h.insert("x-cache", HeaderValue::from_static(s.x_cache));
+    h.reserve(4);
+    h.insert(X_CACHE, HeaderValue::from_static(s.x_cache));
     append_via(h, s.via);
     if let Ok(v) = HeaderValue::from_str(s.pop) {
-        h.insert("x-amz-cf-pop", v);
+        h.insert(X_AMZ_CF_POP, v);
     }
     if let Ok(v) = HeaderValue::from_str(s.request_id) {
-        h.insert("x-amz-cf-id", v);
+        h.insert(X_AMZ_CF_ID, v);
     }
 }
 

@@ -2,7 +2,8 @@
 //! and a pooled HTTP/1.1 client each.
 
 use edgeway_http::{ClientOptions, Resolve, UpstreamClient};
-use http::{HeaderName, HeaderValue};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{HeaderName, HeaderValue, Uri};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +41,9 @@ pub struct Origin {
     pub read_timeout: Duration,
     pub custom_headers: Vec<(HeaderName, HeaderValue)>,
     pub client: UpstreamClient,
+    /// `domain:port` for HTTP and HTTPS, parsed once (None when it does not parse).
+    http_authority: Option<Authority>,
+    https_authority: Option<Authority>,
 }
 
 impl Origin {
@@ -58,9 +62,13 @@ impl Origin {
             tls,
             resolver,
         });
+        let domain_name = o.domain_name.trim_end_matches('.').to_ascii_lowercase();
+        let authority = |port: u16| edgeway_config::join_host_port(&domain_name, port).parse::<Authority>().ok();
         Ok(Self {
             id: o.origin_id.clone(),
-            domain_name: o.domain_name.trim_end_matches('.').to_ascii_lowercase(),
+            http_authority: authority(cc.http_port),
+            https_authority: authority(cc.https_port),
+            domain_name,
             origin_path: o.origin_path.clone().unwrap_or_default().trim_end_matches('/').to_string(),
             http_port: cc.http_port,
             https_port: cc.https_port,
@@ -75,6 +83,34 @@ impl Origin {
     /// The absolute URL of the origin request for a viewer `path` and forwarded `query`.
     pub fn url(&self, viewer_https: bool, path: &str, query: Option<&str>) -> String {
         origin_url(self.protocol, &self.domain_name, self.http_port, self.https_port, &self.origin_path, viewer_https, path, query)
+    }
+
+    /// [`Origin::url`] as a URI, from the authority parsed at startup (only the path and query
+    /// are parsed per request).
+    pub fn uri(&self, viewer_https: bool, path: &str, query: Option<&str>) -> Result<Uri, String> {
+        let https = match self.protocol {
+            OriginProtocolPolicy::HttpOnly => false,
+            OriginProtocolPolicy::HttpsOnly => true,
+            OriginProtocolPolicy::MatchViewer => viewer_https,
+        };
+        let (scheme, authority) = if https { (Scheme::HTTPS, &self.https_authority) } else { (Scheme::HTTP, &self.http_authority) };
+        let bad = |e: &dyn std::fmt::Display| format!("bad origin URL {}: {e}", self.url(viewer_https, path, query));
+        let Some(authority) = authority.clone() else {
+            return self.url(viewer_https, path, query).parse().map_err(|e| bad(&e));
+        };
+        let mut pq = String::with_capacity(self.origin_path.len() + path.len() + query.map_or(0, |q| q.len() + 1));
+        pq.push_str(&self.origin_path);
+        pq.push_str(path);
+        if let Some(q) = query {
+            pq.push('?');
+            pq.push_str(q);
+        }
+        let pq = PathAndQuery::from_maybe_shared(pq).map_err(|e| bad(&e))?;
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(scheme);
+        parts.authority = Some(authority);
+        parts.path_and_query = Some(pq);
+        Uri::from_parts(parts).map_err(|e| bad(&e))
     }
 }
 

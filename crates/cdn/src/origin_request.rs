@@ -24,14 +24,14 @@ pub fn should_retry(err: &UpstreamError, method: &Method, attempt: u32, attempts
 /// One origin request, ready to send.
 pub struct OriginRequest {
     pub method: Method,
-    pub url: String,
+    pub uri: Uri,
     pub headers: HeaderMap,
     pub body: RequestBody,
 }
 
 /// Sends `req` to `origin`, retrying as CloudFront does; `attempts_counter` counts every try.
 pub async fn send(origin: &Origin, mut req: OriginRequest, attempts_counter: &Counter) -> Result<Response<Incoming>, UpstreamError> {
-    let uri: Uri = req.url.parse().map_err(|e| UpstreamError::Protocol(format!("bad origin URL {}: {e}", req.url)))?;
+    let uri = req.uri;
     let mut attempt = 0u32;
     loop {
         attempt += 1;
@@ -42,7 +42,8 @@ pub async fn send(origin: &Origin, mut req: OriginRequest, attempts_counter: &Co
         *r.method_mut() = req.method.clone();
         *r.uri_mut() = uri.clone();
         *r.version_mut() = Version::HTTP_11;
-        *r.headers_mut() = req.headers.clone();
+        // The last possible attempt takes the headers; earlier ones keep a copy for a retry.
+        *r.headers_mut() = if attempt >= origin.connection_attempts { std::mem::take(&mut req.headers) } else { req.headers.clone() };
         attempts_counter.inc();
         match origin.client.send(r, origin.read_timeout).await {
             Ok(resp) => return Ok(resp),

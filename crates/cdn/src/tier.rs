@@ -99,7 +99,8 @@ pub(crate) struct Edge {
     pub(crate) default: Behavior,
     pub(crate) origins: Vec<Origin>,
     pub(crate) custom_errors: Vec<edgeway_config::CustomErrorResponse>,
-    edge_host: Arc<str>,
+    /// `Via` for HTTP/0.9, 1.0, 1.1, 2 and 3 viewers (built once; see [`ids::via`]).
+    vias: [String; 5],
     pub(crate) counters: Counters,
     pub(crate) cache: Arc<EdgeCache>,
     access_log: Option<AccessLog>,
@@ -183,7 +184,7 @@ impl Edge {
             default,
             origins,
             custom_errors: d.custom_error_response.clone(),
-            edge_host,
+            vias: [Version::HTTP_09, Version::HTTP_10, Version::HTTP_11, Version::HTTP_2, Version::HTTP_3].map(|v| ids::via(v, &edge_host)),
             counters: Counters::new(metrics, &d.id, &ids),
             cache,
             access_log: d.access_log.as_deref().and_then(AccessLog::start).map(|l| l.with_cookies(d.access_log_include_cookies)),
@@ -194,14 +195,14 @@ impl Edge {
     async fn serve(self: &Arc<Self>, req: Request<Incoming>, https: bool, conn: &Arc<ConnInfo>) -> Response<Body> {
         let start = std::time::Instant::now();
         let request_id = ids::request_id();
-        let via = ids::via(req.version(), &self.edge_host);
+        let via = self.via(req.version());
         let head = req.method() == Method::HEAD;
         let log = self.access_log.as_ref().map(|_| self.log_entry(&req, https, conn, &request_id));
-        let (mut resp, result, detail) = match self.respond(req, https, conn, &via, &request_id).await {
+        let (mut resp, result, detail) = match self.respond(req, https, conn, via, &request_id).await {
             Ok((r, c)) => (r, c, c.label()),
             Err(e) => (self.fail(&e, &request_id, head), CacheResult::Error, e.kind()),
         };
-        stamp_viewer_response(resp.headers_mut(), &ViewerStamp { via: &via, request_id: &request_id, pop: &self.pop, x_cache: result.x_cache() });
+        stamp_viewer_response(resp.headers_mut(), &ViewerStamp { via, request_id: &request_id, pop: &self.pop, x_cache: result.x_cache() });
         self.counters.cache(result).inc();
         self.counters.response(resp.status().as_u16());
         match (log, &self.access_log) {
@@ -212,6 +213,18 @@ impl Edge {
             }
             _ => resp,
         }
+    }
+
+    /// The `Via` for a viewer of HTTP version `v`.
+    fn via(&self, v: Version) -> &str {
+        let i = match v {
+            Version::HTTP_09 => 0,
+            Version::HTTP_10 => 1,
+            Version::HTTP_2 => 3,
+            Version::HTTP_3 => 4,
+            _ => 2,
+        };
+        self.vias.get(i).map_or("", String::as_str)
     }
 
     /// The log facts of a request, before it is consumed.
@@ -280,8 +293,12 @@ impl Edge {
             // 7. Not cacheable: the origin request as it is.
             None => {
                 let content_length = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-                let body = MeteredBody::new(edgeway_http::body::boxed(body), self.counters.bytes_in.clone(), None).boxed();
-                let body = RequestBody::from_viewer(body, content_length).await.map_err(|_| CdnError::BadRequestBody)?;
+                let body = if http_body::Body::is_end_stream(&body) {
+                    RequestBody::Empty
+                } else {
+                    let body = MeteredBody::new(edgeway_http::body::boxed(body), self.counters.bytes_in.clone(), None).boxed();
+                    RequestBody::from_viewer(body, content_length).await.map_err(|_| CdnError::BadRequestBody)?
+                };
                 let fetched = self.fetch(behavior, method, &viewer, body, &path, parts.uri.query()).await;
                 self.invalidate_after_unsafe(behavior, method, &viewer, &path, &fetched);
                 fetched.map(|r| self.deliver(r, behavior))
@@ -343,7 +360,15 @@ impl Edge {
         };
         let orp_query = behavior.origin_request_policy.as_ref().map(|o| &o.query_strings);
         let query = params::filter_query(query, &behavior.cache_policy.key.query_strings, orp_query);
-        let url = origin.url(v.https, path, query.as_deref());
+        let uri = match origin.uri(v.https, path, query.as_deref()) {
+            Ok(u) => u,
+            Err(e) => {
+                let e = CdnError::Origin(edgeway_http::UpstreamError::Protocol(e));
+                self.counters.upstream_error(e.kind());
+                tracing::debug!(distribution = %self.id, origin = %origin.id, error = ?e, "origin request failed");
+                return Err(e);
+            }
+        };
         let mut headers = origin_request_headers(
             v.headers,
             &OriginHeaderInput {
@@ -366,7 +391,7 @@ impl Edge {
         let Some(counter) = self.counters.origin_requests.get(index) else {
             return Err(CdnError::Origin(edgeway_http::UpstreamError::Protocol("no such origin".into())));
         };
-        origin_request::send(origin, OriginRequest { method: method.clone(), url, headers, body }, counter).await.map_err(|e| {
+        origin_request::send(origin, OriginRequest { method: method.clone(), uri, headers, body }, counter).await.map_err(|e| {
             let e = CdnError::Origin(e);
             self.counters.upstream_error(e.kind());
             tracing::debug!(distribution = %self.id, origin = %origin.id, error = ?e, "origin request failed");

@@ -3,6 +3,8 @@
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
 /// The hop-by-hop headers every proxy removes, beside those named in `Connection`.
 pub const HOP_BY_HOP: &[&str] = &[
     "connection",
@@ -16,32 +18,79 @@ pub const HOP_BY_HOP: &[&str] = &[
     "proxy-authorization",
 ];
 
+/// Whether `name` is one of [`HOP_BY_HOP`].
+pub fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection" | "keep-alive" | "proxy-connection" | "te" | "trailer" | "transfer-encoding" | "upgrade" | "proxy-authenticate" | "proxy-authorization"
+    )
+}
+
+/// The headers a `Connection` header names that a proxy removes (never Host, `x-amz*` or
+/// `X-Forwarded-For`, which a client must not strip). Names the map does not hold, and
+/// hop-by-hop names (removed anyway), are left out. Empty without `Connection`.
+pub fn connection_named(h: &HeaderMap) -> Vec<HeaderName> {
+    let mut values = h.get_all(http::header::CONNECTION).iter().peekable();
+    if values.peek().is_none() {
+        return Vec::new();
+    }
+    values
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        // `connection` and `upgrade` stay: a WebSocket handshake keeps them.
+        .filter(|t| HOP_BY_HOP.iter().all(|n| !n.eq_ignore_ascii_case(t)) || t.eq_ignore_ascii_case("connection") || t.eq_ignore_ascii_case("upgrade"))
+        .filter(|t| h.contains_key(*t))
+        .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
+        .filter(|n| !(*n == http::header::HOST || n.as_str().starts_with("x-amz") || n.as_str() == "x-forwarded-for"))
+        .collect()
+}
+
 /// Removes hop-by-hop headers and every header the `Connection` header names.
 /// `keep_upgrade` keeps `Upgrade` (and `Connection: upgrade`) for a WebSocket handshake.
 pub fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
-    let named: Vec<HeaderName> = h
-        .get_all(http::header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for n in named {
+    for n in connection_named(h) {
         if keep_upgrade && n == http::header::UPGRADE {
-            continue;
-        }
-        // Never let a client strip end-to-end headers a proxy relies on.
-        if n == http::header::HOST || n.as_str().starts_with("x-amz") || n.as_str() == "x-forwarded-for" {
             continue;
         }
         h.remove(&n);
     }
-    for n in HOP_BY_HOP {
-        if keep_upgrade && (*n == "upgrade" || *n == "connection") {
+    // One pass over the map finds the few present (most maps hold none or `connection`).
+    let mut present = [None, None, None, None, None, None, None, None, None];
+    let mut found = 0;
+    for n in h.keys().filter(|n| is_hop_by_hop(n)) {
+        if keep_upgrade && (*n == http::header::UPGRADE || *n == http::header::CONNECTION) {
             continue;
         }
-        h.remove(*n);
+        if let Some(slot) = present.get_mut(found) {
+            *slot = Some(n.clone());
+            found += 1;
+        }
     }
+    for n in present.into_iter().flatten() {
+        h.remove(&n);
+    }
+}
+
+/// `ip` as text (what `to_string` gives), without the formatting machinery for IPv4.
+pub fn ip_text(ip: std::net::IpAddr) -> String {
+    let std::net::IpAddr::V4(v4) = ip else {
+        return ip.to_string();
+    };
+    let mut s = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        if octet >= 100 {
+            s.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            s.push(char::from(b'0' + octet / 10 % 10));
+        }
+        s.push(char::from(b'0' + octet % 10));
+    }
+    s
 }
 
 /// Whether a request asks for a protocol upgrade (WebSocket).
@@ -56,6 +105,12 @@ pub fn is_upgrade(h: &HeaderMap) -> bool {
 /// Appends `addr` to `X-Forwarded-For` (joining duplicates first) with `sep` (`", "` for ALB,
 /// `","` for CloudFront). Returns the number of addresses it now holds.
 pub fn append_forwarded_for(h: &mut HeaderMap, addr: &str, sep: &str) -> usize {
+    if !h.contains_key(&X_FORWARDED_FOR) {
+        if let Ok(v) = HeaderValue::from_str(addr) {
+            h.insert(X_FORWARDED_FOR, v);
+        }
+        return addr.split(',').count();
+    }
     let existing: Vec<String> = h
         .get_all("x-forwarded-for")
         .iter()
@@ -70,7 +125,7 @@ pub fn append_forwarded_for(h: &mut HeaderMap, addr: &str, sep: &str) -> usize {
     value.push_str(addr);
     let count = value.split(',').count();
     if let Ok(v) = HeaderValue::from_str(&value) {
-        h.insert("x-forwarded-for", v);
+        h.insert(X_FORWARDED_FOR, v);
     }
     count
 }
@@ -90,6 +145,15 @@ mod tests {
         strip_hop_by_hop(&mut h, false);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("accept"));
+    }
+
+    #[test]
+    fn ip_text_is_to_string() {
+        let ips = ["0.0.0.0", "127.0.0.1", "10.20.30.40", "255.255.255.255", "192.168.100.9", "::1", "2001:db8::7"];
+        for ip in ips {
+            let parsed: std::net::IpAddr = ip.parse().unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+            assert_eq!(ip_text(parsed), parsed.to_string());
+        }
     }
 
     #[test]

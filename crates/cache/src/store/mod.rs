@@ -19,7 +19,7 @@ pub use disk::{DiskOptions, DiskStore};
 pub use entry::{CachedResponse, EntryKind};
 pub use memory::MemoryStore;
 pub use tiered::TieredStore;
-pub use variants::{insert_response, lookup, Lookup};
+pub use variants::{insert_response, lookup, lookup_with, Lookup};
 
 /// A key → response store bounded in bytes. Implementations are internally synchronized and
 /// cheap to call from many tasks. The disk tier does blocking file I/O: call it from

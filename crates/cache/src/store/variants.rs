@@ -38,6 +38,11 @@ impl Lookup {
 /// Finds the stored response for `request` under `primary`, following a Vary marker to the
 /// variant the request's headers select.
 pub fn lookup(store: &dyn Storage, primary: &str, request: &HeaderMap) -> Lookup {
+    lookup_with(store, primary, || request)
+}
+
+/// [`lookup`] with the request's headers built only when a stored entry varies (most do not).
+pub fn lookup_with<'a>(store: &dyn Storage, primary: &str, request: impl FnOnce() -> &'a HeaderMap) -> Lookup {
     let Some(entry) = store.get(primary) else {
         return Lookup::Miss;
     };
@@ -46,14 +51,14 @@ pub fn lookup(store: &dyn Storage, primary: &str, request: &HeaderMap) -> Lookup
         (EntryKind::Response, VarySpec::Any) => Lookup::VaryAny(entry),
         // A response with Vary stored directly under the primary key is checked in place.
         (EntryKind::Response, spec) => {
-            if spec.matches(&entry.secondary_key, request) {
+            if spec.matches(&entry.secondary_key, request()) {
                 Lookup::Hit(entry)
             } else {
                 Lookup::Miss
             }
         }
         (EntryKind::VaryMarker, spec) => {
-            let Some(secondary) = spec.secondary_key(request) else {
+            let Some(secondary) = spec.secondary_key(request()) else {
                 return Lookup::Miss;
             };
             match store.get(&variant_key(primary, &secondary)) {

@@ -37,8 +37,28 @@ fi
 if [ -z "${EDGEWAY_BIN:-}" ]; then
   cargo build --release -q -p edgeway
   EDGEWAY_BIN="${CARGO_TARGET_DIR:-target}/release/edgeway"
+  BENCH_EDGEWAY_REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  git diff --quiet HEAD -- crates Cargo.toml 2>/dev/null || BENCH_EDGEWAY_REV="$BENCH_EDGEWAY_REV+uncommitted"
+  export BENCH_EDGEWAY_REV
 fi
 
+smoke=0
+for a in "$@"; do [ "$a" = --smoke ] && smoke=1; done
+
+# bench.py stops what it starts on exit and on signals (and its children get SIGTERM if it dies);
+# this trap passes a signal sent to this script on to it.
 export PYTHONDONTWRITEBYTECODE=1
-py=python3
-exec "$py" bench/lib/bench.py --edgeway "$EDGEWAY_BIN" "$@"
+python3 bench/lib/bench.py --edgeway "$EDGEWAY_BIN" "$@" &
+pid=$!
+trap 'kill -TERM "$pid" 2>/dev/null || true' INT TERM HUP
+rc=0
+wait "$pid" || rc=$?
+# After a signal, wait returns early: give bench.py its time to clean up.
+for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+[ "$rc" -eq 0 ] || exit "$rc"
+
+if [ "$smoke" -eq 1 ] && [ -z "${BENCH_NO_MICRO:-}" ]; then
+  # The micro-benchmarks, each run once (criterion's --test), so they cannot rot either.
+  cargo bench -q -p edgeway-cdn --bench hot_paths --bench allocations -- --test
+  cargo bench -q -p edgeway-alb --bench hot_paths -- --test
+fi

@@ -259,7 +259,8 @@ def versions(edgeway):
         except (OSError, subprocess.SubprocessError, IndexError):
             return "?"
     return {
-        "edgeway": first([edgeway, "--version"]) + " @ " + first(["git", "-C", os.path.dirname(os.path.dirname(HERE)), "rev-parse", "--short", "HEAD"]),
+        # run.sh says which commit it built; a binary given with EDGEWAY_BIN is just "prebuilt".
+        "edgeway": first([edgeway, "--version"]) + " @ " + os.environ.get("BENCH_EDGEWAY_REV", "prebuilt binary " + edgeway),
         "nginx": first(["nginx", "-v"]),
         "varnish": first(["varnishd", "-V"]),
         "haproxy": first(["haproxy", "-v"]),
@@ -340,7 +341,7 @@ def load(sc, url, secs, conns, cpu, workdir):
     else:
         logfile = None
         cmd = pin(cpu) + ["wrk", "-t", "1", "-c", str(conns), "-d", f"{secs}s", "--latency", url]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
     STARTED.append(p)
     try:
         out, _ = p.communicate(timeout=secs + 60)
@@ -349,7 +350,6 @@ def load(sc, url, secs, conns, cpu, workdir):
         out, _ = p.communicate(timeout=10)
     STARTED.remove(p)
     out = out.decode(errors="replace")
-    # The load generator's own CPU, from its rusage (children's times are collected at reap).
     r = parse_h2load(out, logfile) if logfile else parse_wrk(out)
     r["raw"] = out
     return r

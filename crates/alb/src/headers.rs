@@ -95,25 +95,27 @@ pub fn set_forwarded_proto_port(h: &mut HeaderMap, https: bool, port: u16) {
 /// A trace id part: `1-<8 hex epoch seconds>-<24 hex random>`.
 pub fn new_trace_id(epoch_secs: u64, random: [u8; 12]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut buf = [b'-'; 35];
-    buf[0] = b'1';
-    let epoch = ((epoch_secs & 0xffff_ffff) as u32).to_be_bytes();
-    // `1-` + 8 hex digits + `-` + 24 hex digits.
-    let digits = epoch.iter().chain(random.iter()).flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
-    let slots = (2..10).chain(11..35);
-    for (i, d) in slots.zip(digits) {
-        if let Some(slot) = buf.get_mut(i) {
-            *slot = d;
+    fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+        for b in bytes {
+            out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
         }
     }
-    String::from_utf8_lossy(&buf).into_owned()
+    let mut out = Vec::with_capacity(35);
+    out.extend_from_slice(b"1-");
+    push_hex(&mut out, &((epoch_secs & 0xffff_ffff) as u32).to_be_bytes());
+    out.push(b'-');
+    push_hex(&mut out, &random);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// The X-Amzn-Trace-Id to send: a new Root when there is none; with a Root, `Self=<id>;` in front
 /// (replacing an existing Self), keeping Root and custom fields.
 pub fn trace_header(existing: Option<&str>, id: &str, headers_bytes: usize) -> String {
     let Some(existing) = existing.filter(|_| headers_bytes <= TRACE_REWRITE_BYTES) else {
-        return format!("Root={id}");
+        let mut out = String::with_capacity(5 + id.len());
+        out.push_str("Root=");
+        out.push_str(id);
+        return out;
     };
     let fields: Vec<&str> = existing
         .split(';')

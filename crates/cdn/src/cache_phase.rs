@@ -177,12 +177,13 @@ impl Edge {
                         self.refresh_in_background(v, c.clone(), e.clone());
                         Ok(self.answer_from(&e, &c, v, CacheResult::Hit))
                     }
-                    Reuse::Revalidate => self.fill(b, v, &c, Some(e), true).await,
+                    Reuse::Revalidate => Box::pin(self.fill(b, v, &c, Some(e), true)).await,
                 }
             }
             // Vary: * matches no request: go to the origin, unconditionally; keep it as a fallback.
-            Lookup::VaryAny(e) => self.fill(b, v, &c, Some(e), false).await,
-            Lookup::Miss => self.fill(b, v, &c, None, false).await,
+            Lookup::VaryAny(e) => Box::pin(self.fill(b, v, &c, Some(e), false)).await,
+            // The origin fetch is boxed: its large state stays out of every hit's future.
+            Lookup::Miss => Box::pin(self.fill(b, v, &c, None, false)).await,
         }
     }
 

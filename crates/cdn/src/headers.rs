@@ -246,6 +246,24 @@ pub fn stamp_viewer_response(h: &mut HeaderMap, s: &ViewerStamp<'_>) {
     }
 }
 
+/// [`stamp_viewer_response`] with the per-process parts as header values built once: `via`
+/// (its text `via_text` when a `Via` is already there) and `pop` (None: not a valid value).
+pub fn stamp_viewer_response_with(h: &mut HeaderMap, via: &HeaderValue, via_text: &str, pop: Option<&HeaderValue>, request_id: &str, x_cache: &'static str) {
+    h.reserve(4);
+    h.insert(X_CACHE, HeaderValue::from_static(x_cache));
+    if h.contains_key(http::header::VIA) {
+        append_via(h, via_text);
+    } else {
+        h.insert(http::header::VIA, via.clone());
+    }
+    if let Some(p) = pop {
+        h.insert(X_AMZ_CF_POP, p.clone());
+    }
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert(X_AMZ_CF_ID, v);
+    }
+}
+
 /// Cleans an origin response's headers for the viewer: hop-by-hop headers go; `Set-Cookie`
 /// goes when no cookies are forwarded; `Vary` keeps only Accept-Encoding, Cookie and forwarded
 /// headers (and `*` under the `UseOriginCacheControlHeaders` policies, where the origin decides).

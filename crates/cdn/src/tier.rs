@@ -8,7 +8,7 @@ use crate::counters::{CacheResult, Counters};
 use crate::edge_cache::EdgeCache;
 use crate::invalidation::Ledger;
 use crate::error_page::{error_response, CdnError};
-use crate::headers::{clean_origin_response, origin_request_headers, stamp_viewer_response, OriginHeaderInput, ViewerStamp};
+use crate::headers::{clean_origin_response, origin_request_headers, stamp_viewer_response, stamp_viewer_response_with, OriginHeaderInput, ViewerStamp};
 use crate::origin::Origin;
 use crate::origin_request::{self, OriginRequest};
 use crate::viewer::{self, ViewerRequest, ViewerVerdict};
@@ -101,6 +101,10 @@ pub(crate) struct Edge {
     pub(crate) custom_errors: Vec<edgeway_config::CustomErrorResponse>,
     /// `Via` for HTTP/0.9, 1.0, 1.1, 2 and 3 viewers (built once; see [`ids::via`]).
     vias: [String; 5],
+    /// The same as header values, and the `X-Amz-Cf-Pop` value (None when `pop` is not a valid
+    /// header value).
+    via_values: [HeaderValue; 5],
+    pop_value: Option<HeaderValue>,
     pub(crate) counters: Counters,
     pub(crate) cache: Arc<EdgeCache>,
     access_log: Option<AccessLog>,
@@ -116,6 +120,23 @@ pub(crate) struct Viewer<'a> {
     pub(crate) conn: &'a Arc<ConnInfo>,
     pub(crate) via: &'a str,
     pub(crate) request_id: &'a str,
+}
+
+/// The slot of an HTTP version in `Edge::vias`.
+fn via_index(v: Version) -> usize {
+    match v {
+        Version::HTTP_09 => 0,
+        Version::HTTP_10 => 1,
+        Version::HTTP_2 => 3,
+        Version::HTTP_3 => 4,
+        _ => 2,
+    }
+}
+
+/// A header value (of a valid `text`) whose clones share one buffer: cloned on every response,
+/// it costs a reference count, not a copy. Invalid text gives an empty value.
+fn shared_value(text: &str) -> HeaderValue {
+    HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(text.as_bytes()).slice(..)).unwrap_or(HeaderValue::from_static(""))
 }
 
 /// The viewer's Host: the `Host` header, else `:authority`, else the TLS SNI.
@@ -173,6 +194,7 @@ impl Edge {
             .filter_map(|l| edgeway_config::parse_listen_url(l).ok())
             .find(|(https, _)| *https)
             .map_or(443, |(_, a)| a.port());
+        let vias = [Version::HTTP_09, Version::HTTP_10, Version::HTTP_11, Version::HTTP_2, Version::HTTP_3].map(|v| ids::via(v, &edge_host));
         Ok(Self {
             id: d.id.clone(),
             aliases: d.aliases.clone(),
@@ -184,7 +206,9 @@ impl Edge {
             default,
             origins,
             custom_errors: d.custom_error_response.clone(),
-            vias: [Version::HTTP_09, Version::HTTP_10, Version::HTTP_11, Version::HTTP_2, Version::HTTP_3].map(|v| ids::via(v, &edge_host)),
+            vias: vias.clone(),
+            via_values: vias.map(|v| shared_value(&v)),
+            pop_value: HeaderValue::from_str(&d.pop).ok().map(|p| shared_value(p.to_str().unwrap_or_default())),
             counters: Counters::new(metrics, &d.id, &ids),
             cache,
             access_log: d.access_log.as_deref().and_then(AccessLog::start).map(|l| l.with_cookies(d.access_log_include_cookies)),
@@ -195,14 +219,18 @@ impl Edge {
     async fn serve(self: &Arc<Self>, req: Request<Incoming>, https: bool, conn: &Arc<ConnInfo>) -> Response<Body> {
         let start = std::time::Instant::now();
         let request_id = ids::request_id();
-        let via = self.via(req.version());
+        let version = req.version();
+        let via = self.via(version);
         let head = req.method() == Method::HEAD;
         let log = self.access_log.as_ref().map(|_| self.log_entry(&req, https, conn, &request_id));
         let (mut resp, result, detail) = match self.respond(req, https, conn, via, &request_id).await {
             Ok((r, c)) => (r, c, c.label()),
             Err(e) => (self.fail(&e, &request_id, head), CacheResult::Error, e.kind()),
         };
-        stamp_viewer_response(resp.headers_mut(), &ViewerStamp { via, request_id: &request_id, pop: &self.pop, x_cache: result.x_cache() });
+        match self.via_values.get(via_index(version)) {
+            Some(via_value) => stamp_viewer_response_with(resp.headers_mut(), via_value, via, self.pop_value.as_ref(), &request_id, result.x_cache()),
+            None => stamp_viewer_response(resp.headers_mut(), &ViewerStamp { via, request_id: &request_id, pop: &self.pop, x_cache: result.x_cache() }),
+        }
         self.counters.cache(result).inc();
         self.counters.response(resp.status().as_u16());
         match (log, &self.access_log) {
@@ -217,14 +245,7 @@ impl Edge {
 
     /// The `Via` for a viewer of HTTP version `v`.
     fn via(&self, v: Version) -> &str {
-        let i = match v {
-            Version::HTTP_09 => 0,
-            Version::HTTP_10 => 1,
-            Version::HTTP_2 => 3,
-            Version::HTTP_3 => 4,
-            _ => 2,
-        };
-        self.vias.get(i).map_or("", String::as_str)
+        self.vias.get(via_index(v)).map_or("", String::as_str)
     }
 
     /// The log facts of a request, before it is consumed.
@@ -310,7 +331,7 @@ impl Edge {
             Err(e) => e.status(),
         };
         if status.as_u16() >= 400 {
-            if let Some(page) = self.custom_error_page(status, &viewer).await {
+            if let Some(page) = Box::pin(self.custom_error_page(status, &viewer)).await {
                 return Ok(page);
             }
         }

@@ -23,7 +23,9 @@ pub struct KeyInput<'a> {
 /// The cache key for a request under `behavior`, as one string (fields separated by `\n`).
 pub fn cache_key(i: &KeyInput<'_>, behavior: &Behavior) -> String {
     let key = &behavior.cache_policy.key;
-    let mut k = String::with_capacity(64 + i.path.len());
+    // Room for the usual key, so it is not reallocated while it grows.
+    let names: usize = key.headers.iter().map(|h| h.len() + 2).sum();
+    let mut k = String::with_capacity(64 + i.distribution.len() + i.path.len() + i.query.map_or(0, str::len) + names + i.host.map_or(0, str::len));
     k.push_str(i.distribution);
     k.push('\n');
     if *i.method == Method::OPTIONS {

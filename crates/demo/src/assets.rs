@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use http::HeaderValue;
 
-use crate::catalog::PRODUCTS;
+use crate::catalog::{LOGO, PRODUCTS};
 use crate::{images, media, page};
 
 /// One servable object: its bytes, media type and strong validator.
@@ -52,6 +52,7 @@ impl Assets {
             js: Asset::new(page::JS, "text/javascript; charset=utf-8"),
             images: PRODUCTS
                 .iter()
+                .chain(std::iter::once(&LOGO))
                 .map(|p| (p.slug, Asset::new(images::portrait(p), "image/png")))
                 .collect(),
             media: vec![(
@@ -103,6 +104,7 @@ mod tests {
     fn lookups() {
         let assets = Assets::get();
         assert!(assets.image("watson.png").is_some());
+        assert!(assets.image("logo.png").is_some());
         assert!(assets.image("watson").is_none());
         assert!(assets.image("nobody.png").is_none());
         assert!(assets.media(media::INTRO_NAME).is_some());

@@ -23,6 +23,15 @@ impl Product {
     }
 }
 
+/// The shop's logo, drawn like a product picture and served at `/images/logo.png`.
+pub const LOGO: Product = Product {
+    slug: "logo",
+    name: "Roboshop",
+    price_cents: 0,
+    blurb: "The Roboshop logo.",
+    colour: [0x22, 0x2b, 0x3a],
+};
+
 /// Every product, in shelf order.
 pub const PRODUCTS: [Product; 6] = [
     Product {

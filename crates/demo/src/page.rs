@@ -39,7 +39,7 @@ pub fn index(instance: &str) -> String {
 </head>
 <body>
   <header class="masthead">
-    <a class="brand" href="/">Roboshop</a>
+    <a class="brand" href="/"><img src="/images/logo.png" alt="" width="32" height="32"> Roboshop</a>
     <nav><a href="/">Robots</a> <a href="/media/intro.bin">Intro film</a> <a href="/api/echo">Echo</a></nav>
     <span class="cart">Cart: <span id="cart-count">0</span></span>
   </header>

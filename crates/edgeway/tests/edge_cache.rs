@@ -42,7 +42,7 @@ async fn the_demo_caches_images_and_media_and_never_the_page() {
     let https = listen_of(&stack.config.distributions[0].listen, "https://");
     let edge = Target::https(https, "dev.roboshop.localhost", &stack.ca_pem);
     let host = format!("dev.roboshop.localhost:{}", https.port());
-    for p in ["/images/watson.png", "/media/intro.bin"] {
+    for p in ["/images/watson.png", "/images/logo.png", "/media/intro.bin"] {
         let before = origin_requests(&stack);
         let first = get(&edge, &host, p).await.unwrap();
         assert_eq!((first.status.as_u16(), first.header("x-cache")), (200, Some("Miss from cloudfront")), "{p}");

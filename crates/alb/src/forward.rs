@@ -94,7 +94,16 @@ pub async fn forward(
     .ok_or_else(|| AlbError::Internal("no TLS client configuration".into()))?;
     let downstream_upgrade = is_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
-    let up = target_request_via(lb, down, tg.https, target.addr, target.authority.as_ref(), parts, body, trace)?;
+    let up = target_request_via(
+        lb,
+        down,
+        tg.https,
+        target.addr,
+        target.authority.as_ref(),
+        parts,
+        body,
+        trace,
+    )?;
     counters::both(&target.stats, &tg.stats, |s| s.requests.inc());
     let in_flight = InFlight::new(target, tg);
     rec.dispatch(&tg.arn, target.addr);

@@ -35,9 +35,14 @@ targets = ["{}"]
 
     // An HTTP/2 viewer (prior knowledge): forwarded over HTTP/2.
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut s, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp)).await.unwrap();
+    let (mut s, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
     tokio::spawn(conn);
-    let req = http::Request::get(format!("http://shop.test:{port}/y")).body(Empty::<Bytes>::new()).unwrap();
+    let req = http::Request::get(format!("http://shop.test:{port}/y"))
+        .body(Empty::<Bytes>::new())
+        .unwrap();
     let resp = s.send_request(req).await.unwrap();
     assert_eq!(resp.status(), 200);
     let body = resp.into_body().collect().await.unwrap().to_bytes();

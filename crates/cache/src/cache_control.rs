@@ -113,16 +113,28 @@ impl CacheControl {
 
     fn apply(&mut self, name: &str, value: Option<String>, seen: &mut Seen) {
         match name {
-            "max-age" => first(&mut seen.max_age, &mut self.max_age, || Some(delta_or_zero(value.as_deref()))),
-            "s-maxage" => first(&mut seen.s_maxage, &mut self.s_maxage, || Some(delta_or_zero(value.as_deref()))),
+            "max-age" => first(&mut seen.max_age, &mut self.max_age, || {
+                Some(delta_or_zero(value.as_deref()))
+            }),
+            "s-maxage" => first(&mut seen.s_maxage, &mut self.s_maxage, || {
+                Some(delta_or_zero(value.as_deref()))
+            }),
             "stale-while-revalidate" => {
-                first(&mut seen.swr, &mut self.stale_while_revalidate, || value.as_deref().and_then(parse_delta))
+                first(&mut seen.swr, &mut self.stale_while_revalidate, || {
+                    value.as_deref().and_then(parse_delta)
+                })
             }
-            "stale-if-error" => first(&mut seen.sie, &mut self.stale_if_error, || value.as_deref().and_then(parse_delta)),
-            "min-fresh" => first(&mut seen.min_fresh, &mut self.min_fresh, || value.as_deref().and_then(parse_delta)),
-            "max-stale" => first(&mut seen.max_stale, &mut self.max_stale, || match value.as_deref() {
-                None => Some(DELTA_SECONDS_MAX),
-                Some(v) => parse_delta(v),
+            "stale-if-error" => first(&mut seen.sie, &mut self.stale_if_error, || {
+                value.as_deref().and_then(parse_delta)
+            }),
+            "min-fresh" => first(&mut seen.min_fresh, &mut self.min_fresh, || {
+                value.as_deref().and_then(parse_delta)
+            }),
+            "max-stale" => first(&mut seen.max_stale, &mut self.max_stale, || {
+                match value.as_deref() {
+                    None => Some(DELTA_SECONDS_MAX),
+                    Some(v) => parse_delta(v),
+                }
             }),
             "no-cache" => merge_field(&mut self.no_cache, value),
             "private" => merge_field(&mut self.private, value),
@@ -190,8 +202,11 @@ fn merge_field(slot: &mut Option<FieldDirective>, value: Option<String>) {
     let new = match value {
         None => FieldDirective::All,
         Some(v) => {
-            let fields: Vec<String> =
-                v.split(',').map(|f| f.trim().to_ascii_lowercase()).filter(|f| !f.is_empty()).collect();
+            let fields: Vec<String> = v
+                .split(',')
+                .map(|f| f.trim().to_ascii_lowercase())
+                .filter(|f| !f.is_empty())
+                .collect();
             if fields.is_empty() {
                 FieldDirective::All
             } else {
@@ -306,7 +321,10 @@ pub enum DirectiveSource {
 
 /// The directives a CDN applies to a response: the first targeted field (in `targets` order)
 /// with a non-empty value wins over `Cache-Control` (RFC 9213 §2.1); otherwise `Cache-Control`.
-pub fn effective_directives(headers: &HeaderMap, targets: &[HeaderName]) -> (CacheControl, DirectiveSource) {
+pub fn effective_directives(
+    headers: &HeaderMap,
+    targets: &[HeaderName],
+) -> (CacheControl, DirectiveSource) {
     for t in targets {
         let cc = CacheControl::from_headers(headers, t);
         if cc.directives > 0 {
@@ -314,7 +332,11 @@ pub fn effective_directives(headers: &HeaderMap, targets: &[HeaderName]) -> (Cac
         }
     }
     let cc = CacheControl::from_headers(headers, &http::header::CACHE_CONTROL);
-    let source = if cc.directives > 0 { DirectiveSource::CacheControl } else { DirectiveSource::None };
+    let source = if cc.directives > 0 {
+        DirectiveSource::CacheControl
+    } else {
+        DirectiveSource::None
+    };
     (cc, source)
 }
 
@@ -324,7 +346,9 @@ mod tests {
     use http::HeaderValue;
 
     fn fields(v: &[&str]) -> Option<FieldDirective> {
-        Some(FieldDirective::Fields(v.iter().map(|s| s.to_string()).collect()))
+        Some(FieldDirective::Fields(
+            v.iter().map(|s| s.to_string()).collect(),
+        ))
     }
 
     #[test]
@@ -332,72 +356,349 @@ mod tests {
         let all = Some(FieldDirective::All);
         let rows: Vec<(&str, CacheControl)> = vec![
             ("", CacheControl::default()),
-            ("max-age=60", CacheControl { max_age: Some(60), directives: 1, ..Default::default() }),
-            ("MAX-AGE=60", CacheControl { max_age: Some(60), directives: 1, ..Default::default() }),
-            ("max-age=\"60\"", CacheControl { max_age: Some(60), directives: 1, ..Default::default() }),
-            ("max-age = 60", CacheControl { max_age: Some(60), directives: 1, ..Default::default() }),
+            (
+                "max-age=60",
+                CacheControl {
+                    max_age: Some(60),
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "MAX-AGE=60",
+                CacheControl {
+                    max_age: Some(60),
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "max-age=\"60\"",
+                CacheControl {
+                    max_age: Some(60),
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "max-age = 60",
+                CacheControl {
+                    max_age: Some(60),
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
             // duplicates: the first wins
-            ("max-age=60, max-age=10", CacheControl { max_age: Some(60), directives: 2, ..Default::default() }),
+            (
+                "max-age=60, max-age=10",
+                CacheControl {
+                    max_age: Some(60),
+                    directives: 2,
+                    ..Default::default()
+                },
+            ),
             // invalid numbers: max-age reads as 0 (stale)
-            ("max-age=abc", CacheControl { max_age: Some(0), directives: 1, ..Default::default() }),
-            ("max-age=-1", CacheControl { max_age: Some(0), directives: 1, ..Default::default() }),
-            ("max-age=1.5", CacheControl { max_age: Some(0), directives: 1, ..Default::default() }),
-            ("max-age", CacheControl { max_age: Some(0), directives: 1, ..Default::default() }),
-            ("max-age=", CacheControl { max_age: Some(0), directives: 1, ..Default::default() }),
-            ("max-age=+5", CacheControl { max_age: Some(0), directives: 1, ..Default::default() }),
+            (
+                "max-age=abc",
+                CacheControl {
+                    max_age: Some(0),
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "max-age=-1",
+                CacheControl {
+                    max_age: Some(0),
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "max-age=1.5",
+                CacheControl {
+                    max_age: Some(0),
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "max-age",
+                CacheControl {
+                    max_age: Some(0),
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "max-age=",
+                CacheControl {
+                    max_age: Some(0),
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "max-age=+5",
+                CacheControl {
+                    max_age: Some(0),
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
             // first is invalid: still first wins
-            ("max-age=x, max-age=60", CacheControl { max_age: Some(0), directives: 2, ..Default::default() }),
+            (
+                "max-age=x, max-age=60",
+                CacheControl {
+                    max_age: Some(0),
+                    directives: 2,
+                    ..Default::default()
+                },
+            ),
             // huge numbers saturate
             (
                 "max-age=99999999999999999999999",
-                CacheControl { max_age: Some(DELTA_SECONDS_MAX), directives: 1, ..Default::default() },
+                CacheControl {
+                    max_age: Some(DELTA_SECONDS_MAX),
+                    directives: 1,
+                    ..Default::default()
+                },
             ),
-            ("s-maxage=2147483648", CacheControl { s_maxage: Some(DELTA_SECONDS_MAX), directives: 1, ..Default::default() }),
-            ("s-maxage=2147483647", CacheControl { s_maxage: Some(2147483647), directives: 1, ..Default::default() }),
-            ("no-cache", CacheControl { no_cache: all.clone(), directives: 1, ..Default::default() }),
-            ("No-Cache=\"Set-Cookie\"", CacheControl { no_cache: fields(&["set-cookie"]), directives: 1, ..Default::default() }),
+            (
+                "s-maxage=2147483648",
+                CacheControl {
+                    s_maxage: Some(DELTA_SECONDS_MAX),
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "s-maxage=2147483647",
+                CacheControl {
+                    s_maxage: Some(2147483647),
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "no-cache",
+                CacheControl {
+                    no_cache: all.clone(),
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "No-Cache=\"Set-Cookie\"",
+                CacheControl {
+                    no_cache: fields(&["set-cookie"]),
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
             (
                 "no-cache=\"Set-Cookie, X-A\", no-cache=\"x-b\"",
-                CacheControl { no_cache: fields(&["set-cookie", "x-a", "x-b"]), directives: 2, ..Default::default() },
+                CacheControl {
+                    no_cache: fields(&["set-cookie", "x-a", "x-b"]),
+                    directives: 2,
+                    ..Default::default()
+                },
             ),
             // qualified then unqualified: the unqualified (more restrictive) wins
-            ("no-cache=\"x\", no-cache", CacheControl { no_cache: all.clone(), directives: 2, ..Default::default() }),
-            ("no-cache=\"\"", CacheControl { no_cache: all.clone(), directives: 1, ..Default::default() }),
-            ("private", CacheControl { private: all.clone(), directives: 1, ..Default::default() }),
-            ("private=\"x-user\"", CacheControl { private: fields(&["x-user"]), directives: 1, ..Default::default() }),
-            ("no-store", CacheControl { no_store: true, directives: 1, ..Default::default() }),
-            ("no-store=\"junk\"", CacheControl { no_store: true, directives: 1, ..Default::default() }),
-            ("public", CacheControl { public: true, directives: 1, ..Default::default() }),
-            ("must-revalidate", CacheControl { must_revalidate: true, directives: 1, ..Default::default() }),
-            ("proxy-revalidate", CacheControl { proxy_revalidate: true, directives: 1, ..Default::default() }),
-            ("immutable", CacheControl { immutable: true, directives: 1, ..Default::default() }),
-            ("must-understand, no-store", CacheControl { must_understand: true, no_store: true, directives: 2, ..Default::default() }),
+            (
+                "no-cache=\"x\", no-cache",
+                CacheControl {
+                    no_cache: all.clone(),
+                    directives: 2,
+                    ..Default::default()
+                },
+            ),
+            (
+                "no-cache=\"\"",
+                CacheControl {
+                    no_cache: all.clone(),
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "private",
+                CacheControl {
+                    private: all.clone(),
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "private=\"x-user\"",
+                CacheControl {
+                    private: fields(&["x-user"]),
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "no-store",
+                CacheControl {
+                    no_store: true,
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "no-store=\"junk\"",
+                CacheControl {
+                    no_store: true,
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "public",
+                CacheControl {
+                    public: true,
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "must-revalidate",
+                CacheControl {
+                    must_revalidate: true,
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "proxy-revalidate",
+                CacheControl {
+                    proxy_revalidate: true,
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "immutable",
+                CacheControl {
+                    immutable: true,
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "must-understand, no-store",
+                CacheControl {
+                    must_understand: true,
+                    no_store: true,
+                    directives: 2,
+                    ..Default::default()
+                },
+            ),
             (
                 "stale-while-revalidate=30, stale-if-error=600",
-                CacheControl { stale_while_revalidate: Some(30), stale_if_error: Some(600), directives: 2, ..Default::default() },
+                CacheControl {
+                    stale_while_revalidate: Some(30),
+                    stale_if_error: Some(600),
+                    directives: 2,
+                    ..Default::default()
+                },
             ),
             // invalid stale-* values are ignored
-            ("stale-while-revalidate=x, stale-if-error", CacheControl { directives: 2, ..Default::default() }),
-            ("max-stale", CacheControl { max_stale: Some(DELTA_SECONDS_MAX), directives: 1, ..Default::default() }),
-            ("max-stale=5, min-fresh=3", CacheControl { max_stale: Some(5), min_fresh: Some(3), directives: 2, ..Default::default() }),
-            ("only-if-cached", CacheControl { only_if_cached: true, directives: 1, ..Default::default() }),
+            (
+                "stale-while-revalidate=x, stale-if-error",
+                CacheControl {
+                    directives: 2,
+                    ..Default::default()
+                },
+            ),
+            (
+                "max-stale",
+                CacheControl {
+                    max_stale: Some(DELTA_SECONDS_MAX),
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "max-stale=5, min-fresh=3",
+                CacheControl {
+                    max_stale: Some(5),
+                    min_fresh: Some(3),
+                    directives: 2,
+                    ..Default::default()
+                },
+            ),
+            (
+                "only-if-cached",
+                CacheControl {
+                    only_if_cached: true,
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
             // conflicting directives are all recorded
             (
                 "max-age=60, no-cache, public",
-                CacheControl { max_age: Some(60), no_cache: all.clone(), public: true, directives: 3, ..Default::default() },
+                CacheControl {
+                    max_age: Some(60),
+                    no_cache: all.clone(),
+                    public: true,
+                    directives: 3,
+                    ..Default::default()
+                },
             ),
             // unknown directives and junk
-            ("foo=bar, , ,max-age=5,", CacheControl { max_age: Some(5), directives: 2, ..Default::default() }),
-            ("community=\"UCI\", max-age=5", CacheControl { max_age: Some(5), directives: 2, ..Default::default() }),
-            ("=5, \"quoted\", max-age=7", CacheControl { max_age: Some(7), directives: 1, ..Default::default() }),
+            (
+                "foo=bar, , ,max-age=5,",
+                CacheControl {
+                    max_age: Some(5),
+                    directives: 2,
+                    ..Default::default()
+                },
+            ),
+            (
+                "community=\"UCI\", max-age=5",
+                CacheControl {
+                    max_age: Some(5),
+                    directives: 2,
+                    ..Default::default()
+                },
+            ),
+            (
+                "=5, \"quoted\", max-age=7",
+                CacheControl {
+                    max_age: Some(7),
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
             // a comma inside a quoted value does not split
             (
                 "private=\"a, b\", max-age=9",
-                CacheControl { private: fields(&["a", "b"]), max_age: Some(9), directives: 2, ..Default::default() },
+                CacheControl {
+                    private: fields(&["a", "b"]),
+                    max_age: Some(9),
+                    directives: 2,
+                    ..Default::default()
+                },
             ),
             // escapes and an unterminated quote
-            ("foo=\"a\\\"b\", max-age=3", CacheControl { max_age: Some(3), directives: 2, ..Default::default() }),
-            ("max-age=\"12", CacheControl { max_age: Some(12), directives: 1, ..Default::default() }),
+            (
+                "foo=\"a\\\"b\", max-age=3",
+                CacheControl {
+                    max_age: Some(3),
+                    directives: 2,
+                    ..Default::default()
+                },
+            ),
+            (
+                "max-age=\"12",
+                CacheControl {
+                    max_age: Some(12),
+                    directives: 1,
+                    ..Default::default()
+                },
+            ),
         ];
         for (input, want) in rows {
             assert_eq!(CacheControl::parse(input), want, "input {input:?}");
@@ -407,8 +708,14 @@ mod tests {
     #[test]
     fn several_lines_are_one_list() {
         let mut h = HeaderMap::new();
-        h.append(http::header::CACHE_CONTROL, HeaderValue::from_static("max-age=10"));
-        h.append(http::header::CACHE_CONTROL, HeaderValue::from_static("max-age=20, no-store"));
+        h.append(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("max-age=10"),
+        );
+        h.append(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("max-age=20, no-store"),
+        );
         let cc = CacheControl::from_headers(&h, &http::header::CACHE_CONTROL);
         assert_eq!(cc.max_age, Some(10));
         assert!(cc.no_store);
@@ -437,12 +744,34 @@ mod tests {
     #[test]
     fn targeted_field_wins() {
         let rows: &[(&[(&str, &str)], Option<u32>, DirectiveSource)] = &[
-            (&[("cache-control", "max-age=10")], Some(10), DirectiveSource::CacheControl),
-            (&[("cache-control", "max-age=10"), ("cdn-cache-control", "max-age=99")], Some(99), DirectiveSource::Targeted),
+            (
+                &[("cache-control", "max-age=10")],
+                Some(10),
+                DirectiveSource::CacheControl,
+            ),
+            (
+                &[
+                    ("cache-control", "max-age=10"),
+                    ("cdn-cache-control", "max-age=99"),
+                ],
+                Some(99),
+                DirectiveSource::Targeted,
+            ),
             // CDN-Cache-Control without max-age still replaces Cache-Control entirely
-            (&[("cache-control", "max-age=10"), ("cdn-cache-control", "no-store")], None, DirectiveSource::Targeted),
+            (
+                &[
+                    ("cache-control", "max-age=10"),
+                    ("cdn-cache-control", "no-store"),
+                ],
+                None,
+                DirectiveSource::Targeted,
+            ),
             // an empty targeted field is ignored
-            (&[("cache-control", "max-age=10"), ("cdn-cache-control", " ")], Some(10), DirectiveSource::CacheControl),
+            (
+                &[("cache-control", "max-age=10"), ("cdn-cache-control", " ")],
+                Some(10),
+                DirectiveSource::CacheControl,
+            ),
             (&[], None, DirectiveSource::None),
         ];
         for (hdrs, max_age, source) in rows {
@@ -458,7 +787,10 @@ mod tests {
     #[test]
     fn fields_to_strip_merges_private_and_no_cache() {
         let cc = CacheControl::parse("private=\"X-A\", no-cache=\"Set-Cookie, x-a\"");
-        assert_eq!(cc.fields_to_strip(), vec!["x-a".to_string(), "set-cookie".to_string()]);
+        assert_eq!(
+            cc.fields_to_strip(),
+            vec!["x-a".to_string(), "set-cookie".to_string()]
+        );
         assert!(CacheControl::parse("no-cache").fields_to_strip().is_empty());
         assert!(!cc.forbids_shared_storage());
         assert!(CacheControl::parse("private").forbids_shared_storage());

@@ -34,7 +34,11 @@ pub struct TtlPolicy {
 impl TtlPolicy {
     /// The triple with CloudFront's defaults for missing values: default 86400 (or min when
     /// min > 86400), max 31536000 (or the default when min or default exceed it).
-    pub fn with_defaults(min_ttl: u64, default_ttl: Option<u64>, max_ttl: Option<u64>) -> TtlPolicy {
+    pub fn with_defaults(
+        min_ttl: u64,
+        default_ttl: Option<u64>,
+        max_ttl: Option<u64>,
+    ) -> TtlPolicy {
         let one_day = DEFAULT_DEFAULT_TTL.as_secs();
         let one_year = DEFAULT_MAX_TTL.as_secs();
         let default_ttl = default_ttl.unwrap_or(if min_ttl > one_day { min_ttl } else { one_day });
@@ -167,9 +171,12 @@ pub fn cloudfront_ttl(
         return TtlDecision::not_stored(TtlSource::CachingDisabled);
     }
     let cc = &origin.cache_control;
-    let forbids = cc.no_store || cc.private.is_some() || matches!(cc.no_cache, Some(FieldDirective::All));
+    let forbids =
+        cc.no_store || cc.private.is_some() || matches!(cc.no_cache, Some(FieldDirective::All));
     let origin_age = origin.max_age_shared().map(secs);
-    let expires_ttl = origin.expires.map(|e| e.duration_since(now).unwrap_or(Duration::ZERO));
+    let expires_ttl = origin
+        .expires
+        .map(|e| e.duration_since(now).unwrap_or(Duration::ZERO));
     let stale_if_error = cc.stale_if_error.map_or(secs(DELTA_SECONDS_MAX), secs);
     let stored = |ttl: Duration, source: TtlSource| TtlDecision {
         store: true,
@@ -185,7 +192,8 @@ pub fn cloudfront_ttl(
 
     let code = status.as_u16();
     if status.is_client_error() || status.is_server_error() {
-        let cached = always_cached_error(status) || (conditionally_cached_error(status) && origin_age.is_some());
+        let cached = always_cached_error(status)
+            || (conditionally_cached_error(status) && origin_age.is_some());
         if !cached {
             return TtlDecision::not_stored(TtlSource::StatusNotCached);
         }
@@ -193,13 +201,20 @@ pub fn cloudfront_ttl(
             return TtlDecision::not_stored(TtlSource::OriginForbids);
         }
         let min = error_caching_min_ttl.unwrap_or(DEFAULT_ERROR_CACHING_MIN_TTL);
-        let header = if forbids { None } else { origin_age.or(expires_ttl).map(|t| t.min(policy.max_ttl)) };
+        let header = if forbids {
+            None
+        } else {
+            origin_age.or(expires_ttl).map(|t| t.min(policy.max_ttl))
+        };
         let ttl = header.map_or(min, |h| h.max(min));
         if ttl.is_zero() {
             return TtlDecision::not_stored(TtlSource::ErrorCaching);
         }
         // Errors are never served stale in place of a fresher error.
-        return TtlDecision { stale_if_error: Duration::ZERO, ..stored(ttl, TtlSource::ErrorCaching) };
+        return TtlDecision {
+            stale_if_error: Duration::ZERO,
+            ..stored(ttl, TtlSource::ErrorCaching)
+        };
     }
     if status.is_informational() || status == StatusCode::NOT_MODIFIED {
         return TtlDecision::not_stored(TtlSource::StatusNotCached);
@@ -222,7 +237,10 @@ pub fn cloudfront_ttl(
     } else if let Some(e) = expires_ttl {
         stored(policy.clamp(e), TtlSource::Expires)
     } else {
-        stored(policy.min_ttl.max(policy.default_ttl), TtlSource::DefaultTtl)
+        stored(
+            policy.min_ttl.max(policy.default_ttl),
+            TtlSource::DefaultTtl,
+        )
     };
     if zero_min && origin_age == Some(Duration::ZERO) {
         d.collapse = false;
@@ -249,7 +267,10 @@ mod tests {
     fn directives(pairs: &[(&str, String)]) -> ResponseDirectives {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         // CloudFront reads Cache-Control only.
         ResponseDirectives::with_targets(&h, &[])
@@ -302,7 +323,16 @@ mod tests {
         ttl: u64,
         source: TtlSource,
     ) -> Row {
-        Row { name, headers, status, policy, error_min: None, store, ttl, source }
+        Row {
+            name,
+            headers,
+            status,
+            policy,
+            error_min: None,
+            store,
+            ttl,
+            source,
+        }
     }
 
     fn cc(v: &str) -> Vec<(&'static str, String)> {
@@ -317,18 +347,98 @@ mod tests {
         let tight = p(10, 100, 1000);
         let rows = vec![
             // Origin sends max-age only: clamp(max-age, min, max)
-            row("max-age within bounds", cc("max-age=600"), 200, std, true, 600, MaxAge),
-            row("max-age above max_ttl", cc("max-age=5000"), 200, tight, true, 1000, MaxAge),
-            row("max-age below min_ttl", cc("max-age=3"), 200, tight, true, 10, MaxAge),
+            row(
+                "max-age within bounds",
+                cc("max-age=600"),
+                200,
+                std,
+                true,
+                600,
+                MaxAge,
+            ),
+            row(
+                "max-age above max_ttl",
+                cc("max-age=5000"),
+                200,
+                tight,
+                true,
+                1000,
+                MaxAge,
+            ),
+            row(
+                "max-age below min_ttl",
+                cc("max-age=3"),
+                200,
+                tight,
+                true,
+                10,
+                MaxAge,
+            ),
             // s-maxage wins over max-age, clamped the same way
-            row("s-maxage over max-age", cc("max-age=600, s-maxage=30"), 200, std, true, 30, SMaxAge),
-            row("s-maxage clamped to max", cc("s-maxage=5000, max-age=1"), 200, tight, true, 1000, SMaxAge),
-            row("s-maxage clamped to min", cc("s-maxage=1"), 200, tight, true, 10, SMaxAge),
+            row(
+                "s-maxage over max-age",
+                cc("max-age=600, s-maxage=30"),
+                200,
+                std,
+                true,
+                30,
+                SMaxAge,
+            ),
+            row(
+                "s-maxage clamped to max",
+                cc("s-maxage=5000, max-age=1"),
+                200,
+                tight,
+                true,
+                1000,
+                SMaxAge,
+            ),
+            row(
+                "s-maxage clamped to min",
+                cc("s-maxage=1"),
+                200,
+                tight,
+                true,
+                10,
+                SMaxAge,
+            ),
             // Expires only: clamp(Expires − now)
-            row("expires only", vec![("expires", date(T0 + 300))], 200, std, true, 300, Expires),
-            row("expires above max", vec![("expires", date(T0 + 3000))], 200, tight, true, 1000, Expires),
-            row("expires in the past", vec![("expires", date(T0 - 300))], 200, tight, true, 10, Expires),
-            row("invalid expires is past", vec![("expires", "0".into())], 200, std, true, 0, Expires),
+            row(
+                "expires only",
+                vec![("expires", date(T0 + 300))],
+                200,
+                std,
+                true,
+                300,
+                Expires,
+            ),
+            row(
+                "expires above max",
+                vec![("expires", date(T0 + 3000))],
+                200,
+                tight,
+                true,
+                1000,
+                Expires,
+            ),
+            row(
+                "expires in the past",
+                vec![("expires", date(T0 - 300))],
+                200,
+                tight,
+                true,
+                10,
+                Expires,
+            ),
+            row(
+                "invalid expires is past",
+                vec![("expires", "0".into())],
+                200,
+                std,
+                true,
+                0,
+                Expires,
+            ),
             // Expires is measured from now, not from Date
             row(
                 "expires minus now not date",
@@ -342,7 +452,10 @@ mod tests {
             // max-age and Expires: only max-age
             row(
                 "max-age beats expires",
-                vec![("cache-control", "max-age=60".into()), ("expires", date(T0 + 3000))],
+                vec![
+                    ("cache-control", "max-age=60".into()),
+                    ("expires", date(T0 + 3000)),
+                ],
                 200,
                 std,
                 true,
@@ -350,31 +463,175 @@ mod tests {
                 MaxAge,
             ),
             // no freshness info: max(min, default)
-            row("no headers: default", vec![], 200, std, true, 86_400, DefaultTtl),
-            row("no headers: min above default", vec![], 200, p(500, 100, 1000), true, 500, DefaultTtl),
-            row("public only: default", cc("public"), 200, tight, true, 100, DefaultTtl),
-            row("no-cache with field: default", cc("no-cache=\"set-cookie\""), 200, tight, true, 100, DefaultTtl),
+            row(
+                "no headers: default",
+                vec![],
+                200,
+                std,
+                true,
+                86_400,
+                DefaultTtl,
+            ),
+            row(
+                "no headers: min above default",
+                vec![],
+                200,
+                p(500, 100, 1000),
+                true,
+                500,
+                DefaultTtl,
+            ),
+            row(
+                "public only: default",
+                cc("public"),
+                200,
+                tight,
+                true,
+                100,
+                DefaultTtl,
+            ),
+            row(
+                "no-cache with field: default",
+                cc("no-cache=\"set-cookie\""),
+                200,
+                tight,
+                true,
+                100,
+                DefaultTtl,
+            ),
             // no-cache / no-store / private with min_ttl = 0: not stored
-            row("no-cache min 0", cc("no-cache"), 200, std, false, 0, OriginForbids),
-            row("no-store min 0", cc("no-store"), 200, std, false, 0, OriginForbids),
-            row("private min 0", cc("private, max-age=60"), 200, std, false, 0, OriginForbids),
-            row("private=field min 0", cc("private=\"x\""), 200, std, false, 0, OriginForbids),
+            row(
+                "no-cache min 0",
+                cc("no-cache"),
+                200,
+                std,
+                false,
+                0,
+                OriginForbids,
+            ),
+            row(
+                "no-store min 0",
+                cc("no-store"),
+                200,
+                std,
+                false,
+                0,
+                OriginForbids,
+            ),
+            row(
+                "private min 0",
+                cc("private, max-age=60"),
+                200,
+                std,
+                false,
+                0,
+                OriginForbids,
+            ),
+            row(
+                "private=field min 0",
+                cc("private=\"x\""),
+                200,
+                std,
+                false,
+                0,
+                OriginForbids,
+            ),
             // ... with min_ttl > 0: cached for min_ttl
-            row("no-cache min 5", cc("no-cache"), 200, min5, true, 5, MinTtlOverride),
-            row("no-store min 5", cc("no-store, max-age=600"), 200, min5, true, 5, MinTtlOverride),
-            row("private min 5", cc("private"), 200, min5, true, 5, MinTtlOverride),
+            row(
+                "no-cache min 5",
+                cc("no-cache"),
+                200,
+                min5,
+                true,
+                5,
+                MinTtlOverride,
+            ),
+            row(
+                "no-store min 5",
+                cc("no-store, max-age=600"),
+                200,
+                min5,
+                true,
+                5,
+                MinTtlOverride,
+            ),
+            row(
+                "private min 5",
+                cc("private"),
+                200,
+                min5,
+                true,
+                5,
+                MinTtlOverride,
+            ),
             // max-age=0 / s-maxage=0: TTL 0 (revalidate every request)
             row("max-age=0", cc("max-age=0"), 200, std, true, 0, MaxAge),
-            row("s-maxage=0", cc("s-maxage=0, max-age=60"), 200, std, true, 0, SMaxAge),
-            row("max-age=0 with min", cc("max-age=0"), 200, min5, true, 5, MaxAge),
+            row(
+                "s-maxage=0",
+                cc("s-maxage=0, max-age=60"),
+                200,
+                std,
+                true,
+                0,
+                SMaxAge,
+            ),
+            row(
+                "max-age=0 with min",
+                cc("max-age=0"),
+                200,
+                min5,
+                true,
+                5,
+                MaxAge,
+            ),
             // Policy TTLs all 0: caching disabled
-            row("caching disabled", cc("max-age=600"), 200, p(0, 0, 0), false, 0, CachingDisabled),
-            row("caching disabled, no headers", vec![], 200, p(0, 0, 0), false, 0, CachingDisabled),
+            row(
+                "caching disabled",
+                cc("max-age=600"),
+                200,
+                p(0, 0, 0),
+                false,
+                0,
+                CachingDisabled,
+            ),
+            row(
+                "caching disabled, no headers",
+                vec![],
+                200,
+                p(0, 0, 0),
+                false,
+                0,
+                CachingDisabled,
+            ),
             // Managed CachingOptimized (1/86400/31536000)
-            row("CachingOptimized no headers", vec![], 200, p(1, 86_400, 31_536_000), true, 86_400, DefaultTtl),
-            row("CachingOptimized no-store", cc("no-store"), 200, p(1, 86_400, 31_536_000), true, 1, MinTtlOverride),
+            row(
+                "CachingOptimized no headers",
+                vec![],
+                200,
+                p(1, 86_400, 31_536_000),
+                true,
+                86_400,
+                DefaultTtl,
+            ),
+            row(
+                "CachingOptimized no-store",
+                cc("no-store"),
+                200,
+                p(1, 86_400, 31_536_000),
+                true,
+                1,
+                MinTtlOverride,
+            ),
             // Amplify (2/2/600)
-            row("Amplify max-age", cc("max-age=3600"), 200, p(2, 2, 600), true, 600, MaxAge),
+            row(
+                "Amplify max-age",
+                cc("max-age=3600"),
+                200,
+                p(2, 2, 600),
+                true,
+                600,
+                MaxAge,
+            ),
             // Redirects are cached like any other response
             row("301 default", vec![], 301, std, true, 86_400, DefaultTtl),
             row("302 max-age", cc("max-age=60"), 302, std, true, 60, MaxAge),
@@ -382,10 +639,34 @@ mod tests {
             // informational / 304 never stored as objects
             row("304", cc("max-age=60"), 304, std, false, 0, StatusNotCached),
             // huge values saturate then clamp
-            row("huge max-age", cc("max-age=999999999999"), 200, std, true, 31_536_000, MaxAge),
+            row(
+                "huge max-age",
+                cc("max-age=999999999999"),
+                200,
+                std,
+                true,
+                31_536_000,
+                MaxAge,
+            ),
             // duplicate max-age: first wins; conflicting max-age + no-cache: most restrictive
-            row("duplicate max-age", cc("max-age=60, max-age=5"), 200, std, true, 60, MaxAge),
-            row("max-age + no-cache", cc("max-age=60, no-cache"), 200, std, false, 0, OriginForbids),
+            row(
+                "duplicate max-age",
+                cc("max-age=60, max-age=5"),
+                200,
+                std,
+                true,
+                60,
+                MaxAge,
+            ),
+            row(
+                "max-age + no-cache",
+                cc("max-age=60, no-cache"),
+                200,
+                std,
+                false,
+                0,
+                OriginForbids,
+            ),
         ];
         check(rows);
     }
@@ -398,36 +679,200 @@ mod tests {
         let mut rows = vec![];
         // Always cached: 404, 414, 500, 501, 502, 503, 504, for max(error_caching_min_ttl, origin)
         for status in [404, 414, 500, 501, 502, 503, 504] {
-            rows.push(row("always cached, default 10 s", vec![], status, std, true, 10, ErrorCaching));
-            rows.push(row("always cached, origin max-age larger", cc("max-age=60"), status, std, true, 60, ErrorCaching));
-            rows.push(row("always cached, origin max-age smaller", cc("max-age=3"), status, std, true, 10, ErrorCaching));
-            rows.push(row("always cached, s-maxage", cc("s-maxage=30, max-age=3"), status, std, true, 30, ErrorCaching));
-            rows.push(row("origin value capped at max_ttl", cc("max-age=5000"), status, tight, true, 1000, ErrorCaching));
-            rows.push(row("expires counts too", vec![("expires", date(T0 + 40))], status, std, true, 40, ErrorCaching));
-            rows.push(Row { error_min: Some(120), ..row("explicit min", cc("max-age=60"), status, std, true, 120, ErrorCaching) });
-            rows.push(Row { error_min: Some(0), ..row("min 0, no header", vec![], status, std, false, 0, ErrorCaching) });
-            rows.push(Row { error_min: Some(0), ..row("min 0, header", cc("max-age=7"), status, std, true, 7, ErrorCaching) });
+            rows.push(row(
+                "always cached, default 10 s",
+                vec![],
+                status,
+                std,
+                true,
+                10,
+                ErrorCaching,
+            ));
+            rows.push(row(
+                "always cached, origin max-age larger",
+                cc("max-age=60"),
+                status,
+                std,
+                true,
+                60,
+                ErrorCaching,
+            ));
+            rows.push(row(
+                "always cached, origin max-age smaller",
+                cc("max-age=3"),
+                status,
+                std,
+                true,
+                10,
+                ErrorCaching,
+            ));
+            rows.push(row(
+                "always cached, s-maxage",
+                cc("s-maxage=30, max-age=3"),
+                status,
+                std,
+                true,
+                30,
+                ErrorCaching,
+            ));
+            rows.push(row(
+                "origin value capped at max_ttl",
+                cc("max-age=5000"),
+                status,
+                tight,
+                true,
+                1000,
+                ErrorCaching,
+            ));
+            rows.push(row(
+                "expires counts too",
+                vec![("expires", date(T0 + 40))],
+                status,
+                std,
+                true,
+                40,
+                ErrorCaching,
+            ));
+            rows.push(Row {
+                error_min: Some(120),
+                ..row(
+                    "explicit min",
+                    cc("max-age=60"),
+                    status,
+                    std,
+                    true,
+                    120,
+                    ErrorCaching,
+                )
+            });
+            rows.push(Row {
+                error_min: Some(0),
+                ..row(
+                    "min 0, no header",
+                    vec![],
+                    status,
+                    std,
+                    false,
+                    0,
+                    ErrorCaching,
+                )
+            });
+            rows.push(Row {
+                error_min: Some(0),
+                ..row(
+                    "min 0, header",
+                    cc("max-age=7"),
+                    status,
+                    std,
+                    true,
+                    7,
+                    ErrorCaching,
+                )
+            });
         }
         // no-store/no-cache/private: 404, 414, 501 not cached; other codes ignore them
         for status in [404, 414, 501] {
-            rows.push(row("no-store not cached", cc("no-store"), status, std, false, 0, OriginForbids));
-            rows.push(row("private not cached", cc("private"), status, std, false, 0, OriginForbids));
-            rows.push(row("no-cache not cached", cc("no-cache"), status, std, false, 0, OriginForbids));
+            rows.push(row(
+                "no-store not cached",
+                cc("no-store"),
+                status,
+                std,
+                false,
+                0,
+                OriginForbids,
+            ));
+            rows.push(row(
+                "private not cached",
+                cc("private"),
+                status,
+                std,
+                false,
+                0,
+                OriginForbids,
+            ));
+            rows.push(row(
+                "no-cache not cached",
+                cc("no-cache"),
+                status,
+                std,
+                false,
+                0,
+                OriginForbids,
+            ));
         }
         for status in [500, 502, 503, 504] {
-            rows.push(row("no-store ignored", cc("no-store, max-age=600"), status, std, true, 10, ErrorCaching));
+            rows.push(row(
+                "no-store ignored",
+                cc("no-store, max-age=600"),
+                status,
+                std,
+                true,
+                10,
+                ErrorCaching,
+            ));
         }
         // Conditionally cached: only with max-age or s-maxage
         for status in [400, 403, 405, 412, 415] {
-            rows.push(row("conditional without max-age", vec![], status, std, false, 0, StatusNotCached));
-            rows.push(row("conditional with expires only", vec![("expires", date(T0 + 60))], status, std, false, 0, StatusNotCached));
-            rows.push(row("conditional with max-age", cc("max-age=60"), status, std, true, 60, ErrorCaching));
-            rows.push(row("conditional with s-maxage", cc("s-maxage=5"), status, std, true, 10, ErrorCaching));
+            rows.push(row(
+                "conditional without max-age",
+                vec![],
+                status,
+                std,
+                false,
+                0,
+                StatusNotCached,
+            ));
+            rows.push(row(
+                "conditional with expires only",
+                vec![("expires", date(T0 + 60))],
+                status,
+                std,
+                false,
+                0,
+                StatusNotCached,
+            ));
+            rows.push(row(
+                "conditional with max-age",
+                cc("max-age=60"),
+                status,
+                std,
+                true,
+                60,
+                ErrorCaching,
+            ));
+            rows.push(row(
+                "conditional with s-maxage",
+                cc("s-maxage=5"),
+                status,
+                std,
+                true,
+                10,
+                ErrorCaching,
+            ));
         }
         // Never cached: 416, even with an error_caching_min_ttl; other error codes
-        rows.push(Row { error_min: Some(300), ..row("416 never", cc("max-age=60"), 416, std, false, 0, StatusNotCached) });
+        rows.push(Row {
+            error_min: Some(300),
+            ..row(
+                "416 never",
+                cc("max-age=60"),
+                416,
+                std,
+                false,
+                0,
+                StatusNotCached,
+            )
+        });
         for status in [401, 406, 409, 410, 429, 505] {
-            rows.push(row("other errors never", cc("max-age=60"), status, std, false, 0, StatusNotCached));
+            rows.push(row(
+                "other errors never",
+                cc("max-age=60"),
+                status,
+                std,
+                false,
+                0,
+                StatusNotCached,
+            ));
         }
         check(rows);
     }
@@ -436,7 +881,13 @@ mod tests {
         for r in rows {
             let d = directives(&r.headers);
             let status = StatusCode::from_u16(r.status).unwrap();
-            let got = cloudfront_ttl(&d, &r.policy, status, at(T0), r.error_min.map(Duration::from_secs));
+            let got = cloudfront_ttl(
+                &d,
+                &r.policy,
+                status,
+                at(T0),
+                r.error_min.map(Duration::from_secs),
+            );
             assert_eq!(
                 (got.store, got.ttl, got.source),
                 (r.store, Duration::from_secs(r.ttl), r.source),
@@ -457,19 +908,69 @@ mod tests {
         type Flags = (bool, bool, bool, Option<u64>, u64, bool);
         let unbounded = u64::from(DELTA_SECONDS_MAX);
         let rows: Vec<(&str, Vec<(&str, String)>, TtlPolicy, Flags)> = vec![
-            ("plain", cc("max-age=60"), std, (false, true, true, None, unbounded, false)),
+            (
+                "plain",
+                cc("max-age=60"),
+                std,
+                (false, true, true, None, unbounded, false),
+            ),
             // no-cache with min_ttl > 0: cached but still goes to the origin each request
-            ("min ttl override", cc("no-cache"), min5, (true, true, true, None, unbounded, false)),
+            (
+                "min ttl override",
+                cc("no-cache"),
+                min5,
+                (true, true, true, None, unbounded, false),
+            ),
             // stale-if-error=0 suppresses serving the stored copy on origin failure
-            ("sie=0", cc("no-store, stale-if-error=0"), min5, (true, true, true, None, 0, false)),
-            ("sie bound", cc("max-age=60, stale-if-error=300"), std, (false, true, true, None, 300, false)),
-            ("swr", cc("max-age=60, stale-while-revalidate=30"), std, (false, true, true, Some(30), unbounded, false)),
-            ("must-revalidate", cc("max-age=60, must-revalidate"), std, (false, true, true, None, unbounded, true)),
-            ("proxy-revalidate", cc("max-age=60, proxy-revalidate"), std, (false, true, true, None, unbounded, true)),
+            (
+                "sie=0",
+                cc("no-store, stale-if-error=0"),
+                min5,
+                (true, true, true, None, 0, false),
+            ),
+            (
+                "sie bound",
+                cc("max-age=60, stale-if-error=300"),
+                std,
+                (false, true, true, None, 300, false),
+            ),
+            (
+                "swr",
+                cc("max-age=60, stale-while-revalidate=30"),
+                std,
+                (false, true, true, Some(30), unbounded, false),
+            ),
+            (
+                "must-revalidate",
+                cc("max-age=60, must-revalidate"),
+                std,
+                (false, true, true, None, unbounded, true),
+            ),
+            (
+                "proxy-revalidate",
+                cc("max-age=60, proxy-revalidate"),
+                std,
+                (false, true, true, None, unbounded, true),
+            ),
             // max-age=0 with min_ttl 0 disables collapsing
-            ("max-age=0 no collapse", cc("max-age=0"), std, (false, true, false, None, unbounded, false)),
-            ("s-maxage=0 no collapse", cc("s-maxage=0"), std, (false, true, false, None, unbounded, false)),
-            ("max-age=0 min 5 collapses", cc("max-age=0"), min5, (false, true, true, None, unbounded, false)),
+            (
+                "max-age=0 no collapse",
+                cc("max-age=0"),
+                std,
+                (false, true, false, None, unbounded, false),
+            ),
+            (
+                "s-maxage=0 no collapse",
+                cc("s-maxage=0"),
+                std,
+                (false, true, false, None, unbounded, false),
+            ),
+            (
+                "max-age=0 min 5 collapses",
+                cc("max-age=0"),
+                min5,
+                (false, true, true, None, unbounded, false),
+            ),
             // Vary: * with min 0: stored, every request to the origin without conditionals
             (
                 "vary star min 0",
@@ -497,12 +998,25 @@ mod tests {
                     got.stale_if_error,
                     got.must_revalidate
                 ),
-                (every, cond, collapse, swr.map(Duration::from_secs), Duration::from_secs(sie), mr),
+                (
+                    every,
+                    cond,
+                    collapse,
+                    swr.map(Duration::from_secs),
+                    Duration::from_secs(sie),
+                    mr
+                ),
                 "{name}"
             );
         }
         // not stored → never collapsed (no-store with min_ttl 0)
-        let got = cloudfront_ttl(&directives(&cc("no-store")), &std, StatusCode::OK, at(T0), None);
+        let got = cloudfront_ttl(
+            &directives(&cc("no-store")),
+            &std,
+            StatusCode::OK,
+            at(T0),
+            None,
+        );
         assert!(!got.collapse && !got.store);
     }
 
@@ -512,21 +1026,49 @@ mod tests {
         let std = p(0, 86_400, 31_536_000);
         let min5 = p(5, 86_400, 31_536_000);
         // max-age=60, Age 20: 40 s left
-        let d = cloudfront_ttl(&directives(&cc("max-age=60")), &std, StatusCode::OK, at(T0), None);
+        let d = cloudfront_ttl(
+            &directives(&cc("max-age=60")),
+            &std,
+            StatusCode::OK,
+            at(T0),
+            None,
+        );
         let f = d.freshness(Duration::from_secs(20), at(T0));
         assert_eq!(f.reuse(at(T0 + 39)), Reuse::Fresh);
         assert_eq!(f.reuse(at(T0 + 40)), Reuse::Revalidate);
         // stale copy served on origin error without bound by default
         assert!(f.can_serve_on_error(at(T0 + 1_000_000)));
         // min_ttl override: always revalidate, serve on error unless stale-if-error=0
-        let d = cloudfront_ttl(&directives(&cc("no-store")), &min5, StatusCode::OK, at(T0), None);
+        let d = cloudfront_ttl(
+            &directives(&cc("no-store")),
+            &min5,
+            StatusCode::OK,
+            at(T0),
+            None,
+        );
         let f = d.freshness(Duration::ZERO, at(T0));
         assert_eq!(f.reuse(at(T0)), Reuse::Revalidate);
         assert!(f.can_serve_on_error(at(T0 + 1)));
-        let d = cloudfront_ttl(&directives(&cc("no-store, stale-if-error=0")), &min5, StatusCode::OK, at(T0), None);
-        assert!(!d.freshness(Duration::ZERO, at(T0)).can_serve_on_error(at(T0 + 1)));
+        let d = cloudfront_ttl(
+            &directives(&cc("no-store, stale-if-error=0")),
+            &min5,
+            StatusCode::OK,
+            at(T0),
+            None,
+        );
+        assert!(!d
+            .freshness(Duration::ZERO, at(T0))
+            .can_serve_on_error(at(T0 + 1)));
         // errors are not served stale
-        let d = cloudfront_ttl(&directives(&[]), &std, StatusCode::BAD_GATEWAY, at(T0), None);
-        assert!(!d.freshness(Duration::ZERO, at(T0)).can_serve_on_error(at(T0 + 11)));
+        let d = cloudfront_ttl(
+            &directives(&[]),
+            &std,
+            StatusCode::BAD_GATEWAY,
+            at(T0),
+            None,
+        );
+        assert!(!d
+            .freshness(Duration::ZERO, at(T0))
+            .can_serve_on_error(at(T0 + 11)));
     }
 }

@@ -33,7 +33,9 @@ pub struct Coalescer<V> {
 
 impl<V> Clone for Coalescer<V> {
     fn clone(&self) -> Self {
-        Coalescer { inner: self.inner.clone() }
+        Coalescer {
+            inner: self.inner.clone(),
+        }
     }
 }
 
@@ -89,7 +91,13 @@ impl<V: Clone + Send + Sync + 'static> Coalescer<V> {
 
     /// Like [`Self::new`], counting leaders, followers and timeouts.
     pub fn with_metrics(wait_limit: Duration, metrics: CoalesceMetrics) -> Coalescer<V> {
-        Coalescer { inner: Arc::new(Inner { inflight: Mutex::new(HashMap::new()), wait_limit, metrics }) }
+        Coalescer {
+            inner: Arc::new(Inner {
+                inflight: Mutex::new(HashMap::new()),
+                wait_limit,
+                metrics,
+            }),
+        }
     }
 
     /// Becomes the leader for `key`, or a follower of the current leader.
@@ -97,12 +105,19 @@ impl<V: Clone + Send + Sync + 'static> Coalescer<V> {
         let mut map = self.inner.lock();
         if let Some(slot) = map.get(key) {
             self.inner.metrics.followers.inc();
-            return Role::Follower(Follower { rx: slot.subscribe(), wait_limit: self.inner.wait_limit });
+            return Role::Follower(Follower {
+                rx: slot.subscribe(),
+                wait_limit: self.inner.wait_limit,
+            });
         }
         let slot: Slot<V> = Arc::new(watch::channel(None).0);
         map.insert(key.to_string(), slot.clone());
         self.inner.metrics.leaders.inc();
-        Role::Leader(LeaderGuard { inner: self.inner.clone(), key: key.to_string(), slot })
+        Role::Leader(LeaderGuard {
+            inner: self.inner.clone(),
+            key: key.to_string(),
+            slot,
+        })
     }
 
     /// Runs `fetch` for `key` unless another caller is already fetching it, in which case this
@@ -159,7 +174,10 @@ impl<V> LeaderGuard<V> {
 impl<V> Drop for LeaderGuard<V> {
     fn drop(&mut self) {
         let mut map = self.inner.lock();
-        if map.get(&self.key).is_some_and(|s| Arc::ptr_eq(s, &self.slot)) {
+        if map
+            .get(&self.key)
+            .is_some_and(|s| Arc::ptr_eq(s, &self.slot))
+        {
             map.remove(&self.key);
         }
         // When this guard held the last sender and no value was sent, followers see the
@@ -192,7 +210,10 @@ mod tests {
     async fn eventually(what: &str, cond: impl Fn() -> bool) {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while !cond() {
-            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
             tokio::task::yield_now().await;
         }
     }
@@ -240,7 +261,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn cancelled_leader_hands_over_to_a_follower() {
         let m = edgeway_http::metrics::Metrics::new();
-        let c: Coalescer<u32> = Coalescer::with_metrics(Duration::from_secs(60), CoalesceMetrics::new(&m));
+        let c: Coalescer<u32> =
+            Coalescer::with_metrics(Duration::from_secs(60), CoalesceMetrics::new(&m));
         let fetches = Arc::new(AtomicUsize::new(0));
         // the leader never finishes; it is aborted
         let leader = {
@@ -253,7 +275,10 @@ mod tests {
                 .await
             })
         };
-        eventually("the leader to start", || fetches.load(Ordering::SeqCst) == 1).await;
+        eventually("the leader to start", || {
+            fetches.load(Ordering::SeqCst) == 1
+        })
+        .await;
         let gate = Arc::new(Notify::new());
         let mut followers = Vec::new();
         for i in 0..5u32 {
@@ -282,7 +307,10 @@ mod tests {
         }
         // exactly one follower took over and fetched; the others shared its value
         assert_eq!(fetches.load(Ordering::SeqCst), 2);
-        let new_leaders: Vec<_> = values.iter().filter(|(_, o)| *o == Outcome::Leader).collect();
+        let new_leaders: Vec<_> = values
+            .iter()
+            .filter(|(_, o)| *o == Outcome::Leader)
+            .collect();
         assert_eq!(new_leaders.len(), 1);
         assert!(values.iter().all(|(v, _)| *v == new_leaders[0].0));
         assert_eq!(c.in_flight(), 0);
@@ -292,7 +320,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_follower_stops_waiting_after_the_bound() {
         let c: Coalescer<u32> = Coalescer::new(Duration::from_secs(5));
-        let Role::Leader(guard) = c.acquire("/k") else { panic!("first caller leads") };
+        let Role::Leader(guard) = c.acquire("/k") else {
+            panic!("first caller leads")
+        };
         let started = tokio::time::Instant::now();
         // the paused clock advances to the timeout as soon as every task is idle
         let (v, outcome) = c.run("/k", || async { 7 }).await;
@@ -306,16 +336,24 @@ mod tests {
     #[tokio::test]
     async fn guard_api_and_late_joiners() {
         let c: Coalescer<&'static str> = Coalescer::new(Duration::from_secs(60));
-        let Role::Leader(guard) = c.acquire("/k") else { panic!("leads") };
+        let Role::Leader(guard) = c.acquire("/k") else {
+            panic!("leads")
+        };
         assert_eq!(guard.key(), "/k");
-        let Role::Follower(f) = c.acquire("/k") else { panic!("follows") };
+        let Role::Follower(f) = c.acquire("/k") else {
+            panic!("follows")
+        };
         guard.complete("done");
         assert_eq!(f.wait().await, Waited::Value("done"));
         // after completion the next caller leads again
         assert!(matches!(c.acquire("/k"), Role::Leader(_)));
         // a dropped guard wakes followers with LeaderGone
-        let Role::Leader(guard) = c.acquire("/k") else { panic!("leads") };
-        let Role::Follower(f) = c.acquire("/k") else { panic!("follows") };
+        let Role::Leader(guard) = c.acquire("/k") else {
+            panic!("leads")
+        };
+        let Role::Follower(f) = c.acquire("/k") else {
+            panic!("follows")
+        };
         drop(guard);
         assert_eq!(f.wait().await, Waited::LeaderGone);
     }

@@ -40,7 +40,13 @@ fn parse_one(s: &str) -> Option<(EntityTag, &str)> {
     };
     let s = s.strip_prefix('"')?;
     let end = s.find('"')?;
-    Some((EntityTag { weak, tag: s[..end].to_string() }, &s[end + 1..]))
+    Some((
+        EntityTag {
+            weak,
+            tag: s[..end].to_string(),
+        },
+        &s[end + 1..],
+    ))
 }
 
 /// The value of `If-Match` / `If-None-Match`.
@@ -88,7 +94,8 @@ impl EtagMatch {
         match self {
             EtagMatch::Any => true,
             EtagMatch::Tags(tags) => etag.is_some_and(|e| {
-                tags.iter().any(|t| if strong { t.strong_eq(e) } else { t.weak_eq(e) })
+                tags.iter()
+                    .any(|t| if strong { t.strong_eq(e) } else { t.weak_eq(e) })
             }),
         }
     }
@@ -96,7 +103,10 @@ impl EtagMatch {
 
 /// The stored response's `ETag`, when valid.
 pub fn etag(headers: &HeaderMap) -> Option<EntityTag> {
-    headers.get(header::ETAG).and_then(|v| v.to_str().ok()).and_then(EntityTag::parse)
+    headers
+        .get(header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .and_then(EntityTag::parse)
 }
 
 /// The outcome of evaluating a viewer's preconditions against a stored response.
@@ -112,17 +122,29 @@ pub enum Precondition {
 
 /// Evaluates `If-Match`, `If-Unmodified-Since`, `If-None-Match` and `If-Modified-Since` in the
 /// order of RFC 9110 §13.2.2. Preconditions apply only when the stored status is 2xx.
-pub fn evaluate(method: &Method, request: &HeaderMap, stored_status: StatusCode, stored: &HeaderMap) -> Precondition {
+pub fn evaluate(
+    method: &Method,
+    request: &HeaderMap,
+    stored_status: StatusCode,
+    stored: &HeaderMap,
+) -> Precondition {
     if !stored_status.is_success() {
         return Precondition::Proceed;
     }
     // Most requests carry no precondition: nothing to parse.
-    let conditional = [&header::IF_MATCH, &header::IF_UNMODIFIED_SINCE, &header::IF_NONE_MATCH, &header::IF_MODIFIED_SINCE];
+    let conditional = [
+        &header::IF_MATCH,
+        &header::IF_UNMODIFIED_SINCE,
+        &header::IF_NONE_MATCH,
+        &header::IF_MODIFIED_SINCE,
+    ];
     if !conditional.iter().any(|n| request.contains_key(*n)) {
         return Precondition::Proceed;
     }
     let current = etag(stored);
-    let last_modified = stored.get(header::LAST_MODIFIED).and_then(parse_header_date);
+    let last_modified = stored
+        .get(header::LAST_MODIFIED)
+        .and_then(parse_header_date);
     let get_or_head = method == Method::GET || method == Method::HEAD;
 
     // 1. If-Match (strong comparison)
@@ -130,7 +152,10 @@ pub fn evaluate(method: &Method, request: &HeaderMap, stored_status: StatusCode,
         if !m.matches(current.as_ref(), true) {
             return Precondition::Failed;
         }
-    } else if let Some(ius) = request.get(header::IF_UNMODIFIED_SINCE).and_then(parse_header_date) {
+    } else if let Some(ius) = request
+        .get(header::IF_UNMODIFIED_SINCE)
+        .and_then(parse_header_date)
+    {
         // 2. If-Unmodified-Since (ignored without Last-Modified)
         if last_modified.is_some_and(|lm| lm > ius) {
             return Precondition::Failed;
@@ -139,14 +164,22 @@ pub fn evaluate(method: &Method, request: &HeaderMap, stored_status: StatusCode,
     // 3. If-None-Match (weak comparison)
     if let Some(m) = EtagMatch::from_headers(request, &header::IF_NONE_MATCH) {
         if m.matches(current.as_ref(), false) {
-            return if get_or_head { Precondition::NotModified } else { Precondition::Failed };
+            return if get_or_head {
+                Precondition::NotModified
+            } else {
+                Precondition::Failed
+            };
         }
         return Precondition::Proceed;
     }
     // 4. If-Modified-Since (GET/HEAD only; Last-Modified, else Date, RFC 9111 §4.3.2)
     if get_or_head {
-        if let Some(ims) = request.get(header::IF_MODIFIED_SINCE).and_then(parse_header_date) {
-            let modified = last_modified.or_else(|| stored.get(header::DATE).and_then(parse_header_date));
+        if let Some(ims) = request
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(parse_header_date)
+        {
+            let modified =
+                last_modified.or_else(|| stored.get(header::DATE).and_then(parse_header_date));
             if modified.is_some_and(|m| m <= ims) {
                 return Precondition::NotModified;
             }
@@ -168,7 +201,12 @@ pub fn if_range_allows(request: &HeaderMap, stored: &HeaderMap) -> bool {
             _ => false,
         };
     }
-    match (crate::http_date::parse_http_date(v), stored.get(header::LAST_MODIFIED).and_then(parse_header_date)) {
+    match (
+        crate::http_date::parse_http_date(v),
+        stored
+            .get(header::LAST_MODIFIED)
+            .and_then(parse_header_date),
+    ) {
         (Some(want), Some(have)) => want == have,
         _ => false,
     }
@@ -245,7 +283,12 @@ pub fn merge_not_modified(stored: &HeaderMap, not_modified: &HeaderMap) -> Heade
     let connection_listed: Vec<String> = not_modified
         .get_all(header::CONNECTION)
         .iter()
-        .flat_map(|v| String::from_utf8_lossy(v.as_bytes()).split(',').map(|s| s.trim().to_ascii_lowercase()).collect::<Vec<_>>())
+        .flat_map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .split(',')
+                .map(|s| s.trim().to_ascii_lowercase())
+                .collect::<Vec<_>>()
+        })
         .collect();
     let mut out = stored.clone();
     for name in not_modified.keys() {
@@ -269,7 +312,10 @@ mod tests {
     fn hm(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         h
     }
@@ -302,42 +348,278 @@ mod tests {
         let weak_stored = hm(&[("etag", "W/\"v1\""), ("last-modified", LM)]);
         let empty = hm(&[]);
         let date_only = hm(&[("date", LM)]);
-        let rows: Vec<(&str, Method, Vec<(&str, &str)>, &HeaderMap, u16, Precondition)> = vec![
-            ("no conditionals", Method::GET, vec![], &stored, 200, Proceed),
-            ("inm match", Method::GET, vec![("if-none-match", "\"v1\"")], &stored, 200, NotModified),
-            ("inm match head", Method::HEAD, vec![("if-none-match", "\"v1\"")], &stored, 200, NotModified),
-            ("inm weak match", Method::GET, vec![("if-none-match", "W/\"v1\"")], &stored, 200, NotModified),
-            ("inm weak stored", Method::GET, vec![("if-none-match", "\"v1\"")], &weak_stored, 200, NotModified),
-            ("inm list", Method::GET, vec![("if-none-match", "\"x\", \"v1\"")], &stored, 200, NotModified),
-            ("inm two lines", Method::GET, vec![("if-none-match", "\"x\""), ("if-none-match", "\"v1\"")], &stored, 200, NotModified),
-            ("inm star", Method::GET, vec![("if-none-match", "*")], &stored, 200, NotModified),
-            ("inm miss", Method::GET, vec![("if-none-match", "\"v2\"")], &stored, 200, Proceed),
-            ("inm garbage", Method::GET, vec![("if-none-match", "v1")], &stored, 200, Proceed),
-            ("inm match on POST", Method::POST, vec![("if-none-match", "\"v1\"")], &stored, 200, Failed),
-            ("inm beats ims", Method::GET, vec![("if-none-match", "\"v2\""), ("if-modified-since", AFTER)], &stored, 200, Proceed),
-            ("ims not modified", Method::GET, vec![("if-modified-since", LM)], &stored, 200, NotModified),
-            ("ims later", Method::GET, vec![("if-modified-since", AFTER)], &stored, 200, NotModified),
-            ("ims earlier", Method::GET, vec![("if-modified-since", BEFORE)], &stored, 200, Proceed),
-            ("ims invalid", Method::GET, vec![("if-modified-since", "yesterday")], &stored, 200, Proceed),
-            ("ims on POST ignored", Method::POST, vec![("if-modified-since", AFTER)], &stored, 200, Proceed),
-            ("ims uses Date without LM", Method::GET, vec![("if-modified-since", AFTER)], &date_only, 200, NotModified),
-            ("ims no dates", Method::GET, vec![("if-modified-since", AFTER)], &empty, 200, Proceed),
-            ("if-match ok", Method::GET, vec![("if-match", "\"v1\"")], &stored, 200, Proceed),
-            ("if-match star", Method::GET, vec![("if-match", "*")], &stored, 200, Proceed),
-            ("if-match miss", Method::GET, vec![("if-match", "\"v2\"")], &stored, 200, Failed),
-            ("if-match weak never", Method::GET, vec![("if-match", "W/\"v1\"")], &stored, 200, Failed),
-            ("if-match weak stored", Method::GET, vec![("if-match", "\"v1\"")], &weak_stored, 200, Failed),
-            ("if-match no etag", Method::GET, vec![("if-match", "\"v1\"")], &empty, 200, Failed),
-            ("ius ok", Method::GET, vec![("if-unmodified-since", LM)], &stored, 200, Proceed),
-            ("ius modified since", Method::GET, vec![("if-unmodified-since", BEFORE)], &stored, 200, Failed),
-            ("ius ignored with if-match", Method::GET, vec![("if-match", "\"v1\""), ("if-unmodified-since", BEFORE)], &stored, 200, Proceed),
-            ("ius without LM ignored", Method::GET, vec![("if-unmodified-since", BEFORE)], &empty, 200, Proceed),
-            ("ius invalid ignored", Method::GET, vec![("if-unmodified-since", "nope")], &stored, 200, Proceed),
-            ("if-match before inm", Method::GET, vec![("if-match", "\"v2\""), ("if-none-match", "\"v1\"")], &stored, 200, Failed),
-            ("non-2xx stored", Method::GET, vec![("if-none-match", "\"v1\"")], &stored, 404, Proceed),
+        let rows: Vec<(
+            &str,
+            Method,
+            Vec<(&str, &str)>,
+            &HeaderMap,
+            u16,
+            Precondition,
+        )> = vec![
+            (
+                "no conditionals",
+                Method::GET,
+                vec![],
+                &stored,
+                200,
+                Proceed,
+            ),
+            (
+                "inm match",
+                Method::GET,
+                vec![("if-none-match", "\"v1\"")],
+                &stored,
+                200,
+                NotModified,
+            ),
+            (
+                "inm match head",
+                Method::HEAD,
+                vec![("if-none-match", "\"v1\"")],
+                &stored,
+                200,
+                NotModified,
+            ),
+            (
+                "inm weak match",
+                Method::GET,
+                vec![("if-none-match", "W/\"v1\"")],
+                &stored,
+                200,
+                NotModified,
+            ),
+            (
+                "inm weak stored",
+                Method::GET,
+                vec![("if-none-match", "\"v1\"")],
+                &weak_stored,
+                200,
+                NotModified,
+            ),
+            (
+                "inm list",
+                Method::GET,
+                vec![("if-none-match", "\"x\", \"v1\"")],
+                &stored,
+                200,
+                NotModified,
+            ),
+            (
+                "inm two lines",
+                Method::GET,
+                vec![("if-none-match", "\"x\""), ("if-none-match", "\"v1\"")],
+                &stored,
+                200,
+                NotModified,
+            ),
+            (
+                "inm star",
+                Method::GET,
+                vec![("if-none-match", "*")],
+                &stored,
+                200,
+                NotModified,
+            ),
+            (
+                "inm miss",
+                Method::GET,
+                vec![("if-none-match", "\"v2\"")],
+                &stored,
+                200,
+                Proceed,
+            ),
+            (
+                "inm garbage",
+                Method::GET,
+                vec![("if-none-match", "v1")],
+                &stored,
+                200,
+                Proceed,
+            ),
+            (
+                "inm match on POST",
+                Method::POST,
+                vec![("if-none-match", "\"v1\"")],
+                &stored,
+                200,
+                Failed,
+            ),
+            (
+                "inm beats ims",
+                Method::GET,
+                vec![("if-none-match", "\"v2\""), ("if-modified-since", AFTER)],
+                &stored,
+                200,
+                Proceed,
+            ),
+            (
+                "ims not modified",
+                Method::GET,
+                vec![("if-modified-since", LM)],
+                &stored,
+                200,
+                NotModified,
+            ),
+            (
+                "ims later",
+                Method::GET,
+                vec![("if-modified-since", AFTER)],
+                &stored,
+                200,
+                NotModified,
+            ),
+            (
+                "ims earlier",
+                Method::GET,
+                vec![("if-modified-since", BEFORE)],
+                &stored,
+                200,
+                Proceed,
+            ),
+            (
+                "ims invalid",
+                Method::GET,
+                vec![("if-modified-since", "yesterday")],
+                &stored,
+                200,
+                Proceed,
+            ),
+            (
+                "ims on POST ignored",
+                Method::POST,
+                vec![("if-modified-since", AFTER)],
+                &stored,
+                200,
+                Proceed,
+            ),
+            (
+                "ims uses Date without LM",
+                Method::GET,
+                vec![("if-modified-since", AFTER)],
+                &date_only,
+                200,
+                NotModified,
+            ),
+            (
+                "ims no dates",
+                Method::GET,
+                vec![("if-modified-since", AFTER)],
+                &empty,
+                200,
+                Proceed,
+            ),
+            (
+                "if-match ok",
+                Method::GET,
+                vec![("if-match", "\"v1\"")],
+                &stored,
+                200,
+                Proceed,
+            ),
+            (
+                "if-match star",
+                Method::GET,
+                vec![("if-match", "*")],
+                &stored,
+                200,
+                Proceed,
+            ),
+            (
+                "if-match miss",
+                Method::GET,
+                vec![("if-match", "\"v2\"")],
+                &stored,
+                200,
+                Failed,
+            ),
+            (
+                "if-match weak never",
+                Method::GET,
+                vec![("if-match", "W/\"v1\"")],
+                &stored,
+                200,
+                Failed,
+            ),
+            (
+                "if-match weak stored",
+                Method::GET,
+                vec![("if-match", "\"v1\"")],
+                &weak_stored,
+                200,
+                Failed,
+            ),
+            (
+                "if-match no etag",
+                Method::GET,
+                vec![("if-match", "\"v1\"")],
+                &empty,
+                200,
+                Failed,
+            ),
+            (
+                "ius ok",
+                Method::GET,
+                vec![("if-unmodified-since", LM)],
+                &stored,
+                200,
+                Proceed,
+            ),
+            (
+                "ius modified since",
+                Method::GET,
+                vec![("if-unmodified-since", BEFORE)],
+                &stored,
+                200,
+                Failed,
+            ),
+            (
+                "ius ignored with if-match",
+                Method::GET,
+                vec![("if-match", "\"v1\""), ("if-unmodified-since", BEFORE)],
+                &stored,
+                200,
+                Proceed,
+            ),
+            (
+                "ius without LM ignored",
+                Method::GET,
+                vec![("if-unmodified-since", BEFORE)],
+                &empty,
+                200,
+                Proceed,
+            ),
+            (
+                "ius invalid ignored",
+                Method::GET,
+                vec![("if-unmodified-since", "nope")],
+                &stored,
+                200,
+                Proceed,
+            ),
+            (
+                "if-match before inm",
+                Method::GET,
+                vec![("if-match", "\"v2\""), ("if-none-match", "\"v1\"")],
+                &stored,
+                200,
+                Failed,
+            ),
+            (
+                "non-2xx stored",
+                Method::GET,
+                vec![("if-none-match", "\"v1\"")],
+                &stored,
+                404,
+                Proceed,
+            ),
         ];
         for (name, method, req, stored, status, want) in rows {
-            let got = evaluate(&method, &hm(&req), StatusCode::from_u16(status).unwrap(), stored);
+            let got = evaluate(
+                &method,
+                &hm(&req),
+                StatusCode::from_u16(status).unwrap(),
+                stored,
+            );
             assert_eq!(got, want, "{name}");
         }
     }
@@ -357,12 +639,20 @@ mod tests {
         for (req, want) in rows {
             assert_eq!(if_range_allows(&hm(req), &stored), *want, "{req:?}");
         }
-        assert!(!if_range_allows(&hm(&[("if-range", "\"v1\"")]), &hm(&[("etag", "W/\"v1\"")])));
+        assert!(!if_range_allows(
+            &hm(&[("if-range", "\"v1\"")]),
+            &hm(&[("etag", "W/\"v1\"")])
+        ));
     }
 
     #[test]
     fn revalidation_and_304_headers() {
-        let stored = hm(&[("etag", "\"v1\""), ("last-modified", LM), ("content-type", "text/plain"), ("cache-control", "max-age=5")]);
+        let stored = hm(&[
+            ("etag", "\"v1\""),
+            ("last-modified", LM),
+            ("content-type", "text/plain"),
+            ("cache-control", "max-age=5"),
+        ]);
         let r = revalidation_headers(&stored);
         assert_eq!(r.get(header::IF_NONE_MATCH).unwrap(), "\"v1\"");
         assert_eq!(r.get(header::IF_MODIFIED_SINCE).unwrap(), LM);
@@ -409,7 +699,13 @@ mod tests {
             ("transfer-encoding", "chunked"),
         ]);
         let merged = merge_not_modified(&stored, &nm);
-        let all = |n: &str| merged.get_all(n).iter().map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>();
+        let all = |n: &str| {
+            merged
+                .get_all(n)
+                .iter()
+                .map(|v| v.to_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(all("cache-control"), vec!["max-age=60"]);
         assert_eq!(all("content-length"), vec!["100"]);
         assert_eq!(all("content-type"), vec!["text/plain"]);

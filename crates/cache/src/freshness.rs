@@ -9,7 +9,9 @@ use std::time::{Duration, SystemTime};
 use http::header::{self, HeaderMap, HeaderName};
 use http::{Method, StatusCode};
 
-use crate::cache_control::{effective_directives, CacheControl, DirectiveSource, CDN_CACHE_CONTROL};
+use crate::cache_control::{
+    effective_directives, CacheControl, DirectiveSource, CDN_CACHE_CONTROL,
+};
 use crate::http_date::{parse_expires, parse_header_date};
 use crate::vary::VarySpec;
 
@@ -57,7 +59,9 @@ impl ResponseDirectives {
             expires,
             date: headers.get(header::DATE).and_then(parse_header_date),
             age: age_value(headers),
-            last_modified: headers.get(header::LAST_MODIFIED).and_then(parse_header_date),
+            last_modified: headers
+                .get(header::LAST_MODIFIED)
+                .and_then(parse_header_date),
             vary: VarySpec::from_headers(headers),
         }
     }
@@ -98,19 +102,27 @@ pub struct Heuristic {
 
 impl Default for Heuristic {
     fn default() -> Self {
-        Heuristic { percent: 10, max: Duration::from_secs(86_400) }
+        Heuristic {
+            percent: 10,
+            max: Duration::from_secs(86_400),
+        }
     }
 }
 
 /// Status codes whose responses may be heuristically fresh (RFC 9110 §15.1).
 pub fn heuristically_cacheable(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 200 | 203 | 204 | 206 | 300 | 301 | 308 | 404 | 405 | 410 | 414 | 501)
+    matches!(
+        status.as_u16(),
+        200 | 203 | 204 | 206 | 300 | 301 | 308 | 404 | 405 | 410 | 414 | 501
+    )
 }
 
 /// Status codes whose caching rules this cache understands: final, and neither 206 (partial
 /// content needs combining) nor 304 (merged, never stored as such).
 pub fn status_understood(status: StatusCode) -> bool {
-    (200..600).contains(&status.as_u16()) && status != StatusCode::PARTIAL_CONTENT && status != StatusCode::NOT_MODIFIED
+    (200..600).contains(&status.as_u16())
+        && status != StatusCode::PARTIAL_CONTENT
+        && status != StatusCode::NOT_MODIFIED
 }
 
 /// Why a response may not be stored.
@@ -155,7 +167,8 @@ pub fn storable(
     if request_has_authorization && !(cc.public || cc.s_maxage.is_some() || cc.must_revalidate) {
         return Err(NotStorable::Authorization);
     }
-    let explicit = cc.public || cc.max_age.is_some() || cc.s_maxage.is_some() || d.expires.is_some();
+    let explicit =
+        cc.public || cc.max_age.is_some() || cc.s_maxage.is_some() || d.expires.is_some();
     if !explicit && !heuristically_cacheable(status) {
         return Err(NotStorable::NoFreshness);
     }
@@ -189,14 +202,21 @@ pub fn freshness_lifetime(
     }
     if let Some(expires) = d.expires {
         let date = d.date.unwrap_or(response_time);
-        return Some((expires.duration_since(date).unwrap_or(Duration::ZERO), FreshnessSource::Expires));
+        return Some((
+            expires.duration_since(date).unwrap_or(Duration::ZERO),
+            FreshnessSource::Expires,
+        ));
     }
     let h = opts.heuristic?;
     if !(heuristically_cacheable(status) || cc.public) {
         return None;
     }
     let lm = d.last_modified?;
-    let since = d.date.unwrap_or(response_time).duration_since(lm).unwrap_or(Duration::ZERO);
+    let since = d
+        .date
+        .unwrap_or(response_time)
+        .duration_since(lm)
+        .unwrap_or(Duration::ZERO);
     let lifetime = since.saturating_mul(h.percent) / 100;
     Some((lifetime.min(h.max), FreshnessSource::Heuristic))
 }
@@ -214,8 +234,12 @@ pub fn corrected_initial_age(
     request_time: SystemTime,
     response_time: SystemTime,
 ) -> Duration {
-    let apparent_age = date.and_then(|d| response_time.duration_since(d).ok()).unwrap_or(Duration::ZERO);
-    let response_delay = response_time.duration_since(request_time).unwrap_or(Duration::ZERO);
+    let apparent_age = date
+        .and_then(|d| response_time.duration_since(d).ok())
+        .unwrap_or(Duration::ZERO);
+    let response_delay = response_time
+        .duration_since(request_time)
+        .unwrap_or(Duration::ZERO);
     let corrected_age_value = secs(age.unwrap_or(0)).saturating_add(response_delay);
     apparent_age.max(corrected_age_value)
 }
@@ -265,7 +289,8 @@ impl Freshness {
     ) -> Freshness {
         let cc = &d.cache_control;
         Freshness {
-            lifetime: freshness_lifetime(d, status, response_time, opts).map_or(Duration::ZERO, |x| x.0),
+            lifetime: freshness_lifetime(d, status, response_time, opts)
+                .map_or(Duration::ZERO, |x| x.0),
             initial_age: corrected_initial_age(d.age, d.date, request_time, response_time),
             response_time,
             stale_while_revalidate: cc.stale_while_revalidate.map_or(Duration::ZERO, secs),
@@ -277,12 +302,17 @@ impl Freshness {
 
     /// The current age (RFC 9111 §4.2.3): initial age plus resident time.
     pub fn age(&self, now: SystemTime) -> Duration {
-        self.initial_age.saturating_add(now.duration_since(self.response_time).unwrap_or(Duration::ZERO))
+        self.initial_age.saturating_add(
+            now.duration_since(self.response_time)
+                .unwrap_or(Duration::ZERO),
+        )
     }
 
     /// The `Age` header value to send, in whole seconds, saturating at 2^31.
     pub fn age_header_secs(&self, now: SystemTime) -> u64 {
-        self.age(now).as_secs().min(u64::from(crate::cache_control::DELTA_SECONDS_MAX))
+        self.age(now)
+            .as_secs()
+            .min(u64::from(crate::cache_control::DELTA_SECONDS_MAX))
     }
 
     /// Fresh: within its lifetime (ignoring `no-cache`).
@@ -331,7 +361,9 @@ impl Freshness {
             Reuse::Revalidate
                 if !self.no_cache
                     && !self.must_revalidate
-                    && req.max_stale.is_some_and(|m| self.staleness(now) <= secs(m)) =>
+                    && req
+                        .max_stale
+                        .is_some_and(|m| self.staleness(now) <= secs(m)) =>
             {
                 Reuse::Fresh
             }
@@ -366,7 +398,10 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         h
     }
@@ -379,89 +414,314 @@ mod tests {
     fn storable_table() {
         use NotStorable::{Authorization, NoFreshness, NoStore, Private, Status};
         let get = Method::GET;
-        let rows: Vec<(Method, bool, u16, Vec<(&str, String)>, Result<(), NotStorable>)> = vec![
-            (get.clone(), false, 200, vec![("cache-control", "max-age=60".into())], Ok(())),
-            (Method::HEAD, false, 200, vec![("cache-control", "max-age=60".into())], Ok(())),
-            (Method::POST, false, 200, vec![("cache-control", "max-age=60".into())], Err(NotStorable::Method)),
-            (get.clone(), false, 200, vec![], Ok(())), // heuristically cacheable status: storable, stale at once
-            (get.clone(), false, 302, vec![], Err(NoFreshness)),
-            (get.clone(), false, 302, vec![("cache-control", "max-age=5".into())], Ok(())),
-            (get.clone(), false, 500, vec![("expires", date(T0 + 60))], Ok(())),
-            (get.clone(), false, 500, vec![("cache-control", "public".into())], Ok(())),
-            (get.clone(), false, 206, vec![("cache-control", "max-age=60".into())], Err(Status)),
-            (get.clone(), false, 304, vec![("cache-control", "max-age=60".into())], Err(Status)),
-            (get.clone(), false, 100, vec![], Err(Status)),
-            (get.clone(), false, 200, vec![("cache-control", "no-store, max-age=60".into())], Err(NoStore)),
-            (get.clone(), false, 200, vec![("cache-control", "No-Store".into())], Err(NoStore)),
-            (get.clone(), false, 200, vec![("cache-control", "must-understand, no-store".into())], Ok(())),
-            (get.clone(), false, 200, vec![("cache-control", "private, max-age=60".into())], Err(Private)),
-            (get.clone(), false, 200, vec![("cache-control", "private=\"x-a\", max-age=60".into())], Ok(())),
-            (get.clone(), false, 200, vec![("cache-control", "no-cache".into())], Ok(())),
-            (get.clone(), true, 200, vec![("cache-control", "max-age=60".into())], Err(Authorization)),
-            (get.clone(), true, 200, vec![("cache-control", "public".into())], Ok(())),
-            (get.clone(), true, 200, vec![("cache-control", "s-maxage=60".into())], Ok(())),
-            (get.clone(), true, 200, vec![("cache-control", "must-revalidate".into())], Ok(())),
-            // CDN-Cache-Control overrides Cache-Control
+        let rows: Vec<(
+            Method,
+            bool,
+            u16,
+            Vec<(&str, String)>,
+            Result<(), NotStorable>,
+        )> = vec![
             (
                 get.clone(),
                 false,
                 200,
-                vec![("cache-control", "no-store".into()), ("cdn-cache-control", "max-age=60".into())],
+                vec![("cache-control", "max-age=60".into())],
+                Ok(()),
+            ),
+            (
+                Method::HEAD,
+                false,
+                200,
+                vec![("cache-control", "max-age=60".into())],
+                Ok(()),
+            ),
+            (
+                Method::POST,
+                false,
+                200,
+                vec![("cache-control", "max-age=60".into())],
+                Err(NotStorable::Method),
+            ),
+            (get.clone(), false, 200, vec![], Ok(())), // heuristically cacheable status: storable, stale at once
+            (get.clone(), false, 302, vec![], Err(NoFreshness)),
+            (
+                get.clone(),
+                false,
+                302,
+                vec![("cache-control", "max-age=5".into())],
+                Ok(()),
+            ),
+            (
+                get.clone(),
+                false,
+                500,
+                vec![("expires", date(T0 + 60))],
+                Ok(()),
+            ),
+            (
+                get.clone(),
+                false,
+                500,
+                vec![("cache-control", "public".into())],
+                Ok(()),
+            ),
+            (
+                get.clone(),
+                false,
+                206,
+                vec![("cache-control", "max-age=60".into())],
+                Err(Status),
+            ),
+            (
+                get.clone(),
+                false,
+                304,
+                vec![("cache-control", "max-age=60".into())],
+                Err(Status),
+            ),
+            (get.clone(), false, 100, vec![], Err(Status)),
+            (
+                get.clone(),
+                false,
+                200,
+                vec![("cache-control", "no-store, max-age=60".into())],
+                Err(NoStore),
+            ),
+            (
+                get.clone(),
+                false,
+                200,
+                vec![("cache-control", "No-Store".into())],
+                Err(NoStore),
+            ),
+            (
+                get.clone(),
+                false,
+                200,
+                vec![("cache-control", "must-understand, no-store".into())],
                 Ok(()),
             ),
             (
                 get.clone(),
                 false,
                 200,
-                vec![("cache-control", "max-age=60".into()), ("cdn-cache-control", "no-store".into())],
+                vec![("cache-control", "private, max-age=60".into())],
+                Err(Private),
+            ),
+            (
+                get.clone(),
+                false,
+                200,
+                vec![("cache-control", "private=\"x-a\", max-age=60".into())],
+                Ok(()),
+            ),
+            (
+                get.clone(),
+                false,
+                200,
+                vec![("cache-control", "no-cache".into())],
+                Ok(()),
+            ),
+            (
+                get.clone(),
+                true,
+                200,
+                vec![("cache-control", "max-age=60".into())],
+                Err(Authorization),
+            ),
+            (
+                get.clone(),
+                true,
+                200,
+                vec![("cache-control", "public".into())],
+                Ok(()),
+            ),
+            (
+                get.clone(),
+                true,
+                200,
+                vec![("cache-control", "s-maxage=60".into())],
+                Ok(()),
+            ),
+            (
+                get.clone(),
+                true,
+                200,
+                vec![("cache-control", "must-revalidate".into())],
+                Ok(()),
+            ),
+            // CDN-Cache-Control overrides Cache-Control
+            (
+                get.clone(),
+                false,
+                200,
+                vec![
+                    ("cache-control", "no-store".into()),
+                    ("cdn-cache-control", "max-age=60".into()),
+                ],
+                Ok(()),
+            ),
+            (
+                get.clone(),
+                false,
+                200,
+                vec![
+                    ("cache-control", "max-age=60".into()),
+                    ("cdn-cache-control", "no-store".into()),
+                ],
                 Err(NoStore),
             ),
         ];
         for (method, auth, status, hdrs, want) in rows {
-            let h = headers(&hdrs.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+            let h = headers(
+                &hdrs
+                    .iter()
+                    .map(|(k, v)| (*k, v.as_str()))
+                    .collect::<Vec<_>>(),
+            );
             let d = ResponseDirectives::from_headers(&h);
             let status = StatusCode::from_u16(status).unwrap();
-            assert_eq!(storable(&method, auth, status, &d), want, "{method} auth={auth} {status} {hdrs:?}");
+            assert_eq!(
+                storable(&method, auth, status, &d),
+                want,
+                "{method} auth={auth} {status} {hdrs:?}"
+            );
         }
     }
 
     #[test]
     fn lifetime_table() {
-        let heur = CacheOptions { heuristic: Some(Heuristic::default()) };
+        let heur = CacheOptions {
+            heuristic: Some(Heuristic::default()),
+        };
         let off = CacheOptions::default();
-        let rows: Vec<(Vec<(&str, String)>, u16, &CacheOptions, Option<(u64, FreshnessSource)>)> = vec![
-            (vec![("cache-control", "max-age=60".into())], 200, &off, Some((60, FreshnessSource::MaxAge))),
-            (vec![("cache-control", "max-age=60, s-maxage=5".into())], 200, &off, Some((5, FreshnessSource::SMaxAge))),
+        let rows: Vec<(
+            Vec<(&str, String)>,
+            u16,
+            &CacheOptions,
+            Option<(u64, FreshnessSource)>,
+        )> = vec![
             (
-                vec![("cache-control", "max-age=60".into()), ("expires", date(T0 + 1000)), ("date", date(T0))],
+                vec![("cache-control", "max-age=60".into())],
                 200,
                 &off,
                 Some((60, FreshnessSource::MaxAge)),
             ),
-            (vec![("expires", date(T0 + 100)), ("date", date(T0))], 200, &off, Some((100, FreshnessSource::Expires))),
+            (
+                vec![("cache-control", "max-age=60, s-maxage=5".into())],
+                200,
+                &off,
+                Some((5, FreshnessSource::SMaxAge)),
+            ),
+            (
+                vec![
+                    ("cache-control", "max-age=60".into()),
+                    ("expires", date(T0 + 1000)),
+                    ("date", date(T0)),
+                ],
+                200,
+                &off,
+                Some((60, FreshnessSource::MaxAge)),
+            ),
+            (
+                vec![("expires", date(T0 + 100)), ("date", date(T0))],
+                200,
+                &off,
+                Some((100, FreshnessSource::Expires)),
+            ),
             // Expires − Date, not Expires − now
-            (vec![("expires", date(T0 + 100)), ("date", date(T0 - 50))], 200, &off, Some((150, FreshnessSource::Expires))),
+            (
+                vec![("expires", date(T0 + 100)), ("date", date(T0 - 50))],
+                200,
+                &off,
+                Some((150, FreshnessSource::Expires)),
+            ),
             // no Date: the receive time
-            (vec![("expires", date(T0 + 30))], 200, &off, Some((30, FreshnessSource::Expires))),
-            (vec![("expires", "0".into()), ("date", date(T0))], 200, &off, Some((0, FreshnessSource::Expires))),
-            (vec![("expires", "garbage".into())], 200, &off, Some((0, FreshnessSource::Expires))),
-            (vec![("expires", date(T0 - 100)), ("date", date(T0))], 200, &off, Some((0, FreshnessSource::Expires))),
+            (
+                vec![("expires", date(T0 + 30))],
+                200,
+                &off,
+                Some((30, FreshnessSource::Expires)),
+            ),
+            (
+                vec![("expires", "0".into()), ("date", date(T0))],
+                200,
+                &off,
+                Some((0, FreshnessSource::Expires)),
+            ),
+            (
+                vec![("expires", "garbage".into())],
+                200,
+                &off,
+                Some((0, FreshnessSource::Expires)),
+            ),
+            (
+                vec![("expires", date(T0 - 100)), ("date", date(T0))],
+                200,
+                &off,
+                Some((0, FreshnessSource::Expires)),
+            ),
             // targeted field ignores Expires
-            (vec![("expires", date(T0 + 100)), ("cdn-cache-control", "no-cache".into())], 200, &off, None),
-            (vec![("cache-control", "max-age=-3".into())], 200, &off, Some((0, FreshnessSource::MaxAge))),
+            (
+                vec![
+                    ("expires", date(T0 + 100)),
+                    ("cdn-cache-control", "no-cache".into()),
+                ],
+                200,
+                &off,
+                None,
+            ),
+            (
+                vec![("cache-control", "max-age=-3".into())],
+                200,
+                &off,
+                Some((0, FreshnessSource::MaxAge)),
+            ),
             // no freshness: no heuristic by default
-            (vec![("last-modified", date(T0 - 1000)), ("date", date(T0))], 200, &off, None),
-            (vec![("last-modified", date(T0 - 1000)), ("date", date(T0))], 200, &heur, Some((100, FreshnessSource::Heuristic))),
-            (vec![("last-modified", date(T0 - 10_000_000))], 200, &heur, Some((86_400, FreshnessSource::Heuristic))),
+            (
+                vec![("last-modified", date(T0 - 1000)), ("date", date(T0))],
+                200,
+                &off,
+                None,
+            ),
+            (
+                vec![("last-modified", date(T0 - 1000)), ("date", date(T0))],
+                200,
+                &heur,
+                Some((100, FreshnessSource::Heuristic)),
+            ),
+            (
+                vec![("last-modified", date(T0 - 10_000_000))],
+                200,
+                &heur,
+                Some((86_400, FreshnessSource::Heuristic)),
+            ),
             (vec![("last-modified", date(T0 - 1000))], 302, &heur, None),
-            (vec![("last-modified", date(T0 - 1000)), ("cache-control", "public".into())], 302, &heur, Some((100, FreshnessSource::Heuristic))),
+            (
+                vec![
+                    ("last-modified", date(T0 - 1000)),
+                    ("cache-control", "public".into()),
+                ],
+                302,
+                &heur,
+                Some((100, FreshnessSource::Heuristic)),
+            ),
             (vec![], 200, &heur, None),
         ];
         for (hdrs, status, opts, want) in rows {
-            let h = headers(&hdrs.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+            let h = headers(
+                &hdrs
+                    .iter()
+                    .map(|(k, v)| (*k, v.as_str()))
+                    .collect::<Vec<_>>(),
+            );
             let d = ResponseDirectives::from_headers(&h);
             let got = freshness_lifetime(&d, StatusCode::from_u16(status).unwrap(), at(T0), opts);
-            assert_eq!(got, want.map(|(s, src)| (Duration::from_secs(s), src)), "{hdrs:?} {status}");
+            assert_eq!(
+                got,
+                want.map(|(s, src)| (Duration::from_secs(s), src)),
+                "{hdrs:?} {status}"
+            );
         }
     }
 
@@ -477,7 +737,10 @@ mod tests {
             (&["abc"], None),
             (&["10, 20"], None),
             (&["10", "20"], None),
-            (&["99999999999999"], Some(crate::cache_control::DELTA_SECONDS_MAX)),
+            (
+                &["99999999999999"],
+                Some(crate::cache_control::DELTA_SECONDS_MAX),
+            ),
         ];
         for (values, want) in rows {
             let mut h = HeaderMap::new();
@@ -495,21 +758,31 @@ mod tests {
             (None, None, 0, 0),
             (None, Some(0), 0, 0),
             (Some(30), Some(0), 0, 30),
-            (Some(30), Some(0), 5, 35),      // response delay added to Age
-            (None, Some(-100), 0, 100),      // Date 100 s before receipt: apparent age
-            (Some(10), Some(-100), 2, 100),  // the larger of the two
-            (None, Some(500), 0, 0),         // Date in the future: 0
+            (Some(30), Some(0), 5, 35),     // response delay added to Age
+            (None, Some(-100), 0, 100),     // Date 100 s before receipt: apparent age
+            (Some(10), Some(-100), 2, 100), // the larger of the two
+            (None, Some(500), 0, 0),        // Date in the future: 0
             (Some(u32::MAX), None, 0, u64::from(u32::MAX)),
         ];
         let resp = T0;
         for (age, date_off, delay, want) in rows {
             let date = date_off.map(|o| at((resp as i64 + o) as u64));
             let got = corrected_initial_age(*age, date, at(resp - delay), at(resp));
-            assert_eq!(got, Duration::from_secs(*want), "{age:?} {date_off:?} {delay}");
+            assert_eq!(
+                got,
+                Duration::from_secs(*want),
+                "{age:?} {date_off:?} {delay}"
+            );
         }
     }
 
-    fn fresh(lifetime: u64, swr: u64, sie: Option<u64>, must_revalidate: bool, no_cache: bool) -> Freshness {
+    fn fresh(
+        lifetime: u64,
+        swr: u64,
+        sie: Option<u64>,
+        must_revalidate: bool,
+        no_cache: bool,
+    ) -> Freshness {
         Freshness {
             lifetime: Duration::from_secs(lifetime),
             initial_age: Duration::from_secs(5),
@@ -527,21 +800,75 @@ mod tests {
         let rows: Vec<(Freshness, u64, Reuse, bool)> = vec![
             (fresh(60, 0, None, false, false), 0, Reuse::Fresh, false),
             (fresh(60, 0, None, false, false), 54, Reuse::Fresh, false),
-            (fresh(60, 0, None, false, false), 55, Reuse::Revalidate, false),
-            (fresh(60, 30, None, false, false), 55, Reuse::StaleWhileRevalidate, false),
-            (fresh(60, 30, None, false, false), 85, Reuse::StaleWhileRevalidate, false),
-            (fresh(60, 30, None, false, false), 86, Reuse::Revalidate, false),
-            (fresh(60, 30, Some(100), true, false), 60, Reuse::Revalidate, false),
-            (fresh(60, 0, Some(100), false, false), 155, Reuse::Revalidate, true),
-            (fresh(60, 0, Some(100), false, false), 156, Reuse::Revalidate, false),
-            (fresh(60, 0, Some(0), false, false), 60, Reuse::Revalidate, false),
-            (fresh(60, 0, Some(100), false, true), 0, Reuse::Revalidate, true),
+            (
+                fresh(60, 0, None, false, false),
+                55,
+                Reuse::Revalidate,
+                false,
+            ),
+            (
+                fresh(60, 30, None, false, false),
+                55,
+                Reuse::StaleWhileRevalidate,
+                false,
+            ),
+            (
+                fresh(60, 30, None, false, false),
+                85,
+                Reuse::StaleWhileRevalidate,
+                false,
+            ),
+            (
+                fresh(60, 30, None, false, false),
+                86,
+                Reuse::Revalidate,
+                false,
+            ),
+            (
+                fresh(60, 30, Some(100), true, false),
+                60,
+                Reuse::Revalidate,
+                false,
+            ),
+            (
+                fresh(60, 0, Some(100), false, false),
+                155,
+                Reuse::Revalidate,
+                true,
+            ),
+            (
+                fresh(60, 0, Some(100), false, false),
+                156,
+                Reuse::Revalidate,
+                false,
+            ),
+            (
+                fresh(60, 0, Some(0), false, false),
+                60,
+                Reuse::Revalidate,
+                false,
+            ),
+            (
+                fresh(60, 0, Some(100), false, true),
+                0,
+                Reuse::Revalidate,
+                true,
+            ),
             (fresh(0, 0, None, false, false), 0, Reuse::Revalidate, false),
-            (fresh(60, 0, Some(u64::from(u32::MAX)), false, false), 1_000_000, Reuse::Revalidate, true),
+            (
+                fresh(60, 0, Some(u64::from(u32::MAX)), false, false),
+                1_000_000,
+                Reuse::Revalidate,
+                true,
+            ),
         ];
         for (i, (f, dt, want, on_error)) in rows.into_iter().enumerate() {
             assert_eq!(f.reuse(at(T0 + dt)), want, "row {i}");
-            assert_eq!(f.can_serve_on_error(at(T0 + dt)), on_error, "row {i} on error");
+            assert_eq!(
+                f.can_serve_on_error(at(T0 + dt)),
+                on_error,
+                "row {i} on error"
+            );
         }
     }
 
@@ -561,21 +888,32 @@ mod tests {
             ("max-stale", 6000, Reuse::Fresh),
         ];
         for (cc, dt, want) in rows {
-            assert_eq!(f.reuse_for_request(at(T0 + dt), &CacheControl::parse(cc)), want, "{cc} +{dt}");
+            assert_eq!(
+                f.reuse_for_request(at(T0 + dt), &CacheControl::parse(cc)),
+                want,
+                "{cc} +{dt}"
+            );
         }
         let mr = fresh(60, 0, None, true, false);
-        assert_eq!(mr.reuse_for_request(at(T0 + 60), &CacheControl::parse("max-stale")), Reuse::Revalidate);
+        assert_eq!(
+            mr.reuse_for_request(at(T0 + 60), &CacheControl::parse("max-stale")),
+            Reuse::Revalidate
+        );
     }
 
     #[test]
     fn shared_cache_freshness_from_headers() {
         let h = headers(&[
-            ("cache-control", "s-maxage=100, stale-while-revalidate=10, stale-if-error=20"),
+            (
+                "cache-control",
+                "s-maxage=100, stale-while-revalidate=10, stale-if-error=20",
+            ),
             ("age", "30"),
             ("date", &date(T0)),
         ]);
         let d = ResponseDirectives::from_headers(&h);
-        let f = Freshness::shared_cache(&d, StatusCode::OK, at(T0), at(T0), &CacheOptions::default());
+        let f =
+            Freshness::shared_cache(&d, StatusCode::OK, at(T0), at(T0), &CacheOptions::default());
         assert_eq!(f.lifetime, Duration::from_secs(100));
         assert_eq!(f.initial_age, Duration::from_secs(30));
         assert!(f.must_revalidate, "s-maxage implies proxy-revalidate");

@@ -6,7 +6,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use http::HeaderValue;
 
 const SHORT_DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-const LONG_DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const LONG_DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
 
 /// Parses an HTTP-date; `None` when it is not one.
 pub fn parse_http_date(value: &str) -> Option<SystemTime> {
@@ -23,14 +31,22 @@ pub fn parse_http_date(value: &str) -> Option<SystemTime> {
             if !rest.starts_with(' ') || !SHORT_DAYS.iter().any(|d| d.eq_ignore_ascii_case(day)) {
                 return None;
             }
-            return SHORT_DAYS.iter().find_map(|d| httpdate::parse_http_date(&format!("{d}{rest}")).ok());
+            return SHORT_DAYS
+                .iter()
+                .find_map(|d| httpdate::parse_http_date(&format!("{d}{rest}")).ok());
         }
     };
-    let names: &[&str] = if day.len() == 3 { &SHORT_DAYS } else { &LONG_DAYS };
+    let names: &[&str] = if day.len() == 3 {
+        &SHORT_DAYS
+    } else {
+        &LONG_DAYS
+    };
     if !names.iter().any(|d| d.eq_ignore_ascii_case(day)) {
         return None;
     }
-    names.iter().find_map(|d| httpdate::parse_http_date(&format!("{d}, {rest}")).ok())
+    names
+        .iter()
+        .find_map(|d| httpdate::parse_http_date(&format!("{d}, {rest}")).ok())
 }
 
 /// Parses a header value as an HTTP-date.
@@ -47,7 +63,11 @@ pub fn parse_expires(value: &HeaderValue) -> SystemTime {
 pub fn format_http_date(t: SystemTime) -> String {
     // httpdate panics past year 9999.
     const MAX_SECS: u64 = 253_402_300_799;
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0).min(MAX_SECS);
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        .min(MAX_SECS);
     httpdate::fmt_http_date(UNIX_EPOCH + std::time::Duration::from_secs(secs))
 }
 
@@ -85,12 +105,18 @@ mod tests {
     #[test]
     fn invalid_expires_is_the_past() {
         assert_eq!(parse_expires(&HeaderValue::from_static("0")), UNIX_EPOCH);
-        assert_eq!(parse_expires(&HeaderValue::from_static("Thu, 01 Jan 1970 00:00:10 GMT")), UNIX_EPOCH + Duration::from_secs(10));
+        assert_eq!(
+            parse_expires(&HeaderValue::from_static("Thu, 01 Jan 1970 00:00:10 GMT")),
+            UNIX_EPOCH + Duration::from_secs(10)
+        );
     }
 
     #[test]
     fn format_clamps() {
-        assert_eq!(format_http_date(UNIX_EPOCH + Duration::from_secs(784111777)), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(
+            format_http_date(UNIX_EPOCH + Duration::from_secs(784111777)),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
         assert!(format_http_date(UNIX_EPOCH + Duration::from_secs(u64::MAX / 4)).contains("9999"));
     }
 }

@@ -8,7 +8,10 @@ use http::{Method, StatusCode};
 /// Does a response with `status` to `method` invalidate stored responses? Unsafe methods with
 /// a 2xx or 3xx response do.
 pub fn invalidates(method: &Method, status: StatusCode) -> bool {
-    let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE);
+    let safe = matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    );
     !safe && (status.is_success() || status.is_redirection())
 }
 
@@ -16,10 +19,16 @@ pub fn invalidates(method: &Method, status: StatusCode) -> bool {
 /// `path_and_query`, then `Location` and `Content-Location` when they are relative references or
 /// absolute URIs on `authority` (the request's host\[:port\], compared case-insensitively).
 /// Deduplicated, in that order.
-pub fn invalidated_paths(path_and_query: &str, authority: &str, response: &HeaderMap) -> Vec<String> {
+pub fn invalidated_paths(
+    path_and_query: &str,
+    authority: &str,
+    response: &HeaderMap,
+) -> Vec<String> {
     let mut out = vec![path_and_query.to_string()];
     for name in [header::LOCATION, header::CONTENT_LOCATION] {
-        let Some(v) = response.get(name).and_then(|v| v.to_str().ok()) else { continue };
+        let Some(v) = response.get(name).and_then(|v| v.to_str().ok()) else {
+            continue;
+        };
         if let Some(p) = same_origin_path(v.trim(), authority) {
             if !out.contains(&p) {
                 out.push(p);
@@ -45,7 +54,11 @@ fn same_origin_path(reference: &str, authority: &str) -> Option<String> {
     if !host.eq_ignore_ascii_case(authority) {
         return None;
     }
-    Some(if path.starts_with('?') { format!("/{path}") } else { path.to_string() })
+    Some(if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_string()
+    })
 }
 
 #[cfg(test)]
@@ -67,7 +80,11 @@ mod tests {
             (Method::OPTIONS, 200, false),
         ];
         for (m, s, want) in rows {
-            assert_eq!(invalidates(m, StatusCode::from_u16(*s).unwrap()), *want, "{m} {s}");
+            assert_eq!(
+                invalidates(m, StatusCode::from_u16(*s).unwrap()),
+                *want,
+                "{m} {s}"
+            );
         }
     }
 
@@ -76,20 +93,36 @@ mod tests {
         let rows: &[(&[(&str, &str)], &[&str])] = &[
             (&[], &["/cart?x=1"]),
             (&[("location", "/cart/2")], &["/cart?x=1", "/cart/2"]),
-            (&[("location", "https://Shop.Example/a?b")], &["/cart?x=1", "/a?b"]),
+            (
+                &[("location", "https://Shop.Example/a?b")],
+                &["/cart?x=1", "/a?b"],
+            ),
             (&[("location", "https://shop.example")], &["/cart?x=1", "/"]),
-            (&[("location", "https://shop.example?q")], &["/cart?x=1", "/?q"]),
+            (
+                &[("location", "https://shop.example?q")],
+                &["/cart?x=1", "/?q"],
+            ),
             (&[("location", "https://other.example/a")], &["/cart?x=1"]),
             (&[("location", "//other.example/a")], &["/cart?x=1"]),
-            (&[("content-location", "/cart?x=1"), ("location", "/b")], &["/cart?x=1", "/b"]),
+            (
+                &[("content-location", "/cart?x=1"), ("location", "/b")],
+                &["/cart?x=1", "/b"],
+            ),
             (&[("location", "relative/path")], &["/cart?x=1"]),
         ];
         for (hdrs, want) in rows {
             let mut h = HeaderMap::new();
             for (k, v) in hdrs.iter() {
-                h.insert(http::HeaderName::from_static(k), HeaderValue::from_static(v));
+                h.insert(
+                    http::HeaderName::from_static(k),
+                    HeaderValue::from_static(v),
+                );
             }
-            assert_eq!(invalidated_paths("/cart?x=1", "shop.example", &h), *want, "{hdrs:?}");
+            assert_eq!(
+                invalidated_paths("/cart?x=1", "shop.example", &h),
+                *want,
+                "{hdrs:?}"
+            );
         }
     }
 }

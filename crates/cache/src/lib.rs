@@ -10,7 +10,10 @@
 //!   crate knows nothing about CloudFront.
 #![forbid(unsafe_code)]
 // Table tests spell their rows out.
-#![cfg_attr(test, allow(clippy::type_complexity, clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(
+    test,
+    allow(clippy::type_complexity, clippy::unwrap_used, clippy::expect_used)
+)]
 
 pub mod cache_control;
 pub mod cloudfront;
@@ -29,5 +32,7 @@ pub use cache_control::CacheControl;
 pub use coalesce::Coalescer;
 pub use freshness::{Freshness, ResponseDirectives, Reuse};
 pub use metrics::{CoalesceMetrics, StoreMetrics};
-pub use store::{CachedResponse, DiskOptions, DiskStore, Lookup, MemoryStore, Storage, TieredStore};
+pub use store::{
+    CachedResponse, DiskOptions, DiskStore, Lookup, MemoryStore, Storage, TieredStore,
+};
 pub use vary::VarySpec;

@@ -22,10 +22,26 @@ impl StoreMetrics {
     pub fn new(metrics: &Metrics, tier: &str) -> StoreMetrics {
         let l = [("tier", tier)];
         StoreMetrics {
-            hits: metrics.counter("edgeway_cache_hits_total", "Cache lookups answered by this tier.", &l),
-            misses: metrics.counter("edgeway_cache_misses_total", "Cache lookups this tier could not answer.", &l),
-            inserts: metrics.counter("edgeway_cache_inserts_total", "Responses stored in this tier.", &l),
-            evictions: metrics.counter("edgeway_cache_evictions_total", "Entries evicted to stay within the byte limit.", &l),
+            hits: metrics.counter(
+                "edgeway_cache_hits_total",
+                "Cache lookups answered by this tier.",
+                &l,
+            ),
+            misses: metrics.counter(
+                "edgeway_cache_misses_total",
+                "Cache lookups this tier could not answer.",
+                &l,
+            ),
+            inserts: metrics.counter(
+                "edgeway_cache_inserts_total",
+                "Responses stored in this tier.",
+                &l,
+            ),
+            evictions: metrics.counter(
+                "edgeway_cache_evictions_total",
+                "Entries evicted to stay within the byte limit.",
+                &l,
+            ),
             corrupt: metrics.counter(
                 "edgeway_cache_corrupt_total",
                 "Stored entries found truncated or corrupt, deleted and treated as misses.",
@@ -62,9 +78,21 @@ impl CoalesceMetrics {
     /// Counters registered in `metrics`.
     pub fn new(metrics: &Metrics) -> CoalesceMetrics {
         CoalesceMetrics {
-            leaders: metrics.counter("edgeway_cache_coalesce_leaders_total", "Fetches made on behalf of every concurrent caller of a key.", &[]),
-            followers: metrics.counter("edgeway_cache_coalesce_followers_total", "Callers that shared another caller's fetch.", &[]),
-            timeouts: metrics.counter("edgeway_cache_coalesce_timeouts_total", "Callers that stopped waiting for another caller's fetch and fetched themselves.", &[]),
+            leaders: metrics.counter(
+                "edgeway_cache_coalesce_leaders_total",
+                "Fetches made on behalf of every concurrent caller of a key.",
+                &[],
+            ),
+            followers: metrics.counter(
+                "edgeway_cache_coalesce_followers_total",
+                "Callers that shared another caller's fetch.",
+                &[],
+            ),
+            timeouts: metrics.counter(
+                "edgeway_cache_coalesce_timeouts_total",
+                "Callers that stopped waiting for another caller's fetch and fetched themselves.",
+                &[],
+            ),
         }
     }
 }

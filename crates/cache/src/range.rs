@@ -95,9 +95,18 @@ impl RangeSpec {
     /// The satisfiable part of this spec for a representation of `len` bytes.
     pub fn resolve(&self, len: u64) -> Option<ByteRange> {
         match *self {
-            RangeSpec::FromTo(a, b) if a < len => Some(ByteRange { start: a, end: b.min(len - 1) }),
-            RangeSpec::From(a) if a < len => Some(ByteRange { start: a, end: len - 1 }),
-            RangeSpec::Suffix(n) if n > 0 && len > 0 => Some(ByteRange { start: len - n.min(len), end: len - 1 }),
+            RangeSpec::FromTo(a, b) if a < len => Some(ByteRange {
+                start: a,
+                end: b.min(len - 1),
+            }),
+            RangeSpec::From(a) if a < len => Some(ByteRange {
+                start: a,
+                end: len - 1,
+            }),
+            RangeSpec::Suffix(n) if n > 0 && len > 0 => Some(ByteRange {
+                start: len - n.min(len),
+                end: len - 1,
+            }),
             _ => None,
         }
     }
@@ -139,7 +148,13 @@ pub fn decide(specs: &[RangeSpec], len: u64) -> RangeDecision {
 
 /// The whole decision for a request against a stored response: Range applies only to GET of a
 /// stored 200, when `If-Range` (if any) matches.
-pub fn plan(method: &Method, request: &HeaderMap, stored_status: StatusCode, stored: &HeaderMap, len: u64) -> RangeDecision {
+pub fn plan(
+    method: &Method,
+    request: &HeaderMap,
+    stored_status: StatusCode,
+    stored: &HeaderMap,
+    len: u64,
+) -> RangeDecision {
     if method != Method::GET || stored_status != StatusCode::OK {
         return RangeDecision::Full;
     }
@@ -165,7 +180,9 @@ pub fn unsatisfied_content_range(complete_length: u64) -> String {
 pub fn new_boundary() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     format!("edgeway{:016x}", splitmix64(n ^ t.rotate_left(17)))
 }
 
@@ -183,7 +200,12 @@ pub fn multipart_content_type(boundary: &str) -> String {
 
 /// A `multipart/byteranges` body (RFC 9110 §14.6) for `ranges` of `body`; each part carries the
 /// representation's `Content-Type` (when known) and its `Content-Range`.
-pub fn multipart_body(body: &Bytes, ranges: &[ByteRange], content_type: Option<&HeaderValue>, boundary: &str) -> Bytes {
+pub fn multipart_body(
+    body: &Bytes,
+    ranges: &[ByteRange],
+    content_type: Option<&HeaderValue>,
+    boundary: &str,
+) -> Bytes {
     let len = body.len() as u64;
     let mut out = BytesMut::new();
     for (i, r) in ranges.iter().enumerate() {
@@ -250,7 +272,13 @@ mod tests {
         for (v, want) in rows {
             assert_eq!(parse_range(v), want, "{v:?}");
         }
-        let many = format!("bytes={}", (0..=MAX_RANGES).map(|i| format!("{}-{}", i * 2, i * 2)).collect::<Vec<_>>().join(","));
+        let many = format!(
+            "bytes={}",
+            (0..=MAX_RANGES)
+                .map(|i| format!("{}-{}", i * 2, i * 2))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
         assert_eq!(parse_range(&many), None);
     }
 
@@ -258,21 +286,49 @@ mod tests {
     fn decide_table() {
         let r = |s, e| ByteRange { start: s, end: e };
         let rows: Vec<(Vec<RangeSpec>, u64, RangeDecision)> = vec![
-            (vec![FromTo(0, 9)], 100, RangeDecision::Partial(vec![r(0, 9)])),
-            (vec![FromTo(90, 200)], 100, RangeDecision::Partial(vec![r(90, 99)])),
+            (
+                vec![FromTo(0, 9)],
+                100,
+                RangeDecision::Partial(vec![r(0, 9)]),
+            ),
+            (
+                vec![FromTo(90, 200)],
+                100,
+                RangeDecision::Partial(vec![r(90, 99)]),
+            ),
             (vec![From(50)], 100, RangeDecision::Partial(vec![r(50, 99)])),
-            (vec![Suffix(10)], 100, RangeDecision::Partial(vec![r(90, 99)])),
-            (vec![Suffix(1000)], 100, RangeDecision::Partial(vec![r(0, 99)])),
+            (
+                vec![Suffix(10)],
+                100,
+                RangeDecision::Partial(vec![r(90, 99)]),
+            ),
+            (
+                vec![Suffix(1000)],
+                100,
+                RangeDecision::Partial(vec![r(0, 99)]),
+            ),
             (vec![Suffix(0)], 100, RangeDecision::NotSatisfiable),
             (vec![FromTo(100, 200)], 100, RangeDecision::NotSatisfiable),
             (vec![From(100)], 100, RangeDecision::NotSatisfiable),
             (vec![From(0)], 0, RangeDecision::NotSatisfiable),
             (vec![Suffix(5)], 0, RangeDecision::NotSatisfiable),
             // multiple, ordered, disjoint
-            (vec![FromTo(0, 9), FromTo(20, 29)], 100, RangeDecision::Partial(vec![r(0, 9), r(20, 29)])),
-            (vec![FromTo(0, 9), FromTo(10, 19)], 100, RangeDecision::Partial(vec![r(0, 9), r(10, 19)])),
+            (
+                vec![FromTo(0, 9), FromTo(20, 29)],
+                100,
+                RangeDecision::Partial(vec![r(0, 9), r(20, 29)]),
+            ),
+            (
+                vec![FromTo(0, 9), FromTo(10, 19)],
+                100,
+                RangeDecision::Partial(vec![r(0, 9), r(10, 19)]),
+            ),
             // unsatisfiable members are dropped
-            (vec![FromTo(0, 9), FromTo(500, 600)], 100, RangeDecision::Partial(vec![r(0, 9)])),
+            (
+                vec![FromTo(0, 9), FromTo(500, 600)],
+                100,
+                RangeDecision::Partial(vec![r(0, 9)]),
+            ),
             // overlapping or unordered: the full object
             (vec![FromTo(0, 9), FromTo(5, 19)], 100, RangeDecision::Full),
             (vec![FromTo(20, 29), FromTo(0, 9)], 100, RangeDecision::Full),
@@ -286,7 +342,10 @@ mod tests {
     fn hm(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+            h.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         h
     }
@@ -297,20 +356,64 @@ mod tests {
         let part = RangeDecision::Partial(vec![ByteRange { start: 0, end: 0 }]);
         let rows: Vec<(Method, Vec<(&str, &str)>, u16, RangeDecision)> = vec![
             (Method::GET, vec![("range", "bytes=0-0")], 200, part.clone()),
-            (Method::HEAD, vec![("range", "bytes=0-0")], 200, RangeDecision::Full),
-            (Method::GET, vec![("range", "bytes=0-0")], 404, RangeDecision::Full),
+            (
+                Method::HEAD,
+                vec![("range", "bytes=0-0")],
+                200,
+                RangeDecision::Full,
+            ),
+            (
+                Method::GET,
+                vec![("range", "bytes=0-0")],
+                404,
+                RangeDecision::Full,
+            ),
             (Method::GET, vec![], 200, RangeDecision::Full),
-            (Method::GET, vec![("range", "bytes=zz")], 200, RangeDecision::Full),
-            (Method::GET, vec![("range", "bytes=0-0"), ("range", "bytes=1-1")], 200, RangeDecision::Full),
-            (Method::GET, vec![("range", "bytes=0-0"), ("if-range", "\"v1\"")], 200, part.clone()),
-            (Method::GET, vec![("range", "bytes=0-0"), ("if-range", "\"v2\"")], 200, RangeDecision::Full),
-            (Method::GET, vec![("range", "bytes=500-")], 200, RangeDecision::NotSatisfiable),
+            (
+                Method::GET,
+                vec![("range", "bytes=zz")],
+                200,
+                RangeDecision::Full,
+            ),
+            (
+                Method::GET,
+                vec![("range", "bytes=0-0"), ("range", "bytes=1-1")],
+                200,
+                RangeDecision::Full,
+            ),
+            (
+                Method::GET,
+                vec![("range", "bytes=0-0"), ("if-range", "\"v1\"")],
+                200,
+                part.clone(),
+            ),
+            (
+                Method::GET,
+                vec![("range", "bytes=0-0"), ("if-range", "\"v2\"")],
+                200,
+                RangeDecision::Full,
+            ),
+            (
+                Method::GET,
+                vec![("range", "bytes=500-")],
+                200,
+                RangeDecision::NotSatisfiable,
+            ),
         ];
         for (m, req, status, want) in rows {
-            let got = plan(&m, &hm(&req), StatusCode::from_u16(status).unwrap(), &stored, 10);
+            let got = plan(
+                &m,
+                &hm(&req),
+                StatusCode::from_u16(status).unwrap(),
+                &stored,
+                10,
+            );
             assert_eq!(got, want, "{m} {req:?} {status}");
         }
-        assert_eq!(RangeDecision::NotSatisfiable.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+        assert_eq!(
+            RangeDecision::NotSatisfiable.status(),
+            StatusCode::RANGE_NOT_SATISFIABLE
+        );
         assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
     }
 
@@ -328,7 +431,10 @@ mod tests {
         let want = "--B\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-2/10\r\n\r\n012\r\n\
                     --B\r\nContent-Type: text/plain\r\nContent-Range: bytes 7-9/10\r\n\r\n789\r\n--B--\r\n";
         assert_eq!(std::str::from_utf8(&got).unwrap(), want);
-        assert_eq!(multipart_content_type("B"), "multipart/byteranges; boundary=B");
+        assert_eq!(
+            multipart_content_type("B"),
+            "multipart/byteranges; boundary=B"
+        );
         assert_ne!(new_boundary(), new_boundary());
     }
 }

@@ -50,11 +50,40 @@ mod tests {
     #[test]
     fn stored_headers_table() {
         let rows: &[(&str, &[(&str, &str)], &[&str])] = &[
-            ("", &[("content-type", "text/html"), ("etag", "\"1\"")], &["content-type", "etag"]),
-            ("", &[("connection", "close, x-hop"), ("x-hop", "1"), ("keep-alive", "5"), ("x-a", "a")], &["x-a"]),
-            ("", &[("transfer-encoding", "chunked"), ("age", "30"), ("x-a", "a")], &["x-a"]),
-            ("no-cache=\"Set-Cookie\"", &[("set-cookie", "a=b"), ("x-a", "a")], &["x-a"]),
-            ("private=\"X-User, x-b\"", &[("x-user", "u"), ("x-b", "b"), ("x-a", "a")], &["x-a"]),
+            (
+                "",
+                &[("content-type", "text/html"), ("etag", "\"1\"")],
+                &["content-type", "etag"],
+            ),
+            (
+                "",
+                &[
+                    ("connection", "close, x-hop"),
+                    ("x-hop", "1"),
+                    ("keep-alive", "5"),
+                    ("x-a", "a"),
+                ],
+                &["x-a"],
+            ),
+            (
+                "",
+                &[
+                    ("transfer-encoding", "chunked"),
+                    ("age", "30"),
+                    ("x-a", "a"),
+                ],
+                &["x-a"],
+            ),
+            (
+                "no-cache=\"Set-Cookie\"",
+                &[("set-cookie", "a=b"), ("x-a", "a")],
+                &["x-a"],
+            ),
+            (
+                "private=\"X-User, x-b\"",
+                &[("x-user", "u"), ("x-b", "b"), ("x-a", "a")],
+                &["x-a"],
+            ),
             ("no-cache", &[("set-cookie", "a=b")], &["set-cookie"]),
         ];
         for (cc, hdrs, want) in rows {

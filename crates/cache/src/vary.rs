@@ -112,7 +112,10 @@ mod tests {
     fn hm(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         h
     }
@@ -125,14 +128,24 @@ mod tests {
             (&[""], VarySpec::None),
             (&[" , "], VarySpec::None),
             (&["Accept-Encoding"], h(&["accept-encoding"])),
-            (&["Accept-Encoding, Origin"], h(&["accept-encoding", "origin"])),
-            (&["origin", "ACCEPT-ENCODING, Origin"], h(&["accept-encoding", "origin"])),
+            (
+                &["Accept-Encoding, Origin"],
+                h(&["accept-encoding", "origin"]),
+            ),
+            (
+                &["origin", "ACCEPT-ENCODING, Origin"],
+                h(&["accept-encoding", "origin"]),
+            ),
             (&["*"], VarySpec::Any),
             (&["Accept, *"], VarySpec::Any),
             (&["accept", " * "], VarySpec::Any),
         ];
         for (values, want) in rows {
-            assert_eq!(VarySpec::from_values(values.iter().map(|s| s.as_bytes())), want, "{values:?}");
+            assert_eq!(
+                VarySpec::from_values(values.iter().map(|s| s.as_bytes())),
+                want,
+                "{values:?}"
+            );
         }
     }
 
@@ -142,15 +155,43 @@ mod tests {
         // (stored request, new request, match?)
         let rows: Vec<(Vec<(&str, &str)>, Vec<(&str, &str)>, bool)> = vec![
             (vec![], vec![], true),
-            (vec![("accept-encoding", "gzip")], vec![("Accept-Encoding", "gzip")], true),
-            (vec![("accept-encoding", "gzip")], vec![("accept-encoding", " gzip ")], true),
-            (vec![("accept-encoding", "gzip, br")], vec![("accept-encoding", "gzip,br")], true),
-            (vec![("accept-encoding", "gzip, br")], vec![("accept-encoding", "gzip"), ("accept-encoding", "br")], true),
-            (vec![("accept-encoding", "gzip, br")], vec![("accept-encoding", "br, gzip")], false),
-            (vec![("accept-encoding", "gzip")], vec![("accept-encoding", "GZIP")], false),
+            (
+                vec![("accept-encoding", "gzip")],
+                vec![("Accept-Encoding", "gzip")],
+                true,
+            ),
+            (
+                vec![("accept-encoding", "gzip")],
+                vec![("accept-encoding", " gzip ")],
+                true,
+            ),
+            (
+                vec![("accept-encoding", "gzip, br")],
+                vec![("accept-encoding", "gzip,br")],
+                true,
+            ),
+            (
+                vec![("accept-encoding", "gzip, br")],
+                vec![("accept-encoding", "gzip"), ("accept-encoding", "br")],
+                true,
+            ),
+            (
+                vec![("accept-encoding", "gzip, br")],
+                vec![("accept-encoding", "br, gzip")],
+                false,
+            ),
+            (
+                vec![("accept-encoding", "gzip")],
+                vec![("accept-encoding", "GZIP")],
+                false,
+            ),
             (vec![("accept-encoding", "gzip")], vec![], false),
             (vec![("accept-encoding", "")], vec![], false),
-            (vec![("x-lang", "en")], vec![("x-lang", "en"), ("cookie", "a=b")], true),
+            (
+                vec![("x-lang", "en")],
+                vec![("x-lang", "en"), ("cookie", "a=b")],
+                true,
+            ),
             (vec![("x-lang", "en")], vec![("x-lang", "fr")], false),
         ];
         for (stored, new, want) in rows {

@@ -15,7 +15,8 @@ use edgeway_cache::range::{self, RangeDecision};
 use edgeway_cache::store::{insert_response, lookup, Lookup};
 use edgeway_cache::stored_headers::stored_headers;
 use edgeway_cache::{
-    CachedResponse, DiskOptions, DiskStore, MemoryStore, ResponseDirectives, Reuse, Storage, StoreMetrics, TieredStore,
+    CachedResponse, DiskOptions, DiskStore, MemoryStore, ResponseDirectives, Reuse, Storage,
+    StoreMetrics, TieredStore,
 };
 use edgeway_http::metrics::Metrics;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -23,7 +24,10 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 fn hm(pairs: &[(&str, &str)]) -> HeaderMap {
     let mut h = HeaderMap::new();
     for (k, v) in pairs {
-        h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        h.append(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
     }
     h
 }
@@ -42,7 +46,14 @@ impl Drop for Dir {
 fn open(dir: &Dir, metrics: &Metrics) -> TieredStore {
     TieredStore::new(
         MemoryStore::new(1 << 20, StoreMetrics::new(metrics, "memory")),
-        Some(DiskStore::open(&dir.0, DiskOptions::new(1 << 22), StoreMetrics::new(metrics, "disk")).unwrap()),
+        Some(
+            DiskStore::open(
+                &dir.0,
+                DiskOptions::new(1 << 22),
+                StoreMetrics::new(metrics, "disk"),
+            )
+            .unwrap(),
+        ),
     )
 }
 
@@ -66,9 +77,16 @@ fn miss_store_hit_restart_revalidate_and_serve() {
         ("age", "10"),
     ]);
     let d = ResponseDirectives::with_targets(&origin_headers, &[]);
-    let decision = cloudfront_ttl(&d, &TtlPolicy::with_defaults(0, None, None), StatusCode::OK, at(t0), None);
+    let decision = cloudfront_ttl(
+        &d,
+        &TtlPolicy::with_defaults(0, None, None),
+        StatusCode::OK,
+        at(t0),
+        None,
+    );
     assert!(decision.store);
-    let freshness = decision.freshness(corrected_initial_age(d.age, d.date, at(t0), at(t0)), at(t0));
+    let freshness =
+        decision.freshness(corrected_initial_age(d.age, d.date, at(t0), at(t0)), at(t0));
     let entry = CachedResponse::new(
         StatusCode::OK,
         stored_headers(&origin_headers, &d.cache_control),
@@ -83,15 +101,23 @@ fn miss_store_hit_restart_revalidate_and_serve() {
         assert!(hit.headers.get("age").is_none() && hit.headers.get("connection").is_none());
         // Age 10 at receipt: fresh for 50 s more, then 30 s of stale-while-revalidate
         assert_eq!(hit.freshness.reuse(at(t0 + 49)), Reuse::Fresh);
-        assert_eq!(hit.freshness.reuse(at(t0 + 50)), Reuse::StaleWhileRevalidate);
+        assert_eq!(
+            hit.freshness.reuse(at(t0 + 50)),
+            Reuse::StaleWhileRevalidate
+        );
         assert_eq!(hit.freshness.age_header_secs(at(t0 + 5)), 15);
         // another encoding is another variant
-        assert!(matches!(lookup(&store, key, &hm(&[("accept-encoding", "br")])), Lookup::Miss));
+        assert!(matches!(
+            lookup(&store, key, &hm(&[("accept-encoding", "br")])),
+            Lookup::Miss
+        ));
     }
 
     // Restart: memory is empty, the disk tier answers.
     let store = open(&dir, &metrics);
-    let hit = lookup(&store, key, &viewer).hit().expect("a hit after restart");
+    let hit = lookup(&store, key, &viewer)
+        .hit()
+        .expect("a hit after restart");
     assert_eq!(hit.body.as_ref(), b"0123456789");
     assert!(metrics.value("edgeway_cache_hits_total", &[("tier", "disk")]) >= 1);
 
@@ -103,7 +129,13 @@ fn miss_store_hit_restart_revalidate_and_serve() {
     assert!(conditional::selects_for_update(&hit.headers, &not_modified));
     let merged = conditional::merge_not_modified(&hit.headers, &not_modified);
     let d = ResponseDirectives::with_targets(&merged, &[]);
-    let decision = cloudfront_ttl(&d, &TtlPolicy::with_defaults(0, None, None), StatusCode::OK, at(t0 + 100), None);
+    let decision = cloudfront_ttl(
+        &d,
+        &TtlPolicy::with_defaults(0, None, None),
+        StatusCode::OK,
+        at(t0 + 100),
+        None,
+    );
     assert_eq!(decision.ttl, Duration::from_secs(120));
     let refreshed = CachedResponse {
         headers: merged,
@@ -116,9 +148,18 @@ fn miss_store_hit_restart_revalidate_and_serve() {
 
     // Viewer conditionals and ranges against the stored copy.
     let inm = hm(&[("if-none-match", "W/\"v1\"")]);
-    assert_eq!(conditional::evaluate(&Method::GET, &inm, hit.status, &hit.headers), Precondition::NotModified);
+    assert_eq!(
+        conditional::evaluate(&Method::GET, &inm, hit.status, &hit.headers),
+        Precondition::NotModified
+    );
     let ranged = hm(&[("range", "bytes=2-4")]);
-    match range::plan(&Method::GET, &ranged, hit.status, &hit.headers, hit.body.len() as u64) {
+    match range::plan(
+        &Method::GET,
+        &ranged,
+        hit.status,
+        &hit.headers,
+        hit.body.len() as u64,
+    ) {
         RangeDecision::Partial(r) => {
             assert_eq!(range::slice(&hit.body, r[0]).as_ref(), b"234");
             assert_eq!(r[0].content_range(10), "bytes 2-4/10");
@@ -131,6 +172,9 @@ fn miss_store_hit_restart_revalidate_and_serve() {
     assert!(matches!(lookup(&store, key, &viewer), Lookup::Miss));
     drop(store);
     let store = open(&dir, &metrics);
-    assert!(matches!(lookup(&store, key, &viewer), Lookup::Miss), "purged from disk too");
+    assert!(
+        matches!(lookup(&store, key, &viewer), Lookup::Miss),
+        "purged from disk too"
+    );
     let _ = Arc::new(store);
 }

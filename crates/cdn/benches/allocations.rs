@@ -13,7 +13,10 @@
 use bytes::Bytes;
 use edgeway_cdn::behavior::{self, Behavior};
 use edgeway_cdn::cache_key::{cache_key, KeyInput};
-use edgeway_cdn::headers::{clean_origin_response, origin_request_headers, stamp_viewer_response, OriginHeaderInput, ViewerStamp};
+use edgeway_cdn::headers::{
+    clean_origin_response, origin_request_headers, stamp_viewer_response, OriginHeaderInput,
+    ViewerStamp,
+};
 use edgeway_cdn::{ids, CdnTier};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Version};
 use http_body_util::{BodyExt, Empty, Full};
@@ -57,7 +60,9 @@ cache_policy_id = "UseOriginCacheControlHeaders"
 async fn origin(listener: TcpListener) {
     let body = Bytes::from(vec![b'x'; 10240]);
     for _ in 0..1_000_000 {
-        let Ok((s, _)) = listener.accept().await else { return };
+        let Ok((s, _)) = listener.accept().await else {
+            return;
+        };
         let _ = s.set_nodelay(true);
         let body = body.clone();
         tokio::spawn(async move {
@@ -65,11 +70,14 @@ async fn origin(listener: TcpListener) {
                 let body = body.clone();
                 async move {
                     let mut r = Response::new(Full::new(body));
-                    r.headers_mut().insert("content-type", HeaderValue::from_static("text/html"));
+                    r.headers_mut()
+                        .insert("content-type", HeaderValue::from_static("text/html"));
                     Ok::<_, Infallible>(r)
                 }
             });
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(s), svc).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(s), svc)
+                .await;
         });
     }
 }
@@ -78,11 +86,18 @@ async fn origin(listener: TcpListener) {
 async fn client(port: u16, path: &str, n: usize) -> usize {
     let s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     s.set_nodelay(true).unwrap();
-    let (mut send, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(s)).await.unwrap();
+    let (mut send, conn) =
+        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(s))
+            .await
+            .unwrap();
     tokio::spawn(conn);
     let mut bytes = 0;
     for _ in 0..n {
-        let req = Request::get(path).header("host", "localhost").header("user-agent", "wrk").body(Empty::new()).unwrap();
+        let req = Request::get(path)
+            .header("host", "localhost")
+            .header("user-agent", "wrk")
+            .body(Empty::new())
+            .unwrap();
         let resp = send.send_request(req).await.unwrap();
         assert!(resp.status().is_success(), "{}", resp.status());
         bytes += resp.into_body().collect().await.unwrap().to_bytes().len();
@@ -101,40 +116,77 @@ async fn count(port: u16, path: &str, n: usize) -> (usize, usize) {
 }
 
 fn end_to_end() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let ol = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin_port = ol.local_addr().unwrap().port();
         tokio::spawn(origin(ol));
-        let cfg = edgeway_config::parse("bench.toml", &config(origin_port)).map_err(|e| e.to_string()).unwrap();
+        let cfg = edgeway_config::parse("bench.toml", &config(origin_port))
+            .map_err(|e| e.to_string())
+            .unwrap();
         let el = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let edge_port = el.local_addr().unwrap().port();
-        let tier = CdnTier::new(&cfg, Arc::new(edgeway_http::SystemResolve), Vec::new(), edgeway_http::metrics::Metrics::new()).unwrap();
+        let tier = CdnTier::new(
+            &cfg,
+            Arc::new(edgeway_http::SystemResolve),
+            Vec::new(),
+            edgeway_http::metrics::Metrics::new(),
+        )
+        .unwrap();
         let handler = tier.handler("bench", false, edge_port).unwrap();
-        tokio::spawn(edgeway_http::serve(el, handler, edgeway_http::ServeOptions::new("bench", &cfg.limits), std::future::pending()));
+        tokio::spawn(edgeway_http::serve(
+            el,
+            handler,
+            edgeway_http::ServeOptions::new("bench", &cfg.limits),
+            std::future::pending(),
+        ));
 
         let (direct, direct_bytes) = count(origin_port, "/page10k.html", REQUESTS).await;
         let (via_edge, via_bytes) = count(edge_port, "/page10k.html", REQUESTS).await;
         let per = (via_edge as f64 - direct as f64) / REQUESTS as f64;
         let per_bytes = (via_bytes as f64 - direct_bytes as f64) / REQUESTS as f64;
         println!("pass-through, HTTP/1.1 keep-alive, 10 KiB, {REQUESTS} requests:");
-        println!("  client -> origin          {:8.1} allocations/request", direct as f64 / REQUESTS as f64);
-        println!("  client -> edge -> origin  {:8.1} allocations/request", via_edge as f64 / REQUESTS as f64);
-        println!("  the edge's own            {per:8.1} allocations/request, {:.0} bytes/request", per_bytes);
+        println!(
+            "  client -> origin          {:8.1} allocations/request",
+            direct as f64 / REQUESTS as f64
+        );
+        println!(
+            "  client -> edge -> origin  {:8.1} allocations/request",
+            via_edge as f64 / REQUESTS as f64
+        );
+        println!(
+            "  the edge's own            {per:8.1} allocations/request, {:.0} bytes/request",
+            per_bytes
+        );
     });
 }
 
 fn pure_functions() {
-    let cfg = edgeway_config::parse("bench.toml", &config(8080)).map_err(|e| e.to_string()).unwrap();
+    let cfg = edgeway_config::parse("bench.toml", &config(8080))
+        .map_err(|e| e.to_string())
+        .unwrap();
     let d = &cfg.distributions[0];
     let ids_: Vec<&str> = d.origins.iter().map(|o| o.origin_id.as_str()).collect();
-    let ordered: Vec<Behavior> = d.ordered_cache_behavior.iter().map(|b| Behavior::new(&cfg, b, &ids_).unwrap()).collect();
+    let ordered: Vec<Behavior> = d
+        .ordered_cache_behavior
+        .iter()
+        .map(|b| Behavior::new(&cfg, b, &ids_).unwrap())
+        .collect();
     let default = Behavior::new(&cfg, &d.default_cache_behavior, &ids_).unwrap();
     let mut viewer = HeaderMap::new();
     viewer.insert("host", HeaderValue::from_static("localhost"));
     viewer.insert("user-agent", HeaderValue::from_static("wrk"));
     let mut origin_resp = HeaderMap::new();
-    for (n, v) in [("server", "nginx"), ("date", "Wed, 26 Nov 2025 04:00:00 GMT"), ("content-type", "text/html"), ("content-length", "10240"), ("connection", "keep-alive")] {
+    for (n, v) in [
+        ("server", "nginx"),
+        ("date", "Wed, 26 Nov 2025 04:00:00 GMT"),
+        ("content-type", "text/html"),
+        ("content-length", "10240"),
+        ("connection", "keep-alive"),
+    ] {
         origin_resp.insert(n, HeaderValue::from_static(v));
     }
     let custom: Vec<(HeaderName, HeaderValue)> = Vec::new();
@@ -147,18 +199,31 @@ fn pure_functions() {
         let region = Region::new(GLOBAL);
         f();
         let c = region.change();
-        println!("  {name:28} {:3} allocations", c.allocations + c.reallocations);
+        println!(
+            "  {name:28} {:3} allocations",
+            c.allocations + c.reallocations
+        );
     };
     let mut rid = String::new();
     let mut via = String::new();
     measure("ids::request_id", &mut || rid = ids::request_id());
-    measure("ids::via", &mut || via = ids::via(Version::HTTP_11, &edge_host));
+    measure("ids::via", &mut || {
+        via = ids::via(Version::HTTP_11, &edge_host)
+    });
     measure("behavior::select", &mut || {
         std::hint::black_box(behavior::select(&ordered, &default, "/page10k.html"));
     });
     let b = behavior::select(&ordered, &default, "/page10k.html");
     measure("cache_key", &mut || {
-        let i = KeyInput { distribution: "bench", method: &Method::GET, version: Version::HTTP_11, path: "/page10k.html", query: None, headers: &viewer, host: Some("localhost") };
+        let i = KeyInput {
+            distribution: "bench",
+            method: &Method::GET,
+            version: Version::HTTP_11,
+            path: "/page10k.html",
+            query: None,
+            headers: &viewer,
+            host: Some("localhost"),
+        };
         std::hint::black_box(cache_key(&i, b));
     });
     measure("origin_request_headers", &mut || {
@@ -180,7 +245,15 @@ fn pure_functions() {
     measure("clean + stamp response", &mut || {
         let mut h = origin_resp.clone();
         clean_origin_response(&mut h, b);
-        stamp_viewer_response(&mut h, &ViewerStamp { via: &via, request_id: &rid, pop: "LOCAL1-C1", x_cache: "Miss from cloudfront" });
+        stamp_viewer_response(
+            &mut h,
+            &ViewerStamp {
+                via: &via,
+                request_id: &rid,
+                pop: "LOCAL1-C1",
+                x_cache: "Miss from cloudfront",
+            },
+        );
         std::hint::black_box(h);
     });
 }

@@ -6,7 +6,10 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use edgeway_cdn::behavior::{self, Behavior};
 use edgeway_cdn::cache_key::{cache_key, KeyInput};
-use edgeway_cdn::headers::{clean_origin_response, origin_request_headers, stamp_viewer_response, OriginHeaderInput, ViewerStamp};
+use edgeway_cdn::headers::{
+    clean_origin_response, origin_request_headers, stamp_viewer_response, OriginHeaderInput,
+    ViewerStamp,
+};
 use edgeway_cdn::ids;
 use edgeway_cdn::pattern::{glob, PathPattern};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
@@ -64,10 +67,17 @@ parameters_in_cache_key_and_forwarded_to_origin = { enable_accept_encoding_gzip 
 "#;
 
 fn behaviors() -> (Vec<Behavior>, Behavior) {
-    let cfg = edgeway_config::parse("bench.toml", CONFIG).map_err(|e| e.to_string()).unwrap();
+    let cfg = edgeway_config::parse("bench.toml", CONFIG)
+        .map_err(|e| e.to_string())
+        .unwrap();
     let d = &cfg.distributions[0];
     let ids: Vec<&str> = d.origins.iter().map(|o| o.origin_id.as_str()).collect();
-    let ordered = d.ordered_cache_behavior.iter().map(|b| Behavior::new(&cfg, b, &ids)).collect::<Result<Vec<_>, _>>().unwrap();
+    let ordered = d
+        .ordered_cache_behavior
+        .iter()
+        .map(|b| Behavior::new(&cfg, b, &ids))
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
     let default = Behavior::new(&cfg, &d.default_cache_behavior, &ids).unwrap();
     (ordered, default)
 }
@@ -77,8 +87,14 @@ pub fn browser_headers() -> HeaderMap {
     let mut h = HeaderMap::new();
     for (n, v) in [
         ("host", "www.example.com"),
-        ("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
-        ("accept", "image/avif,image/webp,image/png,image/*;q=0.8,*/*;q=0.5"),
+        (
+            "user-agent",
+            "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+        ),
+        (
+            "accept",
+            "image/avif,image/webp,image/png,image/*;q=0.8,*/*;q=0.5",
+        ),
         ("accept-language", "en-US,en;q=0.5"),
         ("accept-encoding", "gzip, deflate, br, zstd"),
         ("referer", "https://www.example.com/"),
@@ -116,17 +132,40 @@ fn origin_response_headers() -> HeaderMap {
 fn selection(c: &mut Criterion) {
     let (ordered, default) = behaviors();
     let mut g = c.benchmark_group("behavior_select");
-    for (name, path) in [("first", "/api/users/42"), ("fourth", "/images/logo.png"), ("default", "/products/shoes/running/index.html")] {
-        g.bench_function(name, |b| b.iter(|| behavior::select(black_box(&ordered), black_box(&default), black_box(path)).origin));
+    for (name, path) in [
+        ("first", "/api/users/42"),
+        ("fourth", "/images/logo.png"),
+        ("default", "/products/shoes/running/index.html"),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                behavior::select(black_box(&ordered), black_box(&default), black_box(path)).origin
+            })
+        });
     }
     g.finish();
     let mut g = c.benchmark_group("path_pattern");
     let p = PathPattern::new("/images/*");
-    g.bench_function("prefix_hit", |b| b.iter(|| black_box(&p).matches(black_box("/images/a/b/c/photo.jpg"))));
-    g.bench_function("prefix_miss", |b| b.iter(|| black_box(&p).matches(black_box("/products/shoes/running/index.html"))));
+    g.bench_function("prefix_hit", |b| {
+        b.iter(|| black_box(&p).matches(black_box("/images/a/b/c/photo.jpg")))
+    });
+    g.bench_function("prefix_miss", |b| {
+        b.iter(|| black_box(&p).matches(black_box("/products/shoes/running/index.html")))
+    });
     let suffix = PathPattern::new("*.js");
-    g.bench_function("suffix_long_path", |b| b.iter(|| black_box(&suffix).matches(black_box("/assets/vendor/some/deep/path/bundle.min.css"))));
-    g.bench_function("glob_two_stars", |b| b.iter(|| glob(black_box("/static/*/v*/app.css"), black_box("/static/build/v123/app.css"))));
+    g.bench_function("suffix_long_path", |b| {
+        b.iter(|| {
+            black_box(&suffix).matches(black_box("/assets/vendor/some/deep/path/bundle.min.css"))
+        })
+    });
+    g.bench_function("glob_two_stars", |b| {
+        b.iter(|| {
+            glob(
+                black_box("/static/*/v*/app.css"),
+                black_box("/static/build/v123/app.css"),
+            )
+        })
+    });
     g.finish();
 }
 
@@ -138,13 +177,29 @@ fn keys(c: &mut Criterion) {
     let mut g = c.benchmark_group("cache_key");
     g.bench_function("default_policy", |b| {
         b.iter(|| {
-            let i = KeyInput { distribution: "bench", method: &Method::GET, version: Version::HTTP_11, path: black_box("/images/logo.png"), query: None, headers: &h, host: Some("www.example.com") };
+            let i = KeyInput {
+                distribution: "bench",
+                method: &Method::GET,
+                version: Version::HTTP_11,
+                path: black_box("/images/logo.png"),
+                query: None,
+                headers: &h,
+                host: Some("www.example.com"),
+            };
             cache_key(&i, images)
         })
     });
     g.bench_function("headers_cookies_query_encoding", |b| {
         b.iter(|| {
-            let i = KeyInput { distribution: "bench", method: &Method::GET, version: Version::HTTP_11, path: black_box("/keyed/x"), query: Some("b=2&a=1&utm_source=x"), headers: &h, host: Some("www.example.com") };
+            let i = KeyInput {
+                distribution: "bench",
+                method: &Method::GET,
+                version: Version::HTTP_11,
+                path: black_box("/keyed/x"),
+                query: Some("b=2&a=1&utm_source=x"),
+                headers: &h,
+                host: Some("www.example.com"),
+            };
             cache_key(&i, keyed)
         })
     });
@@ -156,10 +211,16 @@ fn header_rewriting(c: &mut Criterion) {
     let viewer = browser_headers();
     let peer: SocketAddr = "192.0.2.10:54321".parse().unwrap();
     let custom: Vec<(HeaderName, HeaderValue)> = Vec::new();
-    let via = ids::via(Version::HTTP_11, "0123456789abcdef0123456789abcdef.cloudfront.net");
+    let via = ids::via(
+        Version::HTTP_11,
+        "0123456789abcdef0123456789abcdef.cloudfront.net",
+    );
     let rid = ids::request_id();
     let mut g = c.benchmark_group("origin_request_headers");
-    for (name, path) in [("passed_all_viewer_except_host", "/page.html"), ("cached_images", "/images/logo.png")] {
+    for (name, path) in [
+        ("passed_all_viewer_except_host", "/page.html"),
+        ("cached_images", "/images/logo.png"),
+    ] {
         let behavior = behavior::select(&ordered, &default, path);
         g.bench_function(name, |b| {
             b.iter(|| {
@@ -189,7 +250,15 @@ fn header_rewriting(c: &mut Criterion) {
         b.iter(|| {
             let mut h = resp.clone();
             clean_origin_response(&mut h, behavior);
-            stamp_viewer_response(&mut h, &ViewerStamp { via: &via, request_id: &rid, pop: "LOCAL1-C1", x_cache: "Hit from cloudfront" });
+            stamp_viewer_response(
+                &mut h,
+                &ViewerStamp {
+                    via: &via,
+                    request_id: &rid,
+                    pop: "LOCAL1-C1",
+                    x_cache: "Hit from cloudfront",
+                },
+            );
             h
         })
     });
@@ -197,7 +266,14 @@ fn header_rewriting(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("ids");
     g.bench_function("request_id", |b| b.iter(ids::request_id));
-    g.bench_function("via", |b| b.iter(|| ids::via(black_box(Version::HTTP_11), "0123456789abcdef0123456789abcdef.cloudfront.net")));
+    g.bench_function("via", |b| {
+        b.iter(|| {
+            ids::via(
+                black_box(Version::HTTP_11),
+                "0123456789abcdef0123456789abcdef.cloudfront.net",
+            )
+        })
+    });
     g.finish();
 }
 

@@ -30,7 +30,10 @@ pub fn utc(t: SystemTime) -> (String, String) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    (format!("{y:04}-{m:02}-{d:02}"), format!("{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60))
+    (
+        format!("{y:04}-{m:02}-{d:02}"),
+        format!("{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60),
+    )
 }
 
 /// A log field: `-` when empty; spaces, tabs and non-ASCII percent-encoded as CloudFront does.
@@ -84,7 +87,11 @@ impl Entry {
     /// The tab-separated line (no newline).
     pub fn line(&self, end: SystemTime, taken: f64, ttfb: f64, body_bytes: u64) -> String {
         let (date, time) = utc(end);
-        let (rs, re) = self.range.map_or(("-".to_string(), "-".to_string()), |(s, e)| (s.to_string(), e.to_string()));
+        let (rs, re) = self
+            .range
+            .map_or(("-".to_string(), "-".to_string()), |(s, e)| {
+                (s.to_string(), e.to_string())
+            });
         [
             date,
             time,
@@ -102,7 +109,11 @@ impl Entry {
             field(&self.result),
             field(&self.request_id),
             field(&self.host_header),
-            if self.https { "https".into() } else { "http".into() },
+            if self.https {
+                "https".into()
+            } else {
+                "http".into()
+            },
             self.request_bytes.to_string(),
             format!("{taken:.3}"),
             field(&self.forwarded_for),
@@ -125,19 +136,40 @@ impl Entry {
 }
 
 /// Completes `e` with what the response head tells.
-pub fn finish_entry<B>(mut e: Entry, resp: &http::Response<B>, result: &str, detail: &str) -> Entry {
+pub fn finish_entry<B>(
+    mut e: Entry,
+    resp: &http::Response<B>,
+    result: &str,
+    detail: &str,
+) -> Entry {
     let h = resp.headers();
-    let text = |n: http::header::HeaderName| h.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let text = |n: http::header::HeaderName| {
+        h.get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
     e.status = resp.status().as_u16();
     e.result = result.to_string();
     e.detailed_result = detail.to_string();
     e.content_type = text(http::header::CONTENT_TYPE);
     e.content_len = text(http::header::CONTENT_LENGTH);
-    e.range = h.get(http::header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).and_then(|v| {
-        let (a, b) = v.strip_prefix("bytes ")?.split('/').next()?.split_once('-')?;
-        Some((a.parse().ok()?, b.parse().ok()?))
-    });
-    e.header_bytes = h.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum::<usize>() as u64 + 17;
+    e.range = h
+        .get(http::header::CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (a, b) = v
+                .strip_prefix("bytes ")?
+                .split('/')
+                .next()?
+                .split_once('-')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        });
+    e.header_bytes = h
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum::<usize>() as u64
+        + 17;
     e
 }
 
@@ -155,7 +187,10 @@ impl AccessLog {
         let handle = tokio::runtime::Handle::try_current().ok()?;
         let (tx, rx) = mpsc::channel(QUEUE);
         handle.spawn(write_lines(target.to_string(), rx));
-        Some(Self { tx, include_cookies: false })
+        Some(Self {
+            tx,
+            include_cookies: false,
+        })
     }
 
     /// `include_cookies`: the viewer's `Cookie` goes into `cs(Cookie)` (otherwise `-`).
@@ -176,7 +211,12 @@ async fn write_lines(target: String, mut rx: mpsc::Receiver<String>) {
     let mut file = if stdout {
         None
     } else {
-        match tokio::fs::OpenOptions::new().create(true).append(true).open(&target).await {
+        match tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&target)
+            .await
+        {
             Ok(f) => Some(f),
             Err(e) => {
                 tracing::warn!(path = %target, error = %e, "access log cannot be opened");
@@ -184,7 +224,10 @@ async fn write_lines(target: String, mut rx: mpsc::Receiver<String>) {
             }
         }
     };
-    let fresh = stdout || tokio::fs::metadata(&target).await.map_or(true, |m| m.len() == 0);
+    let fresh = stdout
+        || tokio::fs::metadata(&target)
+            .await
+            .map_or(true, |m| m.len() == 0);
     let mut pending = if fresh { header } else { String::new() };
     while let Some(line) = rx.recv().await {
         pending.push_str(&line);
@@ -221,12 +264,24 @@ pub struct LoggedBody {
 impl LoggedBody {
     pub fn new(inner: Body, entry: Entry, log: AccessLog, start: Instant) -> Self {
         let ttfb = start.elapsed().as_secs_f64();
-        Self { inner, entry: Some(entry), log, start, ttfb, bytes: 0 }
+        Self {
+            inner,
+            entry: Some(entry),
+            log,
+            start,
+            ttfb,
+            bytes: 0,
+        }
     }
 
     fn emit(&mut self) {
         if let Some(e) = self.entry.take() {
-            self.log.send(e.line(SystemTime::now(), self.start.elapsed().as_secs_f64(), self.ttfb, self.bytes));
+            self.log.send(e.line(
+                SystemTime::now(),
+                self.start.elapsed().as_secs_f64(),
+                self.ttfb,
+                self.bytes,
+            ));
         }
     }
 }
@@ -235,7 +290,10 @@ impl http_body::Body for LoggedBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {
@@ -270,14 +328,23 @@ mod tests {
     fn dates_and_fields() {
         let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         assert_eq!(utc(t), ("2023-11-14".to_string(), "22:13:20".to_string()));
-        assert_eq!(utc(UNIX_EPOCH + Duration::from_secs(951_782_400)).0, "2000-02-29");
+        assert_eq!(
+            utc(UNIX_EPOCH + Duration::from_secs(951_782_400)).0,
+            "2000-02-29"
+        );
         assert_eq!(field(""), "-");
         assert_eq!(field("Mozilla/5.0 (X11)"), "Mozilla/5.0%20(X11)");
     }
 
     #[test]
     fn a_line_has_every_field() {
-        let e = Entry { method: "GET".into(), uri_stem: "/a".into(), status: 200, result: "Hit".into(), ..Default::default() };
+        let e = Entry {
+            method: "GET".into(),
+            uri_stem: "/a".into(),
+            status: 200,
+            result: "Hit".into(),
+            ..Default::default()
+        };
         let line = e.line(UNIX_EPOCH, 0.001, 0.0005, 10);
         assert_eq!(line.split('\t').count(), FIELDS.split(' ').count());
         assert!(line.contains("\tGET\t") && line.contains("\tHit\t"));

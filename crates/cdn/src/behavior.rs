@@ -1,9 +1,9 @@
 //! Cache behaviors resolved from the config, and picking the one a path uses: ordered behaviors
 //! in order, first match wins, the default last.
 
+use crate::origin_group::{self, Failover};
 use crate::pattern::PathPattern;
 use crate::policy::{self, CachePolicyResolved, OriginRequestPolicyResolved};
-use crate::origin_group::{self, Failover};
 use crate::viewer::ViewerProtocolPolicy;
 use edgeway_config::{CacheBehavior, Config};
 use http::Method;
@@ -26,7 +26,9 @@ pub struct Behavior {
 }
 
 fn methods(v: &[String]) -> Vec<Method> {
-    v.iter().filter_map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok()).collect()
+    v.iter()
+        .filter_map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+        .collect()
 }
 
 impl Behavior {
@@ -36,7 +38,12 @@ impl Behavior {
     }
 
     /// Resolves `b`, whose target may be one of `groups`.
-    pub fn with_groups(cfg: &Config, b: &CacheBehavior, origins: &[&str], groups: &[edgeway_config::OriginGroup]) -> Result<Self, String> {
+    pub fn with_groups(
+        cfg: &Config,
+        b: &CacheBehavior,
+        origins: &[&str],
+        groups: &[edgeway_config::OriginGroup],
+    ) -> Result<Self, String> {
         let (origin, failover) = match origin_group::resolve(&b.target_origin_id, groups, origins) {
             Some(r) => {
                 let (p, f) = r?;
@@ -66,14 +73,19 @@ impl Behavior {
 
     /// Whether responses to `method` may be stored (GET and HEAD always; OPTIONS when listed).
     pub fn caches_method(&self, method: &Method) -> bool {
-        *method == Method::GET || *method == Method::HEAD || (*method == Method::OPTIONS && self.cached_methods.contains(method))
+        *method == Method::GET
+            || *method == Method::HEAD
+            || (*method == Method::OPTIONS && self.cached_methods.contains(method))
     }
 }
 
 /// The behavior for `path` (no query): the first ordered behavior whose pattern matches, else
 /// the default.
 pub fn select<'a>(ordered: &'a [Behavior], default: &'a Behavior, path: &str) -> &'a Behavior {
-    ordered.iter().find(|b| b.pattern.as_ref().is_some_and(|p| p.matches(path))).unwrap_or(default)
+    ordered
+        .iter()
+        .find(|b| b.pattern.as_ref().is_some_and(|p| p.matches(path)))
+        .unwrap_or(default)
 }
 
 #[cfg(test)]
@@ -119,7 +131,11 @@ cache_policy_id = "CachingOptimized"
         };
         let d = &cfg.distributions[0];
         let ids: Vec<&str> = d.origins.iter().map(|o| o.origin_id.as_str()).collect();
-        let ordered = d.ordered_cache_behavior.iter().map(|b| Behavior::new(&cfg, b, &ids)).collect::<Result<Vec<_>, _>>();
+        let ordered = d
+            .ordered_cache_behavior
+            .iter()
+            .map(|b| Behavior::new(&cfg, b, &ids))
+            .collect::<Result<Vec<_>, _>>();
         let default = Behavior::new(&cfg, &d.default_cache_behavior, &ids);
         match (ordered, default) {
             (Ok(o), Ok(d)) => (o, d),
@@ -151,7 +167,10 @@ cache_policy_id = "CachingOptimized"
         let (ordered, default) = behaviors();
         assert_eq!(default.origin, 0);
         assert_eq!(ordered[0].origin, 1);
-        assert_eq!(ordered[0].viewer_protocol_policy, ViewerProtocolPolicy::HttpsOnly);
+        assert_eq!(
+            ordered[0].viewer_protocol_policy,
+            ViewerProtocolPolicy::HttpsOnly
+        );
         assert_eq!(ordered[0].allowed_methods.len(), 7);
         assert!(ordered[0].caches_method(&Method::OPTIONS));
         assert!(!default.caches_method(&Method::OPTIONS));

@@ -67,8 +67,16 @@ struct Idle {
 
 impl MeteredBody {
     pub fn new(inner: Body, counter: Counter, idle: Option<Duration>) -> Self {
-        let idle = idle.map(|gap| Idle { gap, last: tokio::time::Instant::now(), sleep: None });
-        Self { inner, counter, idle }
+        let idle = idle.map(|gap| Idle {
+            gap,
+            last: tokio::time::Instant::now(),
+            sleep: None,
+        });
+        Self {
+            inner,
+            counter,
+            idle,
+        }
     }
 }
 
@@ -85,7 +93,10 @@ impl http_body::Body for MeteredBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
@@ -107,7 +118,9 @@ impl http_body::Body for MeteredBody {
                             }
                             s
                         }
-                        None => idle.sleep.insert(Box::pin(tokio::time::sleep_until(deadline))),
+                        None => idle
+                            .sleep
+                            .insert(Box::pin(tokio::time::sleep_until(deadline))),
                     };
                     if sleep.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(Some(Err(Box::new(IdleTimeout))));
@@ -142,7 +155,9 @@ mod tests {
         };
         assert!(b.replayable());
         for _ in 0..2 {
-            let body = b.for_attempt().map(|x| async move { x.collect().await.map(|c| c.to_bytes()).ok() });
+            let body = b
+                .for_attempt()
+                .map(|x| async move { x.collect().await.map(|c| c.to_bytes()).ok() });
             let got = match body {
                 Some(f) => f.await,
                 None => None,
@@ -166,7 +181,11 @@ mod tests {
     #[tokio::test]
     async fn metered_bodies_count() {
         let c = Counter::default();
-        let b = MeteredBody::new(edgeway_http::full("12345"), c.clone(), Some(Duration::from_secs(5)));
+        let b = MeteredBody::new(
+            edgeway_http::full("12345"),
+            c.clone(),
+            Some(Duration::from_secs(5)),
+        );
         let got = match b.collect().await {
             Ok(x) => x.to_bytes(),
             Err(e) => panic!("{e}"),
@@ -178,8 +197,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn idle_origin_bodies_fail() {
         let (_tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(1);
-        let stream = http_body_util::StreamBody::new(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) }));
-        let b = MeteredBody::new(stream.boxed(), Counter::default(), Some(Duration::from_secs(1)));
+        let stream = http_body_util::StreamBody::new(futures_util::stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|x| (x, rx)) },
+        ));
+        let b = MeteredBody::new(
+            stream.boxed(),
+            Counter::default(),
+            Some(Duration::from_secs(1)),
+        );
         assert!(b.collect().await.is_err());
     }
 }

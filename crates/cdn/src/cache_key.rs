@@ -25,7 +25,13 @@ pub fn cache_key(i: &KeyInput<'_>, behavior: &Behavior) -> String {
     let key = &behavior.cache_policy.key;
     // Room for the usual key, so it is not reallocated while it grows.
     let names: usize = key.headers.iter().map(|h| h.len() + 2).sum();
-    let mut k = String::with_capacity(64 + i.distribution.len() + i.path.len() + i.query.map_or(0, str::len) + names + i.host.map_or(0, str::len));
+    let mut k = String::with_capacity(
+        64 + i.distribution.len()
+            + i.path.len()
+            + i.query.map_or(0, str::len)
+            + names
+            + i.host.map_or(0, str::len),
+    );
     k.push_str(i.distribution);
     k.push('\n');
     if *i.method == Method::OPTIONS {
@@ -52,7 +58,12 @@ pub fn cache_key(i: &KeyInput<'_>, behavior: &Behavior) -> String {
         }
         let mut first = true;
         // A scan by name instead of `get_all`, which would parse the name on every request.
-        for v in i.headers.iter().filter(|(n, _)| n.as_str() == name.as_str()).filter_map(|(_, v)| v.to_str().ok()) {
+        for v in i
+            .headers
+            .iter()
+            .filter(|(n, _)| n.as_str() == name.as_str())
+            .filter_map(|(_, v)| v.to_str().ok())
+        {
             if !first {
                 k.push(',');
             }
@@ -65,7 +76,13 @@ pub fn cache_key(i: &KeyInput<'_>, behavior: &Behavior) -> String {
         k.push_str(&c);
     }
     if key.normalizes_accept_encoding() {
-        let ae = normalized_accept_encoding(i.headers, key.accept_encoding_gzip, key.accept_encoding_brotli, key.accept_encoding_zstd, i.version);
+        let ae = normalized_accept_encoding(
+            i.headers,
+            key.accept_encoding_gzip,
+            key.accept_encoding_brotli,
+            key.accept_encoding_zstd,
+            i.version,
+        );
         if ae != "identity" {
             k.push_str("\naccept-encoding:");
             k.push_str(ae);
@@ -89,19 +106,39 @@ mod tests {
             viewer_protocol_policy: ViewerProtocolPolicy::AllowAll,
             allowed_methods: vec![Method::GET, Method::HEAD, Method::OPTIONS],
             cached_methods: vec![Method::GET, Method::HEAD, Method::OPTIONS],
-            cache_policy: CachePolicyResolved { name: "k".into(), min_ttl: 0, default_ttl: 60, max_ttl: 60, key },
+            cache_policy: CachePolicyResolved {
+                name: "k".into(),
+                min_ttl: 0,
+                default_ttl: 60,
+                max_ttl: 60,
+                key,
+            },
             origin_request_policy: None,
             compress: false,
         }
     }
 
-    fn key(b: &Behavior, method: Method, path: &str, query: Option<&str>, headers: &[(&'static str, &'static str)]) -> String {
+    fn key(
+        b: &Behavior,
+        method: Method,
+        path: &str,
+        query: Option<&str>,
+        headers: &[(&'static str, &'static str)],
+    ) -> String {
         let mut h = HeaderMap::new();
         for (n, v) in headers {
             h.append(*n, HeaderValue::from_static(v));
         }
         cache_key(
-            &KeyInput { distribution: "web", method: &method, version: Version::HTTP_11, path, query, headers: &h, host: Some("A.example.com") },
+            &KeyInput {
+                distribution: "web",
+                method: &method,
+                version: Version::HTTP_11,
+                path,
+                query,
+                headers: &h,
+                host: Some("A.example.com"),
+            },
             b,
         )
     }
@@ -112,7 +149,16 @@ mod tests {
         let base = key(&b, Method::GET, "/a", None, &[]);
         assert_eq!(base, "web\n/a");
         // Query strings, cookies, User-Agent are not in the default key.
-        assert_eq!(key(&b, Method::GET, "/a", Some("x=1"), &[("cookie", "s=1"), ("user-agent", "u")]), base);
+        assert_eq!(
+            key(
+                &b,
+                Method::GET,
+                "/a",
+                Some("x=1"),
+                &[("cookie", "s=1"), ("user-agent", "u")]
+            ),
+            base
+        );
         assert_eq!(key(&b, Method::HEAD, "/a", None, &[]), base);
         assert_ne!(key(&b, Method::OPTIONS, "/a", None, &[]), base);
         assert_ne!(key(&b, Method::GET, "/A", None, &[]), base);
@@ -130,11 +176,31 @@ mod tests {
         });
         let table: &[(Option<&str>, &[(&'static str, &'static str)], &str)] = &[
             (None, &[], "web\n/a\nx-device:\nhost:a.example.com"),
-            (Some("b=2&a=1"), &[], "web\n/a?b=2&a=1\nx-device:\nhost:a.example.com"),
-            (Some("a=1&b=2"), &[("x-device", "Mobile")], "web\n/a?a=1&b=2\nx-device:Mobile\nhost:a.example.com"),
-            (None, &[("cookie", "t=9; s=1")], "web\n/a\nx-device:\nhost:a.example.com\ncookie:s=1"),
-            (None, &[("accept-encoding", "gzip, br")], "web\n/a\nx-device:\nhost:a.example.com\naccept-encoding:br,gzip"),
-            (None, &[("accept-encoding", "deflate")], "web\n/a\nx-device:\nhost:a.example.com"),
+            (
+                Some("b=2&a=1"),
+                &[],
+                "web\n/a?b=2&a=1\nx-device:\nhost:a.example.com",
+            ),
+            (
+                Some("a=1&b=2"),
+                &[("x-device", "Mobile")],
+                "web\n/a?a=1&b=2\nx-device:Mobile\nhost:a.example.com",
+            ),
+            (
+                None,
+                &[("cookie", "t=9; s=1")],
+                "web\n/a\nx-device:\nhost:a.example.com\ncookie:s=1",
+            ),
+            (
+                None,
+                &[("accept-encoding", "gzip, br")],
+                "web\n/a\nx-device:\nhost:a.example.com\naccept-encoding:br,gzip",
+            ),
+            (
+                None,
+                &[("accept-encoding", "deflate")],
+                "web\n/a\nx-device:\nhost:a.example.com",
+            ),
         ];
         for (q, h, want) in table {
             assert_eq!(key(&b, Method::GET, "/a", *q, h), *want, "{q:?} {h:?}");

@@ -87,11 +87,21 @@ impl Leader {
 
 /// Viewer headers whose presence needs the whole object before answering.
 fn needs_entry(h: &HeaderMap) -> bool {
-    [header::RANGE, header::IF_NONE_MATCH, header::IF_MATCH, header::IF_MODIFIED_SINCE, header::IF_UNMODIFIED_SINCE].iter().any(|n| h.contains_key(n))
+    [
+        header::RANGE,
+        header::IF_NONE_MATCH,
+        header::IF_MATCH,
+        header::IF_MODIFIED_SINCE,
+        header::IF_UNMODIFIED_SINCE,
+    ]
+    .iter()
+    .any(|n| h.contains_key(n))
 }
 
 fn content_length(h: &HeaderMap) -> Option<u64> {
-    h.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok())
+    h.get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// The viewer headers as the origin receives them, for Vary matching.
@@ -99,12 +109,20 @@ fn vary_headers(b: &Behavior, viewer: &HeaderMap, version: Version) -> HeaderMap
     let key = &b.cache_policy.key;
     let mut h = viewer.clone();
     if key.normalizes_accept_encoding() {
-        let ae = normalized_accept_encoding(viewer, key.accept_encoding_gzip, key.accept_encoding_brotli, key.accept_encoding_zstd, version);
+        let ae = normalized_accept_encoding(
+            viewer,
+            key.accept_encoding_gzip,
+            key.accept_encoding_brotli,
+            key.accept_encoding_zstd,
+            version,
+        );
         h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(ae));
     }
     let orp = b.origin_request_policy.as_ref().map(|o| &o.cookies);
     h.remove(header::COOKIE);
-    if let Some(c) = params::filter_cookies(viewer, &key.cookies, orp).and_then(|c| HeaderValue::from_str(&c).ok()) {
+    if let Some(c) = params::filter_cookies(viewer, &key.cookies, orp)
+        .and_then(|c| HeaderValue::from_str(&c).ok())
+    {
         h.insert(header::COOKIE, c);
     }
     h
@@ -128,29 +146,57 @@ async fn collect_limited(mut body: Body, limit: u64) -> Result<bytes::Bytes, Str
 impl Cacheable {
     /// The viewer's headers as the origin sees them, for Vary (built once, on first use).
     fn vary(&self, b: &Behavior, v: &Viewer<'_>) -> &HeaderMap {
-        self.vary.get_or_init(|| vary_headers(b, v.headers, v.version))
+        self.vary
+            .get_or_init(|| vary_headers(b, v.headers, v.version))
     }
 }
 
 impl Behavior {
     /// Concurrent misses may share a fetch: not with cookies forwarded (§1.8).
     fn collapses(&self) -> bool {
-        self.cache_policy.key.cookies.is_none() && self.origin_request_policy.as_ref().is_none_or(|o| o.cookies.is_none())
+        self.cache_policy.key.cookies.is_none()
+            && self
+                .origin_request_policy
+                .as_ref()
+                .is_none_or(|o| o.cookies.is_none())
     }
 
     /// Whether a viewer `Authorization` reaches the origin.
     fn forwards_authorization(&self) -> bool {
-        self.cache_policy.key.has_header("authorization") || self.origin_request_policy.as_ref().is_some_and(|o| o.forwards_header("authorization"))
+        self.cache_policy.key.has_header("authorization")
+            || self
+                .origin_request_policy
+                .as_ref()
+                .is_some_and(|o| o.forwards_header("authorization"))
     }
 }
 
 impl Edge {
     /// The cacheable view of a request, when `behavior` may store its response.
-    pub(crate) fn cacheable(&self, b: &Behavior, method: &Method, v: &Viewer<'_>, viewer_path: &str, path: &str, query: Option<&str>) -> Option<Cacheable> {
+    pub(crate) fn cacheable(
+        &self,
+        b: &Behavior,
+        method: &Method,
+        v: &Viewer<'_>,
+        viewer_path: &str,
+        path: &str,
+        query: Option<&str>,
+    ) -> Option<Cacheable> {
         if !b.caches_method(method) || b.cache_policy.caching_disabled() {
             return None;
         }
-        let key = cache_key(&KeyInput { distribution: &self.id, method, version: v.version, path, query, headers: v.headers, host: v.host }, b);
+        let key = cache_key(
+            &KeyInput {
+                distribution: &self.id,
+                method,
+                version: v.version,
+                path,
+                query,
+                headers: v.headers,
+                host: v.host,
+            },
+            b,
+        );
         Some(Cacheable {
             key,
             vary: std::sync::OnceLock::new(),
@@ -162,7 +208,12 @@ impl Edge {
     }
 
     /// Answers `c` from the cache, or fills the cache from the origin.
-    pub(crate) async fn cached(self: &Arc<Self>, b: &Behavior, v: &Viewer<'_>, c: Cacheable) -> Result<(Response<Body>, CacheResult), CdnError> {
+    pub(crate) async fn cached(
+        self: &Arc<Self>,
+        b: &Behavior,
+        v: &Viewer<'_>,
+        c: Cacheable,
+    ) -> Result<(Response<Body>, CacheResult), CdnError> {
         let now = self.cache.now();
         match self.cache.lookup(&c.key, || c.vary(b, v)).await {
             Lookup::Hit(e) => {
@@ -187,7 +238,12 @@ impl Edge {
         }
     }
 
-    fn refresh_in_background(self: &Arc<Self>, v: &Viewer<'_>, c: Cacheable, stale: Arc<CachedResponse>) {
+    fn refresh_in_background(
+        self: &Arc<Self>,
+        v: &Viewer<'_>,
+        c: Cacheable,
+        stale: Arc<CachedResponse>,
+    ) {
         let edge = self.clone();
         let ov = OwnedViewer::of(v);
         tokio::spawn(async move {
@@ -200,7 +256,13 @@ impl Edge {
     }
 
     /// The response from a stored entry (`Age` on hits only).
-    fn answer_from(&self, e: &CachedResponse, c: &Cacheable, v: &Viewer<'_>, result: CacheResult) -> (Response<Body>, CacheResult) {
+    fn answer_from(
+        &self,
+        e: &CachedResponse,
+        c: &Cacheable,
+        v: &Viewer<'_>,
+        result: CacheResult,
+    ) -> (Response<Body>, CacheResult) {
         let mut r = deliver::from_entry(e, &c.method, v.headers, self.cache.now());
         if matches!(result, CacheResult::Miss) {
             r.headers_mut().remove(header::AGE);
@@ -208,12 +270,20 @@ impl Edge {
         if result != CacheResult::Miss {
             self.counters.bytes_cache.add(e.body.len() as u64);
         }
-        let result = if e.status.as_u16() >= 400 { CacheResult::Error } else { result };
+        let result = if e.status.as_u16() >= 400 {
+            CacheResult::Error
+        } else {
+            result
+        };
         (r, result)
     }
 
     fn error_caching_min_ttl(&self, status: StatusCode) -> Option<Duration> {
-        self.custom_errors.iter().find(|c| c.error_code == status.as_u16()).and_then(|c| c.error_caching_min_ttl).map(Duration::from_secs)
+        self.custom_errors
+            .iter()
+            .find(|c| c.error_code == status.as_u16())
+            .and_then(|c| c.error_caching_min_ttl)
+            .map(Duration::from_secs)
     }
 
     /// Becomes the one fetcher of `c.key` (or shares the current fetcher's result).
@@ -238,7 +308,14 @@ impl Edge {
 
     /// Fetches `c` from the origin (conditionally when `stale` is given and `conditional`), and
     /// stores and delivers the result; a failing origin gets the stale copy served.
-    async fn fill(&self, b: &Behavior, v: &Viewer<'_>, c: &Cacheable, stale: Option<Arc<CachedResponse>>, conditional: bool) -> Result<(Response<Body>, CacheResult), CdnError> {
+    async fn fill(
+        &self,
+        b: &Behavior,
+        v: &Viewer<'_>,
+        c: &Cacheable,
+        stale: Option<Arc<CachedResponse>>,
+        conditional: bool,
+    ) -> Result<(Response<Body>, CacheResult), CdnError> {
         let leader = match self.lead(b, c).await {
             Ok(l) => l,
             Err(shared) => return Ok(self.answer_from(&shared, c, v, CacheResult::Hit)),
@@ -248,7 +325,9 @@ impl Edge {
             _ => HeaderMap::new(),
         };
         let request_time = self.cache.now();
-        let fetched = self.fetch_cacheable(b, &c.method, v, &c.path, c.query.as_deref(), &cond).await;
+        let fetched = self
+            .fetch_cacheable(b, &c.method, v, &c.path, c.query.as_deref(), &cond)
+            .await;
         let now = self.cache.now();
         let failed_status = match &fetched {
             Err(e) => Some(e.status()),
@@ -257,7 +336,9 @@ impl Edge {
         };
         if let (Some(status), Some(s)) = (failed_status, stale.as_ref()) {
             if s.freshness.can_serve_on_error(now) {
-                let wait = self.error_caching_min_ttl(status).unwrap_or(edgeway_cache::cloudfront::DEFAULT_ERROR_CACHING_MIN_TTL);
+                let wait = self
+                    .error_caching_min_ttl(status)
+                    .unwrap_or(edgeway_cache::cloudfront::DEFAULT_ERROR_CACHING_MIN_TTL);
                 self.cache.back_off(&c.key, now + wait);
                 self.counters.stale.inc();
                 leader.complete(Some(s.clone()));
@@ -278,12 +359,22 @@ impl Edge {
                 return Ok(self.answer_from(&e, c, v, CacheResult::RefreshHit));
             }
         }
-        self.store_and_deliver(b, v, c, resp, request_time, leader).await
+        self.store_and_deliver(b, v, c, resp, request_time, leader)
+            .await
     }
 
     /// A stored entry refreshed by a 304.
     #[allow(clippy::too_many_arguments)]
-    fn refreshed(&self, b: &Behavior, v: &Viewer<'_>, c: &Cacheable, s: &CachedResponse, not_modified: &HeaderMap, request_time: std::time::SystemTime, now: std::time::SystemTime) -> CachedResponse {
+    fn refreshed(
+        &self,
+        b: &Behavior,
+        v: &Viewer<'_>,
+        c: &Cacheable,
+        s: &CachedResponse,
+        not_modified: &HeaderMap,
+        request_time: std::time::SystemTime,
+        now: std::time::SystemTime,
+    ) -> CachedResponse {
         let merged = conditional::merge_not_modified(&s.headers, not_modified);
         let x = Exchange {
             method: &c.method,
@@ -308,7 +399,15 @@ impl Edge {
 
     /// An origin response (not a 304 for a stored entry): decided, maybe compressed, stored
     /// whole or teed while it streams, delivered.
-    async fn store_and_deliver(&self, b: &Behavior, v: &Viewer<'_>, c: &Cacheable, resp: Response<hyper::body::Incoming>, request_time: std::time::SystemTime, leader: Leader) -> Result<(Response<Body>, CacheResult), CdnError> {
+    async fn store_and_deliver(
+        &self,
+        b: &Behavior,
+        v: &Viewer<'_>,
+        c: &Cacheable,
+        resp: Response<hyper::body::Incoming>,
+        request_time: std::time::SystemTime,
+        leader: Leader,
+    ) -> Result<(Response<Body>, CacheResult), CdnError> {
         let now = self.cache.now();
         let (mut parts, body) = resp.into_parts();
         let raw = parts.headers.clone();
@@ -318,7 +417,8 @@ impl Edge {
             method: &c.method,
             status: parts.status,
             headers: &raw,
-            authorization: b.forwards_authorization() && v.headers.contains_key(header::AUTHORIZATION),
+            authorization: b.forwards_authorization()
+                && v.headers.contains_key(header::AUTHORIZATION),
             request_time,
             response_time: now,
             error_caching_min_ttl: self.error_caching_min_ttl(parts.status),
@@ -328,14 +428,28 @@ impl Edge {
         // A HEAD response has no body to store.
         d.store &= c.method != Method::HEAD;
         self.cache.mark_uncollapsible(&c.key, !d.collapse);
-        let result = if parts.status.as_u16() >= 400 { CacheResult::Error } else { CacheResult::Miss };
+        let result = if parts.status.as_u16() >= 400 {
+            CacheResult::Error
+        } else {
+            CacheResult::Miss
+        };
         let idle = self.origins.get(b.origin).map(|o| o.read_timeout);
-        let body = MeteredBody::new(edgeway_http::body::boxed(body), self.counters.bytes_out.clone(), idle).boxed();
+        let body = MeteredBody::new(
+            edgeway_http::body::boxed(body),
+            self.counters.bytes_out.clone(),
+            idle,
+        )
+        .boxed();
         let directives = ttl::directives(&b.cache_policy, &raw);
         let length = content_length(&parts.headers);
         let max = self.cache.max_object_bytes;
-        let coding = if c.method == Method::HEAD { None } else { compress::choose(b, v.headers, v.version, parts.status, &parts.headers) };
-        let whole = coding.is_some() || (d.store && needs_entry(v.headers) && length.is_some_and(|l| l <= max));
+        let coding = if c.method == Method::HEAD {
+            None
+        } else {
+            compress::choose(b, v.headers, v.version, parts.status, &parts.headers)
+        };
+        let whole = coding.is_some()
+            || (d.store && needs_entry(v.headers) && length.is_some_and(|l| l <= max));
         if whole {
             let limit = length.unwrap_or(0).max(compress::MAX_BYTES);
             let bytes = match collect_limited(body, limit).await {
@@ -347,7 +461,11 @@ impl Edge {
             };
             let mut headers = parts.headers;
             let bytes = match coding {
-                Some(coding) => match tokio::task::spawn_blocking(move || compress::encode(coding, &bytes).map_err(|_| bytes)).await {
+                Some(coding) => match tokio::task::spawn_blocking(move || {
+                    compress::encode(coding, &bytes).map_err(|_| bytes)
+                })
+                .await
+                {
                     Ok(Ok(z)) => {
                         compress::rewrite_headers(&mut headers, coding, z.len());
                         self.counters.compressed.inc();
@@ -356,12 +474,19 @@ impl Edge {
                     Ok(Err(plain)) => plain,
                     Err(_) => {
                         leader.complete(None);
-                        return Err(CdnError::Origin(edgeway_http::UpstreamError::Protocol("compression failed".into())));
+                        return Err(CdnError::Origin(edgeway_http::UpstreamError::Protocol(
+                            "compression failed".into(),
+                        )));
                     }
                 },
                 None => bytes,
             };
-            let e = CachedResponse::new(parts.status, stored_headers(&headers, &directives.cache_control), bytes, d.freshness);
+            let e = CachedResponse::new(
+                parts.status,
+                stored_headers(&headers, &directives.cache_control),
+                bytes,
+                d.freshness,
+            );
             if d.store && e.body.len() as u64 <= max {
                 self.cache.insert(&c.key, c.vary(b, v), e.clone());
                 leader.complete(Some(Arc::new(e.clone())));
@@ -375,7 +500,13 @@ impl Edge {
             return Ok((Response::from_parts(parts, body), result));
         }
         let stored = stored_headers(&parts.headers, &directives.cache_control);
-        let (cache, key, vary, status, freshness) = (self.cache.clone(), c.key.clone(), c.vary(b, v).clone(), parts.status, d.freshness);
+        let (cache, key, vary, status, freshness) = (
+            self.cache.clone(),
+            c.key.clone(),
+            c.vary(b, v).clone(),
+            parts.status,
+            d.freshness,
+        );
         let done = Box::new(move |got: Option<bytes::Bytes>| match got {
             Some(bytes) => {
                 let e = CachedResponse::new(status, stored, bytes, freshness);
@@ -390,12 +521,31 @@ impl Edge {
 
     /// The origin request of a cacheable request: the viewer's conditionals and Range stay
     /// at the edge (it answers them from the whole object); `cond` revalidates a stored one.
-    async fn fetch_cacheable(&self, b: &Behavior, method: &Method, v: &Viewer<'_>, path: &str, query: Option<&str>, cond: &HeaderMap) -> Result<Response<hyper::body::Incoming>, CdnError> {
+    async fn fetch_cacheable(
+        &self,
+        b: &Behavior,
+        method: &Method,
+        v: &Viewer<'_>,
+        path: &str,
+        query: Option<&str>,
+        cond: &HeaderMap,
+    ) -> Result<Response<hyper::body::Incoming>, CdnError> {
         let mut headers = v.headers.clone();
-        for n in [header::RANGE, header::IF_NONE_MATCH, header::IF_MATCH, header::IF_MODIFIED_SINCE, header::IF_UNMODIFIED_SINCE, header::IF_RANGE] {
+        for n in [
+            header::RANGE,
+            header::IF_NONE_MATCH,
+            header::IF_MATCH,
+            header::IF_MODIFIED_SINCE,
+            header::IF_UNMODIFIED_SINCE,
+            header::IF_RANGE,
+        ] {
             headers.remove(n);
         }
-        let viewer = Viewer { headers: &headers, ..*v };
-        self.fetch_with(b, method, &viewer, RequestBody::Empty, path, query, cond).await
+        let viewer = Viewer {
+            headers: &headers,
+            ..*v
+        };
+        self.fetch_with(b, method, &viewer, RequestBody::Empty, path, query, cond)
+            .await
     }
 }

@@ -86,27 +86,56 @@ const TYPES: &[&str] = &[
 
 /// Whether `content_type` (parameters ignored, case-insensitive) is compressible.
 pub fn compressible_type(content_type: &str) -> bool {
-    let t = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let t = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     TYPES.contains(&t.as_str())
 }
 
 /// The coding to apply to this response for this viewer, if any.
-pub fn choose(behavior: &Behavior, viewer: &HeaderMap, version: Version, status: StatusCode, response: &HeaderMap) -> Option<Coding> {
+pub fn choose(
+    behavior: &Behavior,
+    viewer: &HeaderMap,
+    version: Version,
+    status: StatusCode,
+    response: &HeaderMap,
+) -> Option<Coding> {
     let key = &behavior.cache_policy.key;
-    if !behavior.compress || !key.normalizes_accept_encoding() || behavior.cache_policy.caching_disabled() {
+    if !behavior.compress
+        || !key.normalizes_accept_encoding()
+        || behavior.cache_policy.caching_disabled()
+    {
         return None;
     }
-    if !matches!(status.as_u16(), 200 | 403 | 404) || response.contains_key(header::CONTENT_ENCODING) {
+    if !matches!(status.as_u16(), 200 | 403 | 404)
+        || response.contains_key(header::CONTENT_ENCODING)
+    {
         return None;
     }
-    let len = response.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok())?;
+    let len = response
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())?;
     if !(MIN_BYTES..=MAX_BYTES).contains(&len) {
         return None;
     }
-    if !response.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(compressible_type) {
+    if !response
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(compressible_type)
+    {
         return None;
     }
-    coding_for(normalized_accept_encoding(viewer, key.accept_encoding_gzip, key.accept_encoding_brotli, key.accept_encoding_zstd, version))
+    coding_for(normalized_accept_encoding(
+        viewer,
+        key.accept_encoding_gzip,
+        key.accept_encoding_brotli,
+        key.accept_encoding_zstd,
+        version,
+    ))
 }
 
 /// The preferred coding of a normalized `Accept-Encoding`: br, then zstd, then gzip.
@@ -127,7 +156,10 @@ pub fn coding_for(normalized: &str) -> Option<Coding> {
 pub fn encode(coding: Coding, body: &[u8]) -> std::io::Result<Bytes> {
     match coding {
         Coding::Gzip => {
-            let mut e = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 3), flate2::Compression::new(6));
+            let mut e = flate2::write::GzEncoder::new(
+                Vec::with_capacity(body.len() / 3),
+                flate2::Compression::new(6),
+            );
             e.write_all(body)?;
             Ok(Bytes::from(e.finish()?))
         }
@@ -149,7 +181,10 @@ const ZSTD_LEVEL: i32 = 3;
 
 /// The response headers after compressing to `len` bytes with `coding`.
 pub fn rewrite_headers(h: &mut HeaderMap, coding: Coding, len: usize) {
-    h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
+    h.insert(
+        header::CONTENT_ENCODING,
+        HeaderValue::from_static(coding.token()),
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     if let Some(etag) = h.get(header::ETAG).and_then(|v| v.to_str().ok()) {
         if etag.starts_with('"') {
@@ -158,7 +193,12 @@ pub fn rewrite_headers(h: &mut HeaderMap, coding: Coding, len: usize) {
             }
         }
     }
-    let varies = h.get_all(header::VARY).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|t| t.trim().eq_ignore_ascii_case("accept-encoding"));
+    let varies = h
+        .get_all(header::VARY)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("accept-encoding"));
     if !varies {
         h.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     }
@@ -186,7 +226,11 @@ mod tests {
                 min_ttl: 0,
                 default_ttl: ttl,
                 max_ttl: ttl,
-                key: KeyConfig { accept_encoding_gzip: gzip, accept_encoding_brotli: br, ..Default::default() },
+                key: KeyConfig {
+                    accept_encoding_gzip: gzip,
+                    accept_encoding_brotli: br,
+                    ..Default::default()
+                },
             },
             origin_request_policy: None,
             compress,
@@ -207,28 +251,138 @@ mod tests {
         let gz_only = behavior(true, true, false, 60);
         let off = behavior(false, true, true, 60);
         let disabled = behavior(true, true, true, 0);
-        let ok = [("content-type", "text/html; charset=utf-8"), ("content-length", "5000")];
+        let ok = [
+            ("content-type", "text/html; charset=utf-8"),
+            ("content-length", "5000"),
+        ];
         let both = [("accept-encoding", "gzip, deflate, br")];
-        let rows: Vec<(&Behavior, &[(&'static str, &'static str)], Version, u16, Vec<(&'static str, &'static str)>, Option<Coding>)> = vec![
-            (&on, &both, Version::HTTP_11, 200, ok.to_vec(), Some(Coding::Br)),
-            (&gz_only, &both, Version::HTTP_11, 200, ok.to_vec(), Some(Coding::Gzip)),
-            (&on, &[("accept-encoding", "gzip")], Version::HTTP_2, 404, ok.to_vec(), Some(Coding::Gzip)),
-            (&on, &[("accept-encoding", "deflate")], Version::HTTP_11, 200, ok.to_vec(), None),
+        let rows: Vec<(
+            &Behavior,
+            &[(&'static str, &'static str)],
+            Version,
+            u16,
+            Vec<(&'static str, &'static str)>,
+            Option<Coding>,
+        )> = vec![
+            (
+                &on,
+                &both,
+                Version::HTTP_11,
+                200,
+                ok.to_vec(),
+                Some(Coding::Br),
+            ),
+            (
+                &gz_only,
+                &both,
+                Version::HTTP_11,
+                200,
+                ok.to_vec(),
+                Some(Coding::Gzip),
+            ),
+            (
+                &on,
+                &[("accept-encoding", "gzip")],
+                Version::HTTP_2,
+                404,
+                ok.to_vec(),
+                Some(Coding::Gzip),
+            ),
+            (
+                &on,
+                &[("accept-encoding", "deflate")],
+                Version::HTTP_11,
+                200,
+                ok.to_vec(),
+                None,
+            ),
             (&on, &both, Version::HTTP_10, 200, ok.to_vec(), None),
             (&off, &both, Version::HTTP_11, 200, ok.to_vec(), None),
             (&disabled, &both, Version::HTTP_11, 200, ok.to_vec(), None),
-            (&on, &both, Version::HTTP_11, 403, ok.to_vec(), Some(Coding::Br)),
+            (
+                &on,
+                &both,
+                Version::HTTP_11,
+                403,
+                ok.to_vec(),
+                Some(Coding::Br),
+            ),
             (&on, &both, Version::HTTP_11, 500, ok.to_vec(), None),
-            (&on, &both, Version::HTTP_11, 200, vec![("content-type", "text/html"), ("content-length", "999")], None),
-            (&on, &both, Version::HTTP_11, 200, vec![("content-type", "text/html"), ("content-length", "1000")], Some(Coding::Br)),
-            (&on, &both, Version::HTTP_11, 200, vec![("content-type", "text/html"), ("content-length", "10000001")], None),
-            (&on, &both, Version::HTTP_11, 200, vec![("content-type", "text/html")], None),
-            (&on, &both, Version::HTTP_11, 200, vec![("content-type", "image/png"), ("content-length", "5000")], None),
-            (&on, &both, Version::HTTP_11, 200, vec![("content-type", "image/svg+xml"), ("content-length", "5000")], Some(Coding::Br)),
-            (&on, &both, Version::HTTP_11, 200, vec![("content-type", "text/css"), ("content-length", "5000"), ("content-encoding", "identity")], None),
+            (
+                &on,
+                &both,
+                Version::HTTP_11,
+                200,
+                vec![("content-type", "text/html"), ("content-length", "999")],
+                None,
+            ),
+            (
+                &on,
+                &both,
+                Version::HTTP_11,
+                200,
+                vec![("content-type", "text/html"), ("content-length", "1000")],
+                Some(Coding::Br),
+            ),
+            (
+                &on,
+                &both,
+                Version::HTTP_11,
+                200,
+                vec![
+                    ("content-type", "text/html"),
+                    ("content-length", "10000001"),
+                ],
+                None,
+            ),
+            (
+                &on,
+                &both,
+                Version::HTTP_11,
+                200,
+                vec![("content-type", "text/html")],
+                None,
+            ),
+            (
+                &on,
+                &both,
+                Version::HTTP_11,
+                200,
+                vec![("content-type", "image/png"), ("content-length", "5000")],
+                None,
+            ),
+            (
+                &on,
+                &both,
+                Version::HTTP_11,
+                200,
+                vec![
+                    ("content-type", "image/svg+xml"),
+                    ("content-length", "5000"),
+                ],
+                Some(Coding::Br),
+            ),
+            (
+                &on,
+                &both,
+                Version::HTTP_11,
+                200,
+                vec![
+                    ("content-type", "text/css"),
+                    ("content-length", "5000"),
+                    ("content-encoding", "identity"),
+                ],
+                None,
+            ),
         ];
         for (i, (b, viewer, version, status, resp, want)) in rows.into_iter().enumerate() {
-            let got = choose(b, &hm(viewer), version, StatusCode::from_u16(status).unwrap_or(StatusCode::OK), &hm(&resp));
+            let got = choose(
+                b,
+                &hm(viewer),
+                version,
+                StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                &hm(&resp),
+            );
             assert_eq!(got, want, "row {i}");
         }
     }
@@ -240,23 +394,45 @@ mod tests {
         let mut z_only = behavior(true, false, false, 60);
         z_only.cache_policy.key.accept_encoding_zstd = true;
         let plain = behavior(true, true, true, 60);
-        let ok = hm(&[("content-type", "application/json"), ("content-length", "5000")]);
+        let ok = hm(&[
+            ("content-type", "application/json"),
+            ("content-length", "5000"),
+        ]);
         let rows: &[(&Behavior, &'static str, Version, Option<Coding>)] = &[
-            (&z, "gzip, deflate, br, zstd", Version::HTTP_11, Some(Coding::Br)),
+            (
+                &z,
+                "gzip, deflate, br, zstd",
+                Version::HTTP_11,
+                Some(Coding::Br),
+            ),
             (&z, "zstd, gzip", Version::HTTP_11, Some(Coding::Zstd)),
-            (&z, "gzip;q=1.0, zstd;q=0.1", Version::HTTP_2, Some(Coding::Zstd)),
+            (
+                &z,
+                "gzip;q=1.0, zstd;q=0.1",
+                Version::HTTP_2,
+                Some(Coding::Zstd),
+            ),
             (&z, "zstd", Version::HTTP_11, Some(Coding::Zstd)),
             (&z, "ZSTD", Version::HTTP_11, Some(Coding::Zstd)),
             (&z, "zstd;q=0, gzip", Version::HTTP_11, Some(Coding::Gzip)),
             (&z, "zstd", Version::HTTP_10, None),
-            (&z_only, "zstd, br, gzip", Version::HTTP_11, Some(Coding::Zstd)),
+            (
+                &z_only,
+                "zstd, br, gzip",
+                Version::HTTP_11,
+                Some(Coding::Zstd),
+            ),
             (&z_only, "br, gzip", Version::HTTP_11, None),
             (&plain, "zstd", Version::HTTP_11, None),
             (&plain, "zstd, gzip", Version::HTTP_11, Some(Coding::Gzip)),
         ];
         for (i, (b, offer, version, want)) in rows.iter().enumerate() {
             let viewer = hm(&[("accept-encoding", offer)]);
-            assert_eq!(choose(b, &viewer, *version, StatusCode::OK, &ok), *want, "row {i}: {offer}");
+            assert_eq!(
+                choose(b, &viewer, *version, StatusCode::OK, &ok),
+                *want,
+                "row {i}: {offer}"
+            );
         }
         assert_eq!(coding_for("br,zstd,gzip"), Some(Coding::Br));
         assert_eq!(coding_for("zstd,gzip"), Some(Coding::Zstd));
@@ -277,7 +453,10 @@ mod tests {
         assert_eq!(out, body);
         let zs = encode(Coding::Zstd, body.as_bytes()).unwrap_or_default();
         assert!(zs.len() < body.len());
-        assert_eq!(zstd::bulk::decompress(&zs, body.len()).unwrap_or_default(), body.as_bytes());
+        assert_eq!(
+            zstd::bulk::decompress(&zs, body.len()).unwrap_or_default(),
+            body.as_bytes()
+        );
         let mut h = hm(&[("etag", "\"abc\""), ("content-length", "2400")]);
         rewrite_headers(&mut h, Coding::Br, br.len());
         assert_eq!(h["etag"], "W/\"abc\"");

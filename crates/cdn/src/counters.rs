@@ -27,7 +27,13 @@ pub enum CacheResult {
 }
 
 impl CacheResult {
-    const ALL: [Self; 5] = [Self::Hit, Self::RefreshHit, Self::Miss, Self::Error, Self::Redirect];
+    const ALL: [Self; 5] = [
+        Self::Hit,
+        Self::RefreshHit,
+        Self::Miss,
+        Self::Error,
+        Self::Redirect,
+    ];
 
     fn index(self) -> usize {
         match self {
@@ -88,22 +94,49 @@ pub struct Counters {
 impl Counters {
     pub fn new(metrics: &Metrics, distribution: &str, origins: &[&str]) -> Self {
         let d = distribution;
-        let bytes = |dir: &str| metrics.counter(BYTES, "Body bytes through the edge (in: viewer requests, out: viewer responses).", &[("distribution", d), ("direction", dir)]);
+        let bytes = |dir: &str| {
+            metrics.counter(
+                BYTES,
+                "Body bytes through the edge (in: viewer requests, out: viewer responses).",
+                &[("distribution", d), ("direction", dir)],
+            )
+        };
         let origin_requests = origins
             .iter()
-            .map(|o| metrics.counter(ORIGIN_REQUESTS, "Requests (attempts) sent to origins.", &[("distribution", d), ("origin", o)]))
+            .map(|o| {
+                metrics.counter(
+                    ORIGIN_REQUESTS,
+                    "Requests (attempts) sent to origins.",
+                    &[("distribution", d), ("origin", o)],
+                )
+            })
             .collect();
         let event = |name: &str, help: &str| metrics.counter(name, help, &[("distribution", d)]);
-        let results = CacheResult::ALL.map(|r| metrics.counter(CACHE, "Cache outcomes (X-Cache).", &[("distribution", d), ("result", r.label())]));
+        let results = CacheResult::ALL.map(|r| {
+            metrics.counter(
+                CACHE,
+                "Cache outcomes (X-Cache).",
+                &[("distribution", d), ("result", r.label())],
+            )
+        });
         Self {
             metrics: metrics.clone(),
             distribution: d.to_string(),
             bytes_in: bytes("in"),
             bytes_out: bytes("out"),
             origin_requests,
-            stale: event(STALE, "Stale cached copies served (stale-while-revalidate, or the origin failing)."),
-            collapsed: event(COLLAPSED, "Misses that shared another request's origin fetch."),
-            compressed: event(COMPRESSED, "Responses the edge compressed (gzip or brotli)."),
+            stale: event(
+                STALE,
+                "Stale cached copies served (stale-while-revalidate, or the origin failing).",
+            ),
+            collapsed: event(
+                COLLAPSED,
+                "Misses that shared another request's origin fetch.",
+            ),
+            compressed: event(
+                COMPRESSED,
+                "Responses the edge compressed (gzip or brotli).",
+            ),
             bytes_cache: event(CACHE_BYTES, "Body bytes served from the cache."),
             invalidated: event(INVALIDATED, "Cache entries removed by invalidations."),
             results,
@@ -113,12 +146,25 @@ impl Counters {
 
     /// `edgeway_cdn_requests_total{distribution,listener}` for one listener (`https:8443`).
     pub fn requests(&self, listener: &str) -> Counter {
-        self.metrics.counter(REQUESTS, "Viewer requests received.", &[("distribution", &self.distribution), ("listener", listener)])
+        self.metrics.counter(
+            REQUESTS,
+            "Viewer requests received.",
+            &[("distribution", &self.distribution), ("listener", listener)],
+        )
     }
 
     /// Counts a viewer response: the counter of a code is taken from the registry once.
     pub fn response(&self, code: u16) {
-        let counter = |code: u16| self.metrics.counter(RESPONSES, "Viewer responses by status code.", &[("distribution", &self.distribution), ("code", &code.to_string())]);
+        let counter = |code: u16| {
+            self.metrics.counter(
+                RESPONSES,
+                "Viewer responses by status code.",
+                &[
+                    ("distribution", &self.distribution),
+                    ("code", &code.to_string()),
+                ],
+            )
+        };
         match self.codes.get(usize::from(code).wrapping_sub(100)) {
             Some(slot) => slot.get_or_init(|| counter(code)).inc(),
             None => counter(code).inc(),
@@ -131,10 +177,22 @@ impl Counters {
 
     /// A request of origin group `group` that went to the secondary.
     pub fn failover(&self, group: &str) {
-        self.metrics.counter("edgeway_cdn_origin_failovers_total", "Requests an origin group sent to its secondary.", &[("distribution", &self.distribution), ("group", group)]).inc();
+        self.metrics
+            .counter(
+                "edgeway_cdn_origin_failovers_total",
+                "Requests an origin group sent to its secondary.",
+                &[("distribution", &self.distribution), ("group", group)],
+            )
+            .inc();
     }
 
     pub fn upstream_error(&self, kind: &str) {
-        self.metrics.counter(UPSTREAM_ERRORS, "Origin requests that failed, by kind.", &[("distribution", &self.distribution), ("kind", kind)]).inc();
+        self.metrics
+            .counter(
+                UPSTREAM_ERRORS,
+                "Origin requests that failed, by kind.",
+                &[("distribution", &self.distribution), ("kind", kind)],
+            )
+            .inc();
     }
 }

@@ -14,7 +14,11 @@ pub fn host_without_port(host: &str) -> String {
     } else {
         match h.rsplit_once(':') {
             // One colon: host:port. More: an unbracketed IPv6 literal.
-            Some((name, port)) if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => name,
+            Some((name, port))
+                if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                name
+            }
             _ => h,
         }
     };
@@ -23,7 +27,10 @@ pub fn host_without_port(host: &str) -> String {
 
 /// Whether `host` (already through [`host_without_port`]) names an IP address.
 fn is_ip_literal(host: &str) -> bool {
-    host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok()
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .is_ok()
 }
 
 /// Whether a distribution with these `aliases` (and id) serves `host`: any alias
@@ -38,15 +45,18 @@ pub fn serves_host(aliases: &[String], id: &str, host: Option<&str>) -> bool {
     if host == "localhost" || is_ip_literal(&host) {
         return true;
     }
-    if host.strip_suffix(".cloudfront.net").is_some_and(|d| d.eq_ignore_ascii_case(id)) {
+    if host
+        .strip_suffix(".cloudfront.net")
+        .is_some_and(|d| d.eq_ignore_ascii_case(id))
+    {
         return true;
     }
     aliases.iter().any(|a| {
         let a = a.trim_end_matches('.');
         match a.strip_prefix("*.") {
-            Some(suffix) => host
-                .split_once('.')
-                .is_some_and(|(label, rest)| !label.is_empty() && rest.eq_ignore_ascii_case(suffix)),
+            Some(suffix) => host.split_once('.').is_some_and(|(label, rest)| {
+                !label.is_empty() && rest.eq_ignore_ascii_case(suffix)
+            }),
             None => a.eq_ignore_ascii_case(&host),
         }
     })
@@ -74,7 +84,10 @@ mod tests {
 
     #[test]
     fn distribution_by_host() {
-        let aliases = vec!["www.example.com".to_string(), "*.cdn.example.com".to_string()];
+        let aliases = vec![
+            "www.example.com".to_string(),
+            "*.cdn.example.com".to_string(),
+        ];
         let table: &[(&[String], Option<&str>, bool)] = &[
             (&aliases, Some("www.example.com"), true),
             (&aliases, Some("WWW.Example.com:8443"), true),

@@ -5,7 +5,10 @@
 
 use crate::clock::Clock;
 use edgeway_cache::store::{insert_response, lookup, lookup_with, Lookup};
-use edgeway_cache::{CachedResponse, CoalesceMetrics, Coalescer, DiskOptions, DiskStore, MemoryStore, Storage, StoreMetrics, TieredStore};
+use edgeway_cache::{
+    CachedResponse, CoalesceMetrics, Coalescer, DiskOptions, DiskStore, MemoryStore, Storage,
+    StoreMetrics, TieredStore,
+};
 use edgeway_config::CacheConfig;
 use edgeway_http::metrics::Metrics;
 use http::HeaderMap;
@@ -40,11 +43,19 @@ impl EdgeCache {
     /// The tiers `[cache]` describes, counted in `metrics`.
     pub fn new(cfg: &CacheConfig, metrics: &Metrics) -> Result<Self, String> {
         let max_entry = cfg.max_object_bytes.saturating_add(64 * 1024);
-        let memory = MemoryStore::with_max_entry(cfg.memory_bytes, max_entry, StoreMetrics::new(metrics, "memory"));
+        let memory = MemoryStore::with_max_entry(
+            cfg.memory_bytes,
+            max_entry,
+            StoreMetrics::new(metrics, "memory"),
+        );
         let disk = match &cfg.disk_dir {
             Some(dir) => {
-                let opts = DiskOptions { max_entry_bytes: max_entry.min(cfg.disk_bytes), ..DiskOptions::new(cfg.disk_bytes) };
-                let d = DiskStore::open(dir, opts, StoreMetrics::new(metrics, "disk")).map_err(|e| format!("cache disk_dir {}: {e}", dir.display()))?;
+                let opts = DiskOptions {
+                    max_entry_bytes: max_entry.min(cfg.disk_bytes),
+                    ..DiskOptions::new(cfg.disk_bytes)
+                };
+                let d = DiskStore::open(dir, opts, StoreMetrics::new(metrics, "disk"))
+                    .map_err(|e| format!("cache disk_dir {}: {e}", dir.display()))?;
                 Some(d)
             }
             None => None,
@@ -72,7 +83,9 @@ impl EdgeCache {
             return lookup_with(self.store.as_ref(), key, vary);
         }
         let (store, key, vary) = (self.store.clone(), key.to_string(), vary().clone());
-        tokio::task::spawn_blocking(move || lookup(store.as_ref(), &key, &vary)).await.unwrap_or(Lookup::Miss)
+        tokio::task::spawn_blocking(move || lookup(store.as_ref(), &key, &vary))
+            .await
+            .unwrap_or(Lookup::Miss)
     }
 
     /// Stores `entry`: in memory before this returns (so the next request finds it), on disk in

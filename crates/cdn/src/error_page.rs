@@ -28,11 +28,16 @@ impl CdnError {
     /// The status the viewer gets.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::UnknownHost | Self::Disabled | Self::HttpsOnly | Self::RedirectNotPossible | Self::MethodNotAllowed | Self::GetWithBody => {
-                StatusCode::FORBIDDEN
-            }
+            Self::UnknownHost
+            | Self::Disabled
+            | Self::HttpsOnly
+            | Self::RedirectNotPossible
+            | Self::MethodNotAllowed
+            | Self::GetWithBody => StatusCode::FORBIDDEN,
             Self::BadRequestBody => StatusCode::BAD_REQUEST,
-            Self::Origin(UpstreamError::ConnectTimeout | UpstreamError::Timeout) => StatusCode::GATEWAY_TIMEOUT,
+            Self::Origin(UpstreamError::ConnectTimeout | UpstreamError::Timeout) => {
+                StatusCode::GATEWAY_TIMEOUT
+            }
             Self::Origin(_) => StatusCode::BAD_GATEWAY,
         }
     }
@@ -103,11 +108,18 @@ pub fn error_response(err: &CdnError, request_id: &str, head_only: bool) -> Resp
     let status = err.status();
     let html = page(status, err.text(), request_id);
     let len = html.len();
-    let mut r = Response::new(if head_only { edgeway_http::empty() } else { full(html) });
+    let mut r = Response::new(if head_only {
+        edgeway_http::empty()
+    } else {
+        full(html)
+    });
     *r.status_mut() = status;
     let h = r.headers_mut();
     h.insert(http::header::SERVER, HeaderValue::from_static("CloudFront"));
-    h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html"),
+    );
     h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
     h.insert("x-cache", HeaderValue::from_static("Error from cloudfront"));
     r
@@ -128,9 +140,15 @@ mod tests {
             (CdnError::GetWithBody, 403),
             (CdnError::BadRequestBody, 400),
             (CdnError::Origin(UpstreamError::Resolve("x".into())), 502),
-            (CdnError::Origin(UpstreamError::Connect("refused".into())), 502),
+            (
+                CdnError::Origin(UpstreamError::Connect("refused".into())),
+                502,
+            ),
             (CdnError::Origin(UpstreamError::Tls("bad cert".into())), 502),
-            (CdnError::Origin(UpstreamError::Protocol("closed".into())), 502),
+            (
+                CdnError::Origin(UpstreamError::Protocol("closed".into())),
+                502,
+            ),
             (CdnError::Origin(UpstreamError::ConnectTimeout), 504),
             (CdnError::Origin(UpstreamError::Timeout), 504),
         ];
@@ -145,7 +163,11 @@ mod tests {
 
     #[test]
     fn the_page_names_the_request() {
-        let p = page(StatusCode::BAD_GATEWAY, "CloudFront wasn't able to connect to the origin.", "abc==");
+        let p = page(
+            StatusCode::BAD_GATEWAY,
+            "CloudFront wasn't able to connect to the origin.",
+            "abc==",
+        );
         assert!(p.contains("<TITLE>ERROR: The request could not be satisfied</TITLE>"));
         assert!(p.contains("<H1>502 ERROR</H1>"));
         assert!(p.contains("Request ID: abc=="));

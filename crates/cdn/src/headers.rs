@@ -3,7 +3,9 @@
 
 use crate::behavior::Behavior;
 use crate::params;
-use edgeway_http::headers::{append_forwarded_for, connection_named, is_hop_by_hop, strip_hop_by_hop};
+use edgeway_http::headers::{
+    append_forwarded_for, connection_named, is_hop_by_hop, strip_hop_by_hop,
+};
 use edgeway_http::TlsInfo;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Version};
@@ -66,7 +68,13 @@ fn removed_by_default(name: &str) -> bool {
 /// `br,gzip`, `gzip`, `br` (as enabled and offered), else `identity`. With zstd enabled (an
 /// edgeway extension) it joins in preference order: `br,zstd,gzip`, `br,zstd`, `zstd,gzip`,
 /// `zstd`.
-pub fn normalized_accept_encoding(viewer: &HeaderMap, gzip: bool, brotli: bool, zstd: bool, version: Version) -> &'static str {
+pub fn normalized_accept_encoding(
+    viewer: &HeaderMap,
+    gzip: bool,
+    brotli: bool,
+    zstd: bool,
+    version: Version,
+) -> &'static str {
     // HTTP/1.0 viewers get no compression.
     if version == Version::HTTP_10 || version == Version::HTTP_09 {
         return "identity";
@@ -74,11 +82,20 @@ pub fn normalized_accept_encoding(viewer: &HeaderMap, gzip: bool, brotli: bool, 
     let mut offers_gzip = false;
     let mut offers_br = false;
     let mut offers_zstd = false;
-    for v in viewer.get_all(http::header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()) {
+    for v in viewer
+        .get_all(http::header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
         for tok in v.split(',') {
             let mut parts = tok.split(';');
             let coding = parts.next().unwrap_or("").trim();
-            let refused = parts.any(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()) == Some(0.0));
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    == Some(0.0)
+            });
             if refused {
                 continue;
             }
@@ -91,7 +108,11 @@ pub fn normalized_accept_encoding(viewer: &HeaderMap, gzip: bool, brotli: bool, 
             }
         }
     }
-    match (brotli && offers_br, zstd && offers_zstd, gzip && offers_gzip) {
+    match (
+        brotli && offers_br,
+        zstd && offers_zstd,
+        gzip && offers_gzip,
+    ) {
         (true, false, true) => "br,gzip",
         (true, false, false) => "br",
         (false, false, true) => "gzip",
@@ -108,20 +129,38 @@ pub fn device_headers(user_agent: &str) -> [(&'static str, bool); 6] {
     let ua = user_agent;
     let android = ua.contains("Android");
     let ios = ua.contains("iPhone") || ua.contains("iPad") || ua.contains("iPod");
-    let tablet = ua.contains("iPad") || ua.contains("Tablet") || (android && !ua.contains("Mobile"));
-    let smarttv = ["SmartTV", "SMART-TV", "GoogleTV", "AppleTV", "BRAVIA", "HbbTV", "Roku", "Web0S", "WebOS"].iter().any(|t| ua.contains(t));
-    let mobile = !tablet && (ua.contains("Mobile") || ua.contains("iPhone") || ua.contains("iPod") || ua.contains("Windows Phone"));
+    let tablet =
+        ua.contains("iPad") || ua.contains("Tablet") || (android && !ua.contains("Mobile"));
+    let smarttv = [
+        "SmartTV", "SMART-TV", "GoogleTV", "AppleTV", "BRAVIA", "HbbTV", "Roku", "Web0S", "WebOS",
+    ]
+    .iter()
+    .any(|t| ua.contains(t));
+    let mobile = !tablet
+        && (ua.contains("Mobile")
+            || ua.contains("iPhone")
+            || ua.contains("iPod")
+            || ua.contains("Windows Phone"));
     let desktop = !tablet && !mobile && !smarttv;
     let [a, i, t, m, s, d] = DEVICE_HEADERS;
-    [(a, android), (i, ios), (t, tablet), (m, mobile), (s, smarttv), (d, desktop)]
+    [
+        (a, android),
+        (i, ios),
+        (t, tablet),
+        (m, mobile),
+        (s, smarttv),
+        (d, desktop),
+    ]
 }
 
 /// The headers of the origin request.
 pub fn origin_request_headers(viewer: &HeaderMap, i: &OriginHeaderInput<'_>) -> HeaderMap {
     let key = &i.behavior.cache_policy.key;
     let orp = i.behavior.origin_request_policy.as_ref();
-    let forwarded = |name: &str| key.has_header(name) || orp.is_some_and(|o| o.forwards_header(name));
-    let wanted_generated = |name: &str| key.has_header(name) || orp.is_some_and(|o| o.wants_cloudfront_header(name));
+    let forwarded =
+        |name: &str| key.has_header(name) || orp.is_some_and(|o| o.forwards_header(name));
+    let wanted_generated =
+        |name: &str| key.has_header(name) || orp.is_some_and(|o| o.wants_cloudfront_header(name));
 
     // Hop-by-hop headers and those `Connection` names never reach the origin.
     let named = connection_named(viewer);
@@ -147,7 +186,11 @@ pub fn origin_request_headers(viewer: &HeaderMap, i: &OriginHeaderInput<'_>) -> 
         }
     }
 
-    let host = if forwarded("host") { i.viewer_host.unwrap_or(i.origin_domain) } else { i.origin_domain };
+    let host = if forwarded("host") {
+        i.viewer_host.unwrap_or(i.origin_domain)
+    } else {
+        i.origin_domain
+    };
     if let Ok(h) = HeaderValue::from_str(host) {
         out.insert(http::header::HOST, h);
     }
@@ -158,7 +201,13 @@ pub fn origin_request_headers(viewer: &HeaderMap, i: &OriginHeaderInput<'_>) -> 
         }
     }
     if key.normalizes_accept_encoding() {
-        let ae = normalized_accept_encoding(viewer, key.accept_encoding_gzip, key.accept_encoding_brotli, key.accept_encoding_zstd, i.version);
+        let ae = normalized_accept_encoding(
+            viewer,
+            key.accept_encoding_gzip,
+            key.accept_encoding_brotli,
+            key.accept_encoding_zstd,
+            i.version,
+        );
         out.insert(http::header::ACCEPT_ENCODING, HeaderValue::from_static(ae));
     }
     for xff in viewer.get_all(&X_FORWARDED_FOR) {
@@ -170,27 +219,45 @@ pub fn origin_request_headers(viewer: &HeaderMap, i: &OriginHeaderInput<'_>) -> 
         out.insert(X_AMZ_CF_ID, id);
     }
     if !forwarded("user-agent") {
-        out.insert(http::header::USER_AGENT, HeaderValue::from_static("Amazon CloudFront"));
+        out.insert(
+            http::header::USER_AGENT,
+            HeaderValue::from_static("Amazon CloudFront"),
+        );
     }
 
     // CloudFront-* headers, only when a policy names them.
     let mut generated: Vec<(&'static str, String)> = Vec::new();
     if wanted_generated("cloudfront-forwarded-proto") {
-        generated.push(("cloudfront-forwarded-proto", if i.https { "https" } else { "http" }.into()));
+        generated.push((
+            "cloudfront-forwarded-proto",
+            if i.https { "https" } else { "http" }.into(),
+        ));
     }
     if wanted_generated("cloudfront-viewer-address") {
-        generated.push(("cloudfront-viewer-address", format!("{}:{}", i.peer.ip(), i.peer.port())));
+        generated.push((
+            "cloudfront-viewer-address",
+            format!("{}:{}", i.peer.ip(), i.peer.port()),
+        ));
     }
     if wanted_generated("cloudfront-viewer-http-version") {
-        generated.push(("cloudfront-viewer-http-version", crate::ids::version_text(i.version).into()));
+        generated.push((
+            "cloudfront-viewer-http-version",
+            crate::ids::version_text(i.version).into(),
+        ));
     }
     if wanted_generated("cloudfront-viewer-tls") {
         if let Some(t) = i.tls {
-            generated.push(("cloudfront-viewer-tls", format!("{}:{}:fullHandshake", t.version, t.cipher)));
+            generated.push((
+                "cloudfront-viewer-tls",
+                format!("{}:{}:fullHandshake", t.version, t.cipher),
+            ));
         }
     }
     if DEVICE_HEADERS.iter().any(|n| wanted_generated(n)) {
-        let ua = viewer.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let ua = viewer
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         for (name, is) in device_headers(ua) {
             if wanted_generated(name) {
                 generated.push((name, if is { "true" } else { "false" }.into()));
@@ -217,8 +284,16 @@ pub fn append_via(h: &mut HeaderMap, ours: &str) {
         }
         return;
     }
-    let existing: Vec<&str> = h.get_all(http::header::VIA).iter().filter_map(|v| v.to_str().ok()).collect();
-    let value = if existing.is_empty() { ours.to_string() } else { format!("{}, {ours}", existing.join(", ")) };
+    let existing: Vec<&str> = h
+        .get_all(http::header::VIA)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let value = if existing.is_empty() {
+        ours.to_string()
+    } else {
+        format!("{}, {ours}", existing.join(", "))
+    };
     if let Ok(v) = HeaderValue::from_str(&value) {
         h.insert(http::header::VIA, v);
     }
@@ -248,7 +323,14 @@ pub fn stamp_viewer_response(h: &mut HeaderMap, s: &ViewerStamp<'_>) {
 
 /// [`stamp_viewer_response`] with the per-process parts as header values built once: `via`
 /// (its text `via_text` when a `Via` is already there) and `pop` (None: not a valid value).
-pub fn stamp_viewer_response_with(h: &mut HeaderMap, via: &HeaderValue, via_text: &str, pop: Option<&HeaderValue>, request_id: &str, x_cache: &'static str) {
+pub fn stamp_viewer_response_with(
+    h: &mut HeaderMap,
+    via: &HeaderValue,
+    via_text: &str,
+    pop: Option<&HeaderValue>,
+    request_id: &str,
+    x_cache: &'static str,
+) {
     h.reserve(4);
     h.insert(X_CACHE, HeaderValue::from_static(x_cache));
     if h.contains_key(http::header::VIA) {
@@ -287,7 +369,8 @@ pub fn clean_origin_response(h: &mut HeaderMap, behavior: &Behavior) {
                 l == "accept-encoding"
                     || (l == "cookie" && cookies_forwarded)
                     || (l == "*" && behavior.cache_policy.rfc_mode())
-                    || (l != "*" && (key.has_header(&l) || orp.is_some_and(|o| o.forwards_header(&l))))
+                    || (l != "*"
+                        && (key.has_header(&l) || orp.is_some_and(|o| o.forwards_header(&l))))
             })
             .collect();
         h.remove(http::header::VARY);

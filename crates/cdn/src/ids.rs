@@ -49,7 +49,12 @@ mod tests {
         let b = request_id();
         assert_eq!(a.len(), 56, "{a}");
         assert!(a.ends_with("=="), "{a}");
-        assert!(a.trim_end_matches('=').bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'), "{a}");
+        assert!(
+            a.trim_end_matches('=')
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'),
+            "{a}"
+        );
         assert_ne!(a, b);
     }
 
@@ -57,8 +62,16 @@ mod tests {
     fn edge_hosts_and_via() {
         let e = edge_host();
         assert_eq!(e.len(), 32 + ".cloudfront.net".len());
-        assert!(e[..32].bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
-        assert_eq!(via(http::Version::HTTP_2, "x.cloudfront.net"), "2.0 x.cloudfront.net (CloudFront)");
-        assert_eq!(via(http::Version::HTTP_11, "x.cloudfront.net"), "1.1 x.cloudfront.net (CloudFront)");
+        assert!(e[..32]
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_eq!(
+            via(http::Version::HTTP_2, "x.cloudfront.net"),
+            "2.0 x.cloudfront.net (CloudFront)"
+        );
+        assert_eq!(
+            via(http::Version::HTTP_11, "x.cloudfront.net"),
+            "1.1 x.cloudfront.net (CloudFront)"
+        );
     }
 }

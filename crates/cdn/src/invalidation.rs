@@ -89,26 +89,57 @@ pub struct Ledger {
 fn new_id() -> String {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut r = rand::rng();
-    (0..14).map(|i| if i == 0 { 'I' } else { A[r.random_range(0..A.len())] as char }).collect()
+    (0..14)
+        .map(|i| {
+            if i == 0 {
+                'I'
+            } else {
+                A[r.random_range(0..A.len())] as char
+            }
+        })
+        .collect()
 }
 
 impl Ledger {
     /// Records a new invalidation (status `InProgress`) and returns it.
-    pub fn open(&self, distribution: &str, paths: Vec<String>, caller_reference: String, removed: usize, now: SystemTime) -> Record {
-        let r = Record { id: new_id(), completed: false, paths, caller_reference, create_time: now, removed };
-        self.lock().entry(distribution.to_string()).or_default().push(r.clone());
+    pub fn open(
+        &self,
+        distribution: &str,
+        paths: Vec<String>,
+        caller_reference: String,
+        removed: usize,
+        now: SystemTime,
+    ) -> Record {
+        let r = Record {
+            id: new_id(),
+            completed: false,
+            paths,
+            caller_reference,
+            create_time: now,
+            removed,
+        };
+        self.lock()
+            .entry(distribution.to_string())
+            .or_default()
+            .push(r.clone());
         r
     }
 
     /// Marks `id` completed.
     pub fn complete(&self, distribution: &str, id: &str) {
-        if let Some(r) = self.lock().get_mut(distribution).and_then(|v| v.iter_mut().find(|r| r.id == id)) {
+        if let Some(r) = self
+            .lock()
+            .get_mut(distribution)
+            .and_then(|v| v.iter_mut().find(|r| r.id == id))
+        {
             r.completed = true;
         }
     }
 
     pub fn get(&self, distribution: &str, id: &str) -> Option<Record> {
-        self.lock().get(distribution).and_then(|v| v.iter().find(|r| r.id == id).cloned())
+        self.lock()
+            .get(distribution)
+            .and_then(|v| v.iter().find(|r| r.id == id).cloned())
     }
 
     pub fn list(&self, distribution: &str) -> Vec<Record> {
@@ -123,12 +154,17 @@ impl Ledger {
 /// The paths of a request body: `{"paths": [...]}` or CloudFront's
 /// `{"InvalidationBatch": {"Paths": {"Items": [...]}, "CallerReference": "..."}}`.
 pub fn parse_request(body: &[u8]) -> Result<(Vec<String>, String), String> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
     let batch = v.get("InvalidationBatch");
     let items = v
         .get("paths")
         .or_else(|| v.get("Paths"))
-        .or_else(|| batch.and_then(|b| b.get("Paths")).and_then(|p| p.get("Items")))
+        .or_else(|| {
+            batch
+                .and_then(|b| b.get("Paths"))
+                .and_then(|p| p.get("Items"))
+        })
         .and_then(Value::as_array)
         .ok_or("expected {\"paths\": [\"/path\", \"/prefix*\"]}")?;
     let mut paths = Vec::with_capacity(items.len());
@@ -198,13 +234,25 @@ mod tests {
         assert!(parse_request(b"nope").is_err());
         assert!(parse_request(br#"{"paths": []}"#).is_err());
         let l = Ledger::default();
-        let r = l.open("web", vec!["/a".into()], "c".into(), 2, SystemTime::UNIX_EPOCH);
+        let r = l.open(
+            "web",
+            vec!["/a".into()],
+            "c".into(),
+            2,
+            SystemTime::UNIX_EPOCH,
+        );
         assert_eq!(r.json("web")["Invalidation"]["Status"], "InProgress");
         assert_eq!(r.id.len(), 14);
         l.complete("web", &r.id);
         let got = l.get("web", &r.id).map(|r| r.json("web"));
-        assert_eq!(got.as_ref().map(|g| g["Invalidation"]["Status"].clone()), Some(Value::from("Completed")));
-        assert_eq!(got.map(|g| g["Invalidation"]["CreateTime"].clone()), Some(Value::from("1970-01-01T00:00:00Z")));
+        assert_eq!(
+            got.as_ref().map(|g| g["Invalidation"]["Status"].clone()),
+            Some(Value::from("Completed"))
+        );
+        assert_eq!(
+            got.map(|g| g["Invalidation"]["CreateTime"].clone()),
+            Some(Value::from("1970-01-01T00:00:00Z"))
+        );
         assert_eq!(l.list("web").len(), 1);
         assert!(l.get("other", &r.id).is_none());
     }

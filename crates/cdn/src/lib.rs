@@ -13,8 +13,8 @@
 pub mod access_log;
 pub mod behavior;
 pub mod body;
-mod cache_phase;
 pub mod cache_key;
+mod cache_phase;
 pub mod clock;
 pub mod compress;
 pub mod counters;

@@ -47,12 +47,20 @@ pub struct Origin {
 }
 
 impl Origin {
-    pub fn new(o: &edgeway_config::Origin, tls: Arc<rustls::ClientConfig>, resolver: Arc<dyn Resolve>) -> Result<Self, String> {
+    pub fn new(
+        o: &edgeway_config::Origin,
+        tls: Arc<rustls::ClientConfig>,
+        resolver: Arc<dyn Resolve>,
+    ) -> Result<Self, String> {
         let cc = o.custom_origin_config.clone().unwrap_or_default();
         let mut custom_headers = Vec::with_capacity(o.custom_header.len());
         for h in &o.custom_header {
-            let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|e| format!("origin `{}`: custom header `{}`: {e}", o.origin_id, h.name))?;
-            let value = HeaderValue::from_str(&h.value).map_err(|e| format!("origin `{}`: custom header `{}`: {e}", o.origin_id, h.name))?;
+            let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|e| {
+                format!("origin `{}`: custom header `{}`: {e}", o.origin_id, h.name)
+            })?;
+            let value = HeaderValue::from_str(&h.value).map_err(|e| {
+                format!("origin `{}`: custom header `{}`: {e}", o.origin_id, h.name)
+            })?;
             custom_headers.push((name, value));
         }
         let client = UpstreamClient::new(ClientOptions {
@@ -63,13 +71,22 @@ impl Origin {
             resolver,
         });
         let domain_name = o.domain_name.trim_end_matches('.').to_ascii_lowercase();
-        let authority = |port: u16| edgeway_config::join_host_port(&domain_name, port).parse::<Authority>().ok();
+        let authority = |port: u16| {
+            edgeway_config::join_host_port(&domain_name, port)
+                .parse::<Authority>()
+                .ok()
+        };
         Ok(Self {
             id: o.origin_id.clone(),
             http_authority: authority(cc.http_port),
             https_authority: authority(cc.https_port),
             domain_name,
-            origin_path: o.origin_path.clone().unwrap_or_default().trim_end_matches('/').to_string(),
+            origin_path: o
+                .origin_path
+                .clone()
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .to_string(),
             http_port: cc.http_port,
             https_port: cc.https_port,
             protocol: OriginProtocolPolicy::parse(&cc.origin_protocol_policy),
@@ -82,7 +99,16 @@ impl Origin {
 
     /// The absolute URL of the origin request for a viewer `path` and forwarded `query`.
     pub fn url(&self, viewer_https: bool, path: &str, query: Option<&str>) -> String {
-        origin_url(self.protocol, &self.domain_name, self.http_port, self.https_port, &self.origin_path, viewer_https, path, query)
+        origin_url(
+            self.protocol,
+            &self.domain_name,
+            self.http_port,
+            self.https_port,
+            &self.origin_path,
+            viewer_https,
+            path,
+            query,
+        )
     }
 
     /// [`Origin::url`] as a URI, from the authority parsed at startup (only the path and query
@@ -93,12 +119,26 @@ impl Origin {
             OriginProtocolPolicy::HttpsOnly => true,
             OriginProtocolPolicy::MatchViewer => viewer_https,
         };
-        let (scheme, authority) = if https { (Scheme::HTTPS, &self.https_authority) } else { (Scheme::HTTP, &self.http_authority) };
-        let bad = |e: &dyn std::fmt::Display| format!("bad origin URL {}: {e}", self.url(viewer_https, path, query));
-        let Some(authority) = authority.clone() else {
-            return self.url(viewer_https, path, query).parse().map_err(|e| bad(&e));
+        let (scheme, authority) = if https {
+            (Scheme::HTTPS, &self.https_authority)
+        } else {
+            (Scheme::HTTP, &self.http_authority)
         };
-        let mut pq = String::with_capacity(self.origin_path.len() + path.len() + query.map_or(0, |q| q.len() + 1));
+        let bad = |e: &dyn std::fmt::Display| {
+            format!(
+                "bad origin URL {}: {e}",
+                self.url(viewer_https, path, query)
+            )
+        };
+        let Some(authority) = authority.clone() else {
+            return self
+                .url(viewer_https, path, query)
+                .parse()
+                .map_err(|e| bad(&e));
+        };
+        let mut pq = String::with_capacity(
+            self.origin_path.len() + path.len() + query.map_or(0, |q| q.len() + 1),
+        );
         pq.push_str(&self.origin_path);
         pq.push_str(path);
         if let Some(q) = query {
@@ -131,8 +171,15 @@ pub fn origin_url(
         OriginProtocolPolicy::HttpsOnly => true,
         OriginProtocolPolicy::MatchViewer => viewer_https,
     };
-    let (scheme, port) = if https { ("https", https_port) } else { ("http", http_port) };
-    let mut u = format!("{scheme}://{}{origin_path}{path}", edgeway_config::join_host_port(domain, port));
+    let (scheme, port) = if https {
+        ("https", https_port)
+    } else {
+        ("http", http_port)
+    };
+    let mut u = format!(
+        "{scheme}://{}{origin_path}{path}",
+        edgeway_config::join_host_port(domain, port)
+    );
     if let Some(q) = query {
         u.push('?');
         u.push_str(q);
@@ -149,14 +196,34 @@ mod tests {
     fn urls() {
         let table: &[(OriginProtocolPolicy, bool, &str, &str, Option<&str>, &str)] = &[
             (HttpOnly, true, "", "/a", None, "http://o.test:8080/a"),
-            (HttpsOnly, false, "", "/a", Some("x=1"), "https://o.test:8443/a?x=1"),
+            (
+                HttpsOnly,
+                false,
+                "",
+                "/a",
+                Some("x=1"),
+                "https://o.test:8443/a?x=1",
+            ),
             (MatchViewer, false, "", "/a", None, "http://o.test:8080/a"),
             (MatchViewer, true, "", "/a", None, "https://o.test:8443/a"),
-            (HttpOnly, false, "/production", "/acme/i.html", None, "http://o.test:8080/production/acme/i.html"),
+            (
+                HttpOnly,
+                false,
+                "/production",
+                "/acme/i.html",
+                None,
+                "http://o.test:8080/production/acme/i.html",
+            ),
         ];
         for (policy, https, op, path, q, want) in table {
-            assert_eq!(origin_url(*policy, "o.test", 8080, 8443, op, *https, path, *q), *want);
+            assert_eq!(
+                origin_url(*policy, "o.test", 8080, 8443, op, *https, path, *q),
+                *want
+            );
         }
-        assert_eq!(origin_url(HttpOnly, "::1", 80, 443, "", false, "/", None), "http://[::1]:80/");
+        assert_eq!(
+            origin_url(HttpOnly, "::1", 80, 443, "", false, "/", None),
+            "http://[::1]:80/"
+        );
     }
 }

@@ -16,15 +16,34 @@ pub struct Failover {
 }
 
 /// Resolves `target` among `groups`: `(primary index, failover)`; `None` when no group has it.
-pub fn resolve(target: &str, groups: &[OriginGroup], origins: &[&str]) -> Option<Result<(usize, Failover), String>> {
+pub fn resolve(
+    target: &str,
+    groups: &[OriginGroup],
+    origins: &[&str],
+) -> Option<Result<(usize, Failover), String>> {
     let g = groups.iter().find(|g| g.origin_id == target)?;
-    let index = |id: &str| origins.iter().position(|o| *o == id).ok_or_else(|| format!("origin group `{}`: no origin `{id}`", g.origin_id));
+    let index = |id: &str| {
+        origins
+            .iter()
+            .position(|o| *o == id)
+            .ok_or_else(|| format!("origin group `{}`: no origin `{id}`", g.origin_id))
+    };
     let (Some(p), Some(s)) = (g.member.first(), g.member.get(1)) else {
-        return Some(Err(format!("origin group `{}` needs two members", g.origin_id)));
+        return Some(Err(format!(
+            "origin group `{}` needs two members",
+            g.origin_id
+        )));
     };
     Some(index(&p.origin_id).and_then(|p| {
         let s = index(&s.origin_id)?;
-        Ok((p, Failover { group: g.origin_id.clone(), secondary: s, status_codes: g.failover_criteria.status_codes.clone() }))
+        Ok((
+            p,
+            Failover {
+                group: g.origin_id.clone(),
+                secondary: s,
+                status_codes: g.failover_criteria.status_codes.clone(),
+            },
+        ))
     }))
 }
 
@@ -49,16 +68,33 @@ mod tests {
     fn groups_resolve_and_decide() {
         let groups = vec![OriginGroup {
             origin_id: "g".into(),
-            failover_criteria: FailoverCriteria { status_codes: vec![500, 503] },
-            member: vec![OriginGroupMember { origin_id: "b".into() }, OriginGroupMember { origin_id: "a".into() }],
+            failover_criteria: FailoverCriteria {
+                status_codes: vec![500, 503],
+            },
+            member: vec![
+                OriginGroupMember {
+                    origin_id: "b".into(),
+                },
+                OriginGroupMember {
+                    origin_id: "a".into(),
+                },
+            ],
         }];
         let origins = ["a", "b"];
         assert!(resolve("a", &groups, &origins).is_none());
-        let Some(Ok((p, f))) = resolve("g", &groups, &origins) else { panic!("group") };
+        let Some(Ok((p, f))) = resolve("g", &groups, &origins) else {
+            panic!("group")
+        };
         assert_eq!((p, f.secondary), (1, 0));
         assert!(f.on_status(StatusCode::SERVICE_UNAVAILABLE));
         assert!(!f.on_status(StatusCode::NOT_FOUND));
-        for (m, want) in [(Method::GET, true), (Method::HEAD, true), (Method::OPTIONS, true), (Method::POST, false), (Method::PUT, false)] {
+        for (m, want) in [
+            (Method::GET, true),
+            (Method::HEAD, true),
+            (Method::OPTIONS, true),
+            (Method::POST, false),
+            (Method::PUT, false),
+        ] {
             assert_eq!(method_fails_over(&m), want, "{m}");
         }
     }

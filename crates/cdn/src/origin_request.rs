@@ -10,7 +10,13 @@ use http::{HeaderMap, Method, Request, Response, Uri, Version};
 use hyper::body::Incoming;
 
 /// Whether a failed attempt is tried again.
-pub fn should_retry(err: &UpstreamError, method: &Method, attempt: u32, attempts: u32, body_replayable: bool) -> bool {
+pub fn should_retry(
+    err: &UpstreamError,
+    method: &Method,
+    attempt: u32,
+    attempts: u32,
+    body_replayable: bool,
+) -> bool {
     if attempt >= attempts || !body_replayable {
         return false;
     }
@@ -30,25 +36,41 @@ pub struct OriginRequest {
 }
 
 /// Sends `req` to `origin`, retrying as CloudFront does; `attempts_counter` counts every try.
-pub async fn send(origin: &Origin, mut req: OriginRequest, attempts_counter: &Counter) -> Result<Response<Incoming>, UpstreamError> {
+pub async fn send(
+    origin: &Origin,
+    mut req: OriginRequest,
+    attempts_counter: &Counter,
+) -> Result<Response<Incoming>, UpstreamError> {
     let uri = req.uri;
     let mut attempt = 0u32;
     loop {
         attempt += 1;
         let Some(body) = req.body.for_attempt() else {
-            return Err(UpstreamError::Protocol("the request body cannot be resent".into()));
+            return Err(UpstreamError::Protocol(
+                "the request body cannot be resent".into(),
+            ));
         };
         let mut r = Request::new(body);
         *r.method_mut() = req.method.clone();
         *r.uri_mut() = uri.clone();
         *r.version_mut() = Version::HTTP_11;
         // The last possible attempt takes the headers; earlier ones keep a copy for a retry.
-        *r.headers_mut() = if attempt >= origin.connection_attempts { std::mem::take(&mut req.headers) } else { req.headers.clone() };
+        *r.headers_mut() = if attempt >= origin.connection_attempts {
+            std::mem::take(&mut req.headers)
+        } else {
+            req.headers.clone()
+        };
         attempts_counter.inc();
         match origin.client.send(r, origin.read_timeout).await {
             Ok(resp) => return Ok(resp),
             Err(e) => {
-                if !should_retry(&e, &req.method, attempt, origin.connection_attempts, req.body.replayable()) {
+                if !should_retry(
+                    &e,
+                    &req.method,
+                    attempt,
+                    origin.connection_attempts,
+                    req.body.replayable(),
+                ) {
                     return Err(e);
                 }
                 tracing::debug!(origin = %origin.id, attempt, error = %e, "origin attempt failed; retrying");
@@ -70,17 +92,42 @@ mod tests {
             (refused(), Method::POST, 1, 3, false, false),
             (refused(), Method::GET, 3, 3, true, false),
             (UpstreamError::ConnectTimeout, Method::PUT, 2, 3, true, true),
-            (UpstreamError::Resolve("nx".into()), Method::GET, 1, 2, true, true),
-            (UpstreamError::Tls("bad certificate".into()), Method::GET, 1, 3, true, false),
+            (
+                UpstreamError::Resolve("nx".into()),
+                Method::GET,
+                1,
+                2,
+                true,
+                true,
+            ),
+            (
+                UpstreamError::Tls("bad certificate".into()),
+                Method::GET,
+                1,
+                3,
+                true,
+                false,
+            ),
             (UpstreamError::Timeout, Method::GET, 1, 3, true, true),
             (UpstreamError::Timeout, Method::HEAD, 2, 3, true, true),
             (UpstreamError::Timeout, Method::POST, 1, 3, true, false),
             (UpstreamError::Timeout, Method::OPTIONS, 1, 3, true, false),
-            (UpstreamError::Protocol("closed".into()), Method::GET, 1, 3, true, false),
+            (
+                UpstreamError::Protocol("closed".into()),
+                Method::GET,
+                1,
+                3,
+                true,
+                false,
+            ),
             (UpstreamError::Timeout, Method::GET, 1, 1, true, false),
         ];
         for (i, (e, m, attempt, attempts, replay, want)) in table.iter().enumerate() {
-            assert_eq!(should_retry(e, m, *attempt, *attempts, *replay), *want, "row {i}: {e}");
+            assert_eq!(
+                should_retry(e, m, *attempt, *attempts, *replay),
+                *want,
+                "row {i}: {e}"
+            );
         }
     }
 }

@@ -14,7 +14,11 @@ fn param_name(part: &str) -> &str {
 pub fn filter_query(query: Option<&str>, key: &NameSet, orp: Option<&NameSet>) -> Option<String> {
     let q = query?;
     if matches!(key, NameSet::All) || matches!(orp, Some(NameSet::All)) {
-        return if q.is_empty() { None } else { Some(q.to_string()) };
+        return if q.is_empty() {
+            None
+        } else {
+            Some(q.to_string())
+        };
     }
     let kept: Vec<&str> = q
         .split('&')
@@ -60,7 +64,12 @@ pub fn filter_cookies(h: &HeaderMap, key: &NameSet, orp: Option<&NameSet>) -> Op
         return None;
     }
     kept.sort_by(|a, b| a.0.cmp(b.0));
-    Some(kept.iter().map(|(_, pair)| *pair).collect::<Vec<_>>().join("; "))
+    Some(
+        kept.iter()
+            .map(|(_, pair)| *pair)
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
 }
 
 #[cfg(test)]
@@ -79,16 +88,40 @@ mod tests {
         let table: Vec<(Option<&str>, NameSet, Option<NameSet>, Option<&str>)> = vec![
             (Some("a=1&b=2"), none.clone(), None, None),
             (Some("a=1&b=2"), all.clone(), None, Some("a=1&b=2")),
-            (Some("b=2&a=1"), none.clone(), Some(all.clone()), Some("b=2&a=1")),
+            (
+                Some("b=2&a=1"),
+                none.clone(),
+                Some(all.clone()),
+                Some("b=2&a=1"),
+            ),
             (Some("a=1&b=2&A=3"), wl(&["a"]), None, Some("a=1")),
-            (Some("a=1&b=2&c"), wl(&["a"]), Some(wl(&["c"])), Some("a=1&c")),
-            (Some("a=1&b=2"), NameSet::AllExcept(vec!["a".into()]), None, Some("b=2")),
+            (
+                Some("a=1&b=2&c"),
+                wl(&["a"]),
+                Some(wl(&["c"])),
+                Some("a=1&c"),
+            ),
+            (
+                Some("a=1&b=2"),
+                NameSet::AllExcept(vec!["a".into()]),
+                None,
+                Some("b=2"),
+            ),
             (Some(""), all.clone(), None, None),
             (None, all.clone(), None, None),
-            (Some("x=%20y&&y=1"), wl(&["x", "y"]), None, Some("x=%20y&y=1")),
+            (
+                Some("x=%20y&&y=1"),
+                wl(&["x", "y"]),
+                None,
+                Some("x=%20y&y=1"),
+            ),
         ];
         for (q, key, orp, want) in table {
-            assert_eq!(filter_query(q, &key, orp.as_ref()).as_deref(), want, "{q:?} {key:?} {orp:?}");
+            assert_eq!(
+                filter_query(q, &key, orp.as_ref()).as_deref(),
+                want,
+                "{q:?} {key:?} {orp:?}"
+            );
         }
     }
 
@@ -103,12 +136,20 @@ mod tests {
             (NameSet::All, None, Some("a=2; flag; session=abc; z=1")),
             (wl(&["session"]), None, Some("session=abc")),
             (wl(&["session"]), Some(wl(&["z"])), Some("session=abc; z=1")),
-            (NameSet::AllExcept(vec!["z".into(), "flag".into()]), None, Some("a=2; session=abc")),
+            (
+                NameSet::AllExcept(vec!["z".into(), "flag".into()]),
+                None,
+                Some("a=2; session=abc"),
+            ),
             (wl(&["sess*"]), None, Some("session=abc")),
             (wl(&["Session"]), None, None),
         ];
         for (key, orp, want) in table {
-            assert_eq!(filter_cookies(&h, &key, orp.as_ref()).as_deref(), want, "{key:?} {orp:?}");
+            assert_eq!(
+                filter_cookies(&h, &key, orp.as_ref()).as_deref(),
+                want,
+                "{key:?} {orp:?}"
+            );
         }
     }
 }

@@ -18,7 +18,10 @@ pub enum NameSet {
 
 impl NameSet {
     pub fn contains(&self, name: &str) -> bool {
-        let listed = |l: &[String]| l.iter().any(|n| n == name || ((n.contains('*') || n.contains('?')) && glob(n, name)));
+        let listed = |l: &[String]| {
+            l.iter()
+                .any(|n| n == name || ((n.contains('*') || n.contains('?')) && glob(n, name)))
+        };
         match self {
             Self::None => false,
             Self::Whitelist(l) => listed(l),
@@ -60,7 +63,8 @@ impl KeyConfig {
     }
     /// Whether CloudFront normalizes `Accept-Encoding` into the key.
     pub fn normalizes_accept_encoding(&self) -> bool {
-        (self.accept_encoding_gzip || self.accept_encoding_brotli || self.accept_encoding_zstd) && !self.has_header("accept-encoding")
+        (self.accept_encoding_gzip || self.accept_encoding_brotli || self.accept_encoding_zstd)
+            && !self.has_header("accept-encoding")
     }
 }
 
@@ -112,14 +116,20 @@ impl OriginRequestPolicyResolved {
             OrpHeaders::None => false,
             OrpHeaders::Whitelist(l) => l.iter().any(|h| h == lower_name),
             OrpHeaders::AllViewer => !lower_name.starts_with("cloudfront-"),
-            OrpHeaders::AllViewerAndCloudFront(l) => !lower_name.starts_with("cloudfront-") || l.iter().any(|h| h == lower_name),
-            OrpHeaders::AllExcept(l) => !lower_name.starts_with("cloudfront-") && !l.iter().any(|h| h == lower_name),
+            OrpHeaders::AllViewerAndCloudFront(l) => {
+                !lower_name.starts_with("cloudfront-") || l.iter().any(|h| h == lower_name)
+            }
+            OrpHeaders::AllExcept(l) => {
+                !lower_name.starts_with("cloudfront-") && !l.iter().any(|h| h == lower_name)
+            }
         }
     }
     /// Whether this policy asks for the generated `CloudFront-*` header `lower_name`.
     pub fn wants_cloudfront_header(&self, lower_name: &str) -> bool {
         match &self.headers {
-            OrpHeaders::Whitelist(l) | OrpHeaders::AllViewerAndCloudFront(l) => lower_name.starts_with("cloudfront-") && l.iter().any(|h| h == lower_name),
+            OrpHeaders::Whitelist(l) | OrpHeaders::AllViewerAndCloudFront(l) => {
+                lower_name.starts_with("cloudfront-") && l.iter().any(|h| h == lower_name)
+            }
             _ => false,
         }
     }
@@ -131,9 +141,19 @@ fn lower(v: &[&str]) -> Vec<String> {
 
 /// The key parameters of a managed cache policy (managed.rs holds names, ids and TTLs).
 fn managed_key(name: &str) -> KeyConfig {
-    let method_override = ["host", "origin", "x-http-method-override", "x-http-method", "x-method-override"];
+    let method_override = [
+        "host",
+        "origin",
+        "x-http-method-override",
+        "x-http-method",
+        "x-method-override",
+    ];
     match name {
-        "CachingOptimized" => KeyConfig { accept_encoding_gzip: true, accept_encoding_brotli: true, ..Default::default() },
+        "CachingOptimized" => KeyConfig {
+            accept_encoding_gzip: true,
+            accept_encoding_brotli: true,
+            ..Default::default()
+        },
         "UseOriginCacheControlHeaders" => KeyConfig {
             headers: lower(&method_override),
             cookies: NameSet::All,
@@ -180,18 +200,43 @@ const ALL_CLOUDFRONT_HEADERS: &[&str] = &[
 fn managed_orp(name: &str) -> OriginRequestPolicyResolved {
     let (headers, cookies, query_strings) = match name {
         "AllViewer" => (OrpHeaders::AllViewer, NameSet::All, NameSet::All),
-        "AllViewerExceptHostHeader" => (OrpHeaders::AllExcept(lower(&["Host"])), NameSet::All, NameSet::All),
-        "AllViewerAndCloudFrontHeaders-2022-06" => (OrpHeaders::AllViewerAndCloudFront(lower(ALL_CLOUDFRONT_HEADERS)), NameSet::All, NameSet::All),
-        "CORS-CustomOrigin" => (OrpHeaders::Whitelist(lower(&["Origin"])), NameSet::None, NameSet::None),
-        "CORS-S3Origin" => (
-            OrpHeaders::Whitelist(lower(&["Origin", "Access-Control-Request-Headers", "Access-Control-Request-Method"])),
+        "AllViewerExceptHostHeader" => (
+            OrpHeaders::AllExcept(lower(&["Host"])),
+            NameSet::All,
+            NameSet::All,
+        ),
+        "AllViewerAndCloudFrontHeaders-2022-06" => (
+            OrpHeaders::AllViewerAndCloudFront(lower(ALL_CLOUDFRONT_HEADERS)),
+            NameSet::All,
+            NameSet::All,
+        ),
+        "CORS-CustomOrigin" => (
+            OrpHeaders::Whitelist(lower(&["Origin"])),
             NameSet::None,
             NameSet::None,
         ),
-        "UserAgentRefererHeaders" => (OrpHeaders::Whitelist(lower(&["User-Agent", "Referer"])), NameSet::None, NameSet::None),
+        "CORS-S3Origin" => (
+            OrpHeaders::Whitelist(lower(&[
+                "Origin",
+                "Access-Control-Request-Headers",
+                "Access-Control-Request-Method",
+            ])),
+            NameSet::None,
+            NameSet::None,
+        ),
+        "UserAgentRefererHeaders" => (
+            OrpHeaders::Whitelist(lower(&["User-Agent", "Referer"])),
+            NameSet::None,
+            NameSet::None,
+        ),
         _ => (OrpHeaders::None, NameSet::None, NameSet::None),
     };
-    OriginRequestPolicyResolved { name: name.to_string(), headers, cookies, query_strings }
+    OriginRequestPolicyResolved {
+        name: name.to_string(),
+        headers,
+        cookies,
+        query_strings,
+    }
 }
 
 fn cookies(c: &CookiesConfig) -> NameSet {
@@ -217,14 +262,23 @@ pub fn legacy_ttls(min: Option<u64>, default: Option<u64>, max: Option<u64>) -> 
 }
 
 /// The cache policy and origin request policy a behavior uses.
-pub fn resolve(cfg: &Config, b: &CacheBehavior) -> (CachePolicyResolved, Option<OriginRequestPolicyResolved>) {
-    let orp = b.origin_request_policy_id.as_deref().map(|id| resolve_orp(cfg, id));
+pub fn resolve(
+    cfg: &Config,
+    b: &CacheBehavior,
+) -> (CachePolicyResolved, Option<OriginRequestPolicyResolved>) {
+    let orp = b
+        .origin_request_policy_id
+        .as_deref()
+        .map(|id| resolve_orp(cfg, id));
     if let Some(id) = &b.cache_policy_id {
         return (resolve_cache_policy(cfg, id), orp);
     }
     let (min_ttl, default_ttl, max_ttl) = legacy_ttls(b.min_ttl, b.default_ttl, b.max_ttl);
     let mut key = KeyConfig::default();
-    let mut fwd = OriginRequestPolicyResolved { name: "legacy".into(), ..Default::default() };
+    let mut fwd = OriginRequestPolicyResolved {
+        name: "legacy".into(),
+        ..Default::default()
+    };
     let mut ttls = (min_ttl, default_ttl, max_ttl);
     if let Some(fv) = &b.forwarded_values {
         if fv.query_string {
@@ -250,8 +304,25 @@ pub fn resolve(cfg: &Config, b: &CacheBehavior) -> (CachePolicyResolved, Option<
             };
         }
     }
-    let policy = CachePolicyResolved { name: "legacy".into(), min_ttl: ttls.0, default_ttl: ttls.1, max_ttl: ttls.2, key };
-    let orp = orp.or(if fwd == (OriginRequestPolicyResolved { name: "legacy".into(), ..Default::default() }) { None } else { Some(fwd) });
+    let policy = CachePolicyResolved {
+        name: "legacy".into(),
+        min_ttl: ttls.0,
+        default_ttl: ttls.1,
+        max_ttl: ttls.2,
+        key,
+    };
+    let orp = orp.or(
+        if fwd
+            == (OriginRequestPolicyResolved {
+                name: "legacy".into(),
+                ..Default::default()
+            })
+        {
+            None
+        } else {
+            Some(fwd)
+        },
+    );
     (policy, orp)
 }
 
@@ -270,7 +341,12 @@ pub fn resolve_cache_policy(cfg: &Config, id: &str) -> CachePolicyResolved {
         Some(p) => {
             let k = &p.parameters_in_cache_key_and_forwarded_to_origin;
             let headers = if k.headers_config.header_behavior == "whitelist" {
-                k.headers_config.headers.items.iter().map(|h| h.to_ascii_lowercase()).collect()
+                k.headers_config
+                    .headers
+                    .items
+                    .iter()
+                    .map(|h| h.to_ascii_lowercase())
+                    .collect()
             } else {
                 Vec::new()
             };
@@ -290,7 +366,13 @@ pub fn resolve_cache_policy(cfg: &Config, id: &str) -> CachePolicyResolved {
             }
         }
         // Validation guarantees the name exists; an unknown one caches nothing.
-        None => CachePolicyResolved { name: id.to_string(), min_ttl: 0, default_ttl: 0, max_ttl: 0, key: KeyConfig::default() },
+        None => CachePolicyResolved {
+            name: id.to_string(),
+            min_ttl: 0,
+            default_ttl: 0,
+            max_ttl: 0,
+            key: KeyConfig::default(),
+        },
     }
 }
 
@@ -301,7 +383,14 @@ pub fn resolve_orp(cfg: &Config, id: &str) -> OriginRequestPolicyResolved {
     }
     match cfg.origin_request_policies.iter().find(|p| p.name == id) {
         Some(p) => {
-            let items = || p.headers_config.headers.items.iter().map(|h| h.to_ascii_lowercase()).collect::<Vec<_>>();
+            let items = || {
+                p.headers_config
+                    .headers
+                    .items
+                    .iter()
+                    .map(|h| h.to_ascii_lowercase())
+                    .collect::<Vec<_>>()
+            };
             let headers = match p.headers_config.header_behavior.as_str() {
                 "whitelist" => OrpHeaders::Whitelist(items()),
                 "allViewer" => OrpHeaders::AllViewer,
@@ -316,7 +405,10 @@ pub fn resolve_orp(cfg: &Config, id: &str) -> OriginRequestPolicyResolved {
                 query_strings: query(&p.query_strings_config),
             }
         }
-        None => OriginRequestPolicyResolved { name: id.to_string(), ..Default::default() },
+        None => OriginRequestPolicyResolved {
+            name: id.to_string(),
+            ..Default::default()
+        },
     }
 }
 
@@ -350,12 +442,42 @@ cache_policy_id = "CachingDisabled"
     fn managed_cache_policies_by_name_and_id() {
         let c = cfg("");
         let table: &[(&str, &str, (u64, u64, u64), bool, bool)] = &[
-            ("CachingOptimized", "CachingOptimized", (1, 86_400, 31_536_000), true, false),
-            ("658327ea-f89d-4fab-a63d-7e88639e58f6", "CachingOptimized", (1, 86_400, 31_536_000), true, false),
+            (
+                "CachingOptimized",
+                "CachingOptimized",
+                (1, 86_400, 31_536_000),
+                true,
+                false,
+            ),
+            (
+                "658327ea-f89d-4fab-a63d-7e88639e58f6",
+                "CachingOptimized",
+                (1, 86_400, 31_536_000),
+                true,
+                false,
+            ),
             ("CachingDisabled", "CachingDisabled", (0, 0, 0), false, true),
-            ("4135ea2d-6df8-44a3-9df3-4b5a84be39ad", "CachingDisabled", (0, 0, 0), false, true),
-            ("CachingOptimizedForUncompressedObjects", "CachingOptimizedForUncompressedObjects", (1, 86_400, 31_536_000), false, false),
-            ("UseOriginCacheControlHeaders", "UseOriginCacheControlHeaders", (0, 0, 31_536_000), true, false),
+            (
+                "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
+                "CachingDisabled",
+                (0, 0, 0),
+                false,
+                true,
+            ),
+            (
+                "CachingOptimizedForUncompressedObjects",
+                "CachingOptimizedForUncompressedObjects",
+                (1, 86_400, 31_536_000),
+                false,
+                false,
+            ),
+            (
+                "UseOriginCacheControlHeaders",
+                "UseOriginCacheControlHeaders",
+                (0, 0, 31_536_000),
+                true,
+                false,
+            ),
         ];
         for (id, name, ttls, gzip, disabled) in table {
             let p = resolve_cache_policy(&c, id);
@@ -371,8 +493,7 @@ cache_policy_id = "CachingDisabled"
 
     #[test]
     fn custom_cache_policy() {
-        let c = cfg(
-            r#"
+        let c = cfg(r#"
 [[cache_policy]]
 name = "mine"
 min_ttl = 5
@@ -381,10 +502,12 @@ enable_accept_encoding_gzip = true
 headers_config = { header_behavior = "whitelist", headers = { items = ["X-Device"] } }
 cookies_config = { cookie_behavior = "allExcept", cookies = { items = ["tracking"] } }
 query_strings_config = { query_string_behavior = "whitelist", query_strings = { items = ["page"] } }
-"#,
-        );
+"#);
         let p = resolve_cache_policy(&c, "mine");
-        assert_eq!((p.min_ttl, p.default_ttl, p.max_ttl), (5, 86_400, 31_536_000));
+        assert_eq!(
+            (p.min_ttl, p.default_ttl, p.max_ttl),
+            (5, 86_400, 31_536_000)
+        );
         assert_eq!(p.key.headers, vec!["x-device".to_string()]);
         assert!(p.key.cookies.contains("session") && !p.key.cookies.contains("tracking"));
         assert!(p.key.query_strings.contains("page") && !p.key.query_strings.contains("Page"));
@@ -393,24 +516,32 @@ query_strings_config = { query_string_behavior = "whitelist", query_strings = { 
 
     #[test]
     fn origin_request_policies() {
-        let c = cfg(
-            r#"
+        let c = cfg(r#"
 [[origin_request_policy]]
 name = "mine"
 headers_config = { header_behavior = "whitelist", headers = { items = ["X-Trace", "CloudFront-Viewer-Address"] } }
 query_strings_config = { query_string_behavior = "all" }
-"#,
-        );
+"#);
         let table: &[(&str, &str, bool, bool)] = &[
             // policy, header, forwards it, wants it generated
             ("AllViewer", "host", true, false),
-            ("216adef6-5c7f-47e4-b989-5492eafa07d3", "x-anything", true, false),
+            (
+                "216adef6-5c7f-47e4-b989-5492eafa07d3",
+                "x-anything",
+                true,
+                false,
+            ),
             ("AllViewerExceptHostHeader", "host", false, false),
             ("AllViewerExceptHostHeader", "accept", true, false),
             ("CORS-CustomOrigin", "origin", true, false),
             ("CORS-CustomOrigin", "accept", false, false),
             ("UserAgentRefererHeaders", "user-agent", true, false),
-            ("AllViewerAndCloudFrontHeaders-2022-06", "cloudfront-viewer-address", true, true),
+            (
+                "AllViewerAndCloudFrontHeaders-2022-06",
+                "cloudfront-viewer-address",
+                true,
+                true,
+            ),
             ("AllViewer", "cloudfront-viewer-address", false, false),
             ("mine", "x-trace", true, false),
             ("mine", "cloudfront-viewer-address", true, true),
@@ -430,7 +561,10 @@ query_strings_config = { query_string_behavior = "all" }
         let table: &[((Option<u64>, Option<u64>, Option<u64>), (u64, u64, u64))] = &[
             ((None, None, None), (0, 86_400, 31_536_000)),
             ((Some(100_000), None, None), (100_000, 100_000, 31_536_000)),
-            ((Some(40_000_000), None, None), (40_000_000, 40_000_000, 40_000_000)),
+            (
+                (Some(40_000_000), None, None),
+                (40_000_000, 40_000_000, 40_000_000),
+            ),
             ((None, Some(40_000_000), None), (0, 40_000_000, 40_000_000)),
             ((Some(1), Some(2), Some(3)), (1, 2, 3)),
         ];
@@ -441,8 +575,7 @@ query_strings_config = { query_string_behavior = "all" }
 
     #[test]
     fn legacy_forwarded_values() {
-        let c = cfg(
-            r#"
+        let c = cfg(r#"
 [[distribution.ordered_cache_behavior]]
 path_pattern = "/legacy/*"
 target_origin_id = "o"
@@ -453,12 +586,14 @@ path_pattern = "/all/*"
 target_origin_id = "o"
 viewer_protocol_policy = "allow-all"
 forwarded_values = { query_string = false, headers = ["*"] }
-"#,
-        );
+"#);
         let d = &c.distributions[0];
         let (p, orp) = resolve(&c, &d.ordered_cache_behavior[0]);
         assert_eq!(p.key.query_strings, NameSet::Whitelist(vec!["v".into()]));
-        assert_eq!(orp.as_ref().map(|o| o.query_strings.clone()), Some(NameSet::All));
+        assert_eq!(
+            orp.as_ref().map(|o| o.query_strings.clone()),
+            Some(NameSet::All)
+        );
         assert!(p.key.has_header("accept-language"));
         assert!(p.key.cookies.contains("session1") && !p.key.cookies.contains("other"));
         assert_eq!((p.min_ttl, p.default_ttl), (0, 86_400));

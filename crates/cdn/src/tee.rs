@@ -23,7 +23,13 @@ impl TeeBody {
     /// Tees `inner`; `expected` is its `Content-Length`, `limit` the most bytes kept.
     pub fn new(inner: Body, expected: Option<u64>, limit: u64, done: OnDone) -> Self {
         let cap = expected.unwrap_or(0).min(limit).min(1 << 20);
-        Self { inner, buf: Some(BytesMut::with_capacity(cap as usize)), limit, expected, done: Some(done) }
+        Self {
+            inner,
+            buf: Some(BytesMut::with_capacity(cap as usize)),
+            limit,
+            expected,
+            done: Some(done),
+        }
     }
 
     fn finish(&mut self, ok: bool) {
@@ -38,7 +44,10 @@ impl http_body::Body for TeeBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {
@@ -58,7 +67,10 @@ impl http_body::Body for TeeBody {
             }
             Poll::Ready(Some(Err(_))) => this.finish(false),
             Poll::Ready(None) => {
-                let complete = this.buf.as_ref().is_some_and(|b| this.expected.is_none_or(|e| e == b.len() as u64));
+                let complete = this
+                    .buf
+                    .as_ref()
+                    .is_some_and(|b| this.expected.is_none_or(|e| e == b.len() as u64));
                 this.finish(complete);
             }
             Poll::Pending => {}
@@ -79,7 +91,10 @@ impl Drop for TeeBody {
     fn drop(&mut self) {
         // A viewer that went away before the end: nothing is stored.
         if self.done.is_some() {
-            let whole = self.buf.as_ref().is_some_and(|b| self.expected == Some(b.len() as u64));
+            let whole = self
+                .buf
+                .as_ref()
+                .is_some_and(|b| self.expected == Some(b.len() as u64));
             self.finish(whole);
         }
     }
@@ -91,10 +106,19 @@ mod tests {
     use http_body_util::BodyExt;
     use std::sync::{Arc, Mutex};
 
-    fn tee(body: &'static str, expected: Option<u64>, limit: u64) -> (TeeBody, Arc<Mutex<Option<Option<Bytes>>>>) {
+    fn tee(
+        body: &'static str,
+        expected: Option<u64>,
+        limit: u64,
+    ) -> (TeeBody, Arc<Mutex<Option<Option<Bytes>>>>) {
         let got = Arc::new(Mutex::new(None));
         let g = got.clone();
-        let t = TeeBody::new(edgeway_http::full(body), expected, limit, Box::new(move |b| *g.lock().unwrap_or_else(|e| e.into_inner()) = Some(b)));
+        let t = TeeBody::new(
+            edgeway_http::full(body),
+            expected,
+            limit,
+            Box::new(move |b| *g.lock().unwrap_or_else(|e| e.into_inner()) = Some(b)),
+        );
         (t, got)
     }
 
@@ -112,7 +136,11 @@ mod tests {
             let out = t.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
             assert_eq!(&out[..], body.as_bytes(), "the viewer gets everything");
             let got = got.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            assert_eq!(got, Some(want.map(|w| Bytes::from(w.to_string()))), "{body} {expected:?} {limit}");
+            assert_eq!(
+                got,
+                Some(want.map(|w| Bytes::from(w.to_string()))),
+                "{body} {expected:?} {limit}"
+            );
         }
     }
 
@@ -120,6 +148,9 @@ mod tests {
     async fn abandoned_bodies_store_nothing() {
         let (t, got) = tee("hello", None, 100);
         drop(t);
-        assert_eq!(got.lock().unwrap_or_else(|e| e.into_inner()).clone(), Some(None));
+        assert_eq!(
+            got.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            Some(None)
+        );
     }
 }

@@ -1,14 +1,17 @@
 //! The CloudFront tier: one [`Edge`] per distribution, and the life of a request as a short
 //! linear async fn over named phases.
 
+use crate::access_log::{self, AccessLog, LoggedBody};
 use crate::behavior::{self, Behavior};
 use crate::body::{MeteredBody, RequestBody};
-use crate::access_log::{self, AccessLog, LoggedBody};
 use crate::counters::{CacheResult, Counters};
 use crate::edge_cache::EdgeCache;
-use crate::invalidation::Ledger;
 use crate::error_page::{error_response, CdnError};
-use crate::headers::{clean_origin_response, origin_request_headers, stamp_viewer_response, stamp_viewer_response_with, OriginHeaderInput, ViewerStamp};
+use crate::headers::{
+    clean_origin_response, origin_request_headers, stamp_viewer_response,
+    stamp_viewer_response_with, OriginHeaderInput, ViewerStamp,
+};
+use crate::invalidation::Ledger;
 use crate::origin::Origin;
 use crate::origin_request::{self, OriginRequest};
 use crate::viewer::{self, ViewerRequest, ViewerVerdict};
@@ -39,16 +42,29 @@ impl CdnTier {
         extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
         metrics: Metrics,
     ) -> Result<Self, String> {
-        let tls = edgeway_http::tls::client_config(&extra_roots).map_err(|e| format!("origin TLS: {e}"))?;
+        let tls = edgeway_http::tls::client_config(&extra_roots)
+            .map_err(|e| format!("origin TLS: {e}"))?;
         let edge_host: Arc<str> = ids::edge_host().into();
         let cache = Arc::new(EdgeCache::new(&cfg.cache, &metrics)?);
         let mut edges = HashMap::new();
         for d in &cfg.distributions {
-            let edge = Edge::new(cfg, d, tls.clone(), resolver.clone(), &metrics, edge_host.clone(), cache.clone())
-                .map_err(|e| format!("distribution `{}`: {e}", d.id))?;
+            let edge = Edge::new(
+                cfg,
+                d,
+                tls.clone(),
+                resolver.clone(),
+                &metrics,
+                edge_host.clone(),
+                cache.clone(),
+            )
+            .map_err(|e| format!("distribution `{}`: {e}", d.id))?;
             edges.insert(d.id.clone(), Arc::new(edge));
         }
-        Ok(Self { edges: Arc::new(edges), cache, ledger: Arc::new(Ledger::default()) })
+        Ok(Self {
+            edges: Arc::new(edges),
+            cache,
+            ledger: Arc::new(Ledger::default()),
+        })
     }
 
     /// The cache's clock (tests advance it to expire entries).
@@ -66,7 +82,11 @@ impl CdnTier {
         let edge = self.edges.get(distribution)?.clone();
         let listener = format!("{}:{port}", if https { "https" } else { "http" });
         let requests = edge.counters.requests(&listener);
-        Some(Arc::new(EdgeHandler { edge, https, requests }))
+        Some(Arc::new(EdgeHandler {
+            edge,
+            https,
+            requests,
+        }))
     }
 }
 
@@ -77,7 +97,11 @@ struct EdgeHandler {
 }
 
 impl Handler for EdgeHandler {
-    fn handle(&self, req: Request<Incoming>, conn: &Arc<ConnInfo>) -> BoxFuture<'static, Response<Body>> {
+    fn handle(
+        &self,
+        req: Request<Incoming>,
+        conn: &Arc<ConnInfo>,
+    ) -> BoxFuture<'static, Response<Body>> {
         self.requests.inc();
         let edge = self.edge.clone();
         let conn = conn.clone();
@@ -136,7 +160,8 @@ fn via_index(v: Version) -> usize {
 /// A header value (of a valid `text`) whose clones share one buffer: cloned on every response,
 /// it costs a reference count, not a copy. Invalid text gives an empty value.
 fn shared_value(text: &str) -> HeaderValue {
-    HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(text.as_bytes()).slice(..)).unwrap_or(HeaderValue::from_static(""))
+    HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(text.as_bytes()).slice(..))
+        .unwrap_or(HeaderValue::from_static(""))
 }
 
 /// The viewer's Host: the `Host` header, else `:authority`, else the TLS SNI.
@@ -158,14 +183,25 @@ pub fn apply_default_root_object(path: &str, default_root_object: Option<&str>) 
 
 /// CloudFront's redirect for the viewer protocol policy.
 fn redirect_response(status: StatusCode, location: &str, head: bool) -> Response<Body> {
-    let text = format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""));
+    let text = format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
     let html = format!("<html>\r\n<head><title>{text}</title></head>\r\n<body>\r\n<center><h1>{text}</h1></center>\r\n<hr><center>CloudFront</center>\r\n</body>\r\n</html>\r\n");
     let len = html.len();
-    let mut r = Response::new(if head { edgeway_http::empty() } else { edgeway_http::full(html) });
+    let mut r = Response::new(if head {
+        edgeway_http::empty()
+    } else {
+        edgeway_http::full(html)
+    });
     *r.status_mut() = status;
     let h = r.headers_mut();
     h.insert(http::header::SERVER, HeaderValue::from_static("CloudFront"));
-    h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html"),
+    );
     h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
     if let Ok(l) = HeaderValue::from_str(location) {
         h.insert(http::header::LOCATION, l);
@@ -185,16 +221,31 @@ impl Edge {
     ) -> Result<Self, String> {
         let ids: Vec<&str> = d.origins.iter().map(|o| o.origin_id.as_str()).collect();
         let groups = &d.origin_group;
-        let ordered = d.ordered_cache_behavior.iter().map(|b| Behavior::with_groups(cfg, b, &ids, groups)).collect::<Result<Vec<_>, _>>()?;
+        let ordered = d
+            .ordered_cache_behavior
+            .iter()
+            .map(|b| Behavior::with_groups(cfg, b, &ids, groups))
+            .collect::<Result<Vec<_>, _>>()?;
         let default = Behavior::with_groups(cfg, &d.default_cache_behavior, &ids, groups)?;
-        let origins = d.origins.iter().map(|o| Origin::new(o, tls.clone(), resolver.clone())).collect::<Result<Vec<_>, _>>()?;
+        let origins = d
+            .origins
+            .iter()
+            .map(|o| Origin::new(o, tls.clone(), resolver.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
         let https_port = d
             .listen
             .iter()
             .filter_map(|l| edgeway_config::parse_listen_url(l).ok())
             .find(|(https, _)| *https)
             .map_or(443, |(_, a)| a.port());
-        let vias = [Version::HTTP_09, Version::HTTP_10, Version::HTTP_11, Version::HTTP_2, Version::HTTP_3].map(|v| ids::via(v, &edge_host));
+        let vias = [
+            Version::HTTP_09,
+            Version::HTTP_10,
+            Version::HTTP_11,
+            Version::HTTP_2,
+            Version::HTTP_3,
+        ]
+        .map(|v| ids::via(v, &edge_host));
         Ok(Self {
             id: d.id.clone(),
             aliases: d.aliases.clone(),
@@ -208,28 +259,62 @@ impl Edge {
             custom_errors: d.custom_error_response.clone(),
             vias: vias.clone(),
             via_values: vias.map(|v| shared_value(&v)),
-            pop_value: HeaderValue::from_str(&d.pop).ok().map(|p| shared_value(p.to_str().unwrap_or_default())),
+            pop_value: HeaderValue::from_str(&d.pop)
+                .ok()
+                .map(|p| shared_value(p.to_str().unwrap_or_default())),
             counters: Counters::new(metrics, &d.id, &ids),
             cache,
-            access_log: d.access_log.as_deref().and_then(AccessLog::start).map(|l| l.with_cookies(d.access_log_include_cookies)),
+            access_log: d
+                .access_log
+                .as_deref()
+                .and_then(AccessLog::start)
+                .map(|l| l.with_cookies(d.access_log_include_cookies)),
         })
     }
 
     /// The life of a request.
-    async fn serve(self: &Arc<Self>, req: Request<Incoming>, https: bool, conn: &Arc<ConnInfo>) -> Response<Body> {
+    async fn serve(
+        self: &Arc<Self>,
+        req: Request<Incoming>,
+        https: bool,
+        conn: &Arc<ConnInfo>,
+    ) -> Response<Body> {
         let start = std::time::Instant::now();
         let request_id = ids::request_id();
         let version = req.version();
         let via = self.via(version);
         let head = req.method() == Method::HEAD;
-        let log = self.access_log.as_ref().map(|_| self.log_entry(&req, https, conn, &request_id));
-        let (mut resp, result, detail) = match self.respond(req, https, conn, via, &request_id).await {
-            Ok((r, c)) => (r, c, c.label()),
-            Err(e) => (self.fail(&e, &request_id, head), CacheResult::Error, e.kind()),
-        };
+        let log = self
+            .access_log
+            .as_ref()
+            .map(|_| self.log_entry(&req, https, conn, &request_id));
+        let (mut resp, result, detail) =
+            match self.respond(req, https, conn, via, &request_id).await {
+                Ok((r, c)) => (r, c, c.label()),
+                Err(e) => (
+                    self.fail(&e, &request_id, head),
+                    CacheResult::Error,
+                    e.kind(),
+                ),
+            };
         match self.via_values.get(via_index(version)) {
-            Some(via_value) => stamp_viewer_response_with(resp.headers_mut(), via_value, via, self.pop_value.as_ref(), &request_id, result.x_cache()),
-            None => stamp_viewer_response(resp.headers_mut(), &ViewerStamp { via, request_id: &request_id, pop: &self.pop, x_cache: result.x_cache() }),
+            Some(via_value) => stamp_viewer_response_with(
+                resp.headers_mut(),
+                via_value,
+                via,
+                self.pop_value.as_ref(),
+                &request_id,
+                result.x_cache(),
+            ),
+            None => stamp_viewer_response(
+                resp.headers_mut(),
+                &ViewerStamp {
+                    via,
+                    request_id: &request_id,
+                    pop: &self.pop,
+                    x_cache: result.x_cache(),
+                },
+            ),
         }
         self.counters.cache(result).inc();
         self.counters.response(resp.status().as_u16());
@@ -237,7 +322,10 @@ impl Edge {
             (Some(entry), Some(sink)) => {
                 let entry = access_log::finish_entry(entry, &resp, result.label(), detail);
                 let (parts, body) = resp.into_parts();
-                Response::from_parts(parts, LoggedBody::new(body, entry, sink.clone(), start).boxed())
+                Response::from_parts(
+                    parts,
+                    LoggedBody::new(body, entry, sink.clone(), start).boxed(),
+                )
             }
             _ => resp,
         }
@@ -249,9 +337,20 @@ impl Edge {
     }
 
     /// The log facts of a request, before it is consumed.
-    fn log_entry(&self, req: &Request<Incoming>, https: bool, conn: &ConnInfo, request_id: &str) -> access_log::Entry {
+    fn log_entry(
+        &self,
+        req: &Request<Incoming>,
+        https: bool,
+        conn: &ConnInfo,
+        request_id: &str,
+    ) -> access_log::Entry {
         let h = req.headers();
-        let text = |n: http::header::HeaderName| h.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let text = |n: http::header::HeaderName| {
+            h.get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
         access_log::Entry {
             pop: self.pop.clone(),
             client_ip: conn.peer.ip().to_string(),
@@ -265,22 +364,44 @@ impl Edge {
             user_agent: text(http::header::USER_AGENT),
             // HTTP/2 viewers may split cookies over several headers.
             cookie: if self.access_log.as_ref().is_some_and(|l| l.include_cookies) {
-                h.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join("; ")
+                h.get_all(http::header::COOKIE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             } else {
                 String::new()
             },
             request_id: request_id.to_string(),
             https,
-            request_bytes: h.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum::<usize>() as u64,
+            request_bytes: h
+                .iter()
+                .map(|(k, v)| k.as_str().len() + v.len() + 4)
+                .sum::<usize>() as u64,
             forwarded_for: text(http::header::HeaderName::from_static("x-forwarded-for")),
-            ssl_protocol: conn.tls.as_ref().map(|t| t.version.to_string()).unwrap_or_default(),
-            ssl_cipher: conn.tls.as_ref().map(|t| t.cipher.clone()).unwrap_or_default(),
+            ssl_protocol: conn
+                .tls
+                .as_ref()
+                .map(|t| t.version.to_string())
+                .unwrap_or_default(),
+            ssl_cipher: conn
+                .tls
+                .as_ref()
+                .map(|t| t.cipher.clone())
+                .unwrap_or_default(),
             protocol_version: format!("HTTP/{}", ids::version_text(req.version())),
             ..Default::default()
         }
     }
 
-    async fn respond(self: &Arc<Self>, req: Request<Incoming>, https: bool, conn: &Arc<ConnInfo>, via: &str, request_id: &str) -> Result<(Response<Body>, CacheResult), CdnError> {
+    async fn respond(
+        self: &Arc<Self>,
+        req: Request<Incoming>,
+        https: bool,
+        conn: &Arc<ConnInfo>,
+        via: &str,
+        request_id: &str,
+    ) -> Result<(Response<Body>, CacheResult), CdnError> {
         let (parts, body) = req.into_parts();
         let method = &parts.method;
         // 1. Distribution.
@@ -290,11 +411,20 @@ impl Edge {
         let behavior = behavior::select(&self.ordered, &self.default, parts.uri.path());
         // 3. Viewer protocol policy.
         let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let vr = ViewerRequest { https, method, version: parts.version, host: host.unwrap_or("localhost"), path_and_query: pq };
+        let vr = ViewerRequest {
+            https,
+            method,
+            version: parts.version,
+            host: host.unwrap_or("localhost"),
+            path_and_query: pq,
+        };
         match viewer::viewer_protocol(behavior.viewer_protocol_policy, &vr, self.https_port) {
             ViewerVerdict::Serve => {}
             ViewerVerdict::Redirect(status, location) => {
-                return Ok((redirect_response(status, &location, method == Method::HEAD), CacheResult::Redirect));
+                return Ok((
+                    redirect_response(status, &location, method == Method::HEAD),
+                    CacheResult::Redirect,
+                ));
             }
             ViewerVerdict::Refuse(r) => return Err(r.into()),
         }
@@ -302,25 +432,55 @@ impl Edge {
         if !viewer::method_allowed(&behavior.allowed_methods, method) {
             return Err(CdnError::MethodNotAllowed);
         }
-        if (method == Method::GET || method == Method::HEAD) && !http_body::Body::is_end_stream(&body) {
+        if (method == Method::GET || method == Method::HEAD)
+            && !http_body::Body::is_end_stream(&body)
+        {
             return Err(CdnError::GetWithBody);
         }
         // 5. Default root object.
         let path = apply_default_root_object(parts.uri.path(), self.default_root_object.as_deref());
-        let viewer = Viewer { https, version: parts.version, host, headers: &parts.headers, conn, via, request_id };
+        let viewer = Viewer {
+            https,
+            version: parts.version,
+            host,
+            headers: &parts.headers,
+            conn,
+            via,
+            request_id,
+        };
         // 6. Cache: hit, stale, or miss → origin → store.
-        let answered = match self.cacheable(behavior, method, &viewer, parts.uri.path(), &path, parts.uri.query()) {
+        let answered = match self.cacheable(
+            behavior,
+            method,
+            &viewer,
+            parts.uri.path(),
+            &path,
+            parts.uri.query(),
+        ) {
             Some(c) => self.cached(behavior, &viewer, c).await,
             // 7. Not cacheable: the origin request as it is.
             None => {
-                let content_length = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+                let content_length = parts
+                    .headers
+                    .get(http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok());
                 let body = if http_body::Body::is_end_stream(&body) {
                     RequestBody::Empty
                 } else {
-                    let body = MeteredBody::new(edgeway_http::body::boxed(body), self.counters.bytes_in.clone(), None).boxed();
-                    RequestBody::from_viewer(body, content_length).await.map_err(|_| CdnError::BadRequestBody)?
+                    let body = MeteredBody::new(
+                        edgeway_http::body::boxed(body),
+                        self.counters.bytes_in.clone(),
+                        None,
+                    )
+                    .boxed();
+                    RequestBody::from_viewer(body, content_length)
+                        .await
+                        .map_err(|_| CdnError::BadRequestBody)?
                 };
-                let fetched = self.fetch(behavior, method, &viewer, body, &path, parts.uri.query()).await;
+                let fetched = self
+                    .fetch(behavior, method, &viewer, body, &path, parts.uri.query())
+                    .await;
                 self.invalidate_after_unsafe(behavior, method, &viewer, &path, &fetched);
                 fetched.map(|r| self.deliver(r, behavior))
             }
@@ -349,21 +509,67 @@ impl Edge {
     }
 
     /// Sends the origin request for `path` under `behavior`.
-    async fn fetch(&self, behavior: &Behavior, method: &Method, v: &Viewer<'_>, body: RequestBody, path: &str, query: Option<&str>) -> Result<Response<Incoming>, CdnError> {
-        self.fetch_with(behavior, method, v, body, path, query, &HeaderMap::new()).await
+    async fn fetch(
+        &self,
+        behavior: &Behavior,
+        method: &Method,
+        v: &Viewer<'_>,
+        body: RequestBody,
+        path: &str,
+        query: Option<&str>,
+    ) -> Result<Response<Incoming>, CdnError> {
+        self.fetch_with(behavior, method, v, body, path, query, &HeaderMap::new())
+            .await
     }
 
     /// Sends the origin request with `extra` headers set, failing over to the origin group's
     /// secondary on its status codes, connection failures and timeouts (GET/HEAD/OPTIONS).
     #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn fetch_with(&self, behavior: &Behavior, method: &Method, v: &Viewer<'_>, body: RequestBody, path: &str, query: Option<&str>, extra: &HeaderMap) -> Result<Response<Incoming>, CdnError> {
-        let Some(f) = behavior.failover.as_ref().filter(|_| crate::origin_group::method_fails_over(method)) else {
-            return self.fetch_from(behavior.origin, behavior, method, v, body, path, query, extra).await;
+    pub(crate) async fn fetch_with(
+        &self,
+        behavior: &Behavior,
+        method: &Method,
+        v: &Viewer<'_>,
+        body: RequestBody,
+        path: &str,
+        query: Option<&str>,
+        extra: &HeaderMap,
+    ) -> Result<Response<Incoming>, CdnError> {
+        let Some(f) = behavior
+            .failover
+            .as_ref()
+            .filter(|_| crate::origin_group::method_fails_over(method))
+        else {
+            return self
+                .fetch_from(
+                    behavior.origin,
+                    behavior,
+                    method,
+                    v,
+                    body,
+                    path,
+                    query,
+                    extra,
+                )
+                .await;
         };
-        let first = self.fetch_from(behavior.origin, behavior, method, v, RequestBody::Empty, path, query, extra).await;
+        let first = self
+            .fetch_from(
+                behavior.origin,
+                behavior,
+                method,
+                v,
+                RequestBody::Empty,
+                path,
+                query,
+                extra,
+            )
+            .await;
         let fail_over = match &first {
             Ok(r) => f.on_status(r.status()),
-            Err(CdnError::Origin(e)) => e.is_connect() || matches!(e, edgeway_http::UpstreamError::Timeout),
+            Err(CdnError::Origin(e)) => {
+                e.is_connect() || matches!(e, edgeway_http::UpstreamError::Timeout)
+            }
             Err(_) => false,
         };
         if !fail_over {
@@ -371,16 +577,33 @@ impl Edge {
         }
         tracing::debug!(distribution = %self.id, group = %f.group, "failing over to the secondary origin");
         self.counters.failover(&f.group);
-        self.fetch_from(f.secondary, behavior, method, v, body, path, query, extra).await
+        self.fetch_from(f.secondary, behavior, method, v, body, path, query, extra)
+            .await
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn fetch_from(&self, index: usize, behavior: &Behavior, method: &Method, v: &Viewer<'_>, body: RequestBody, path: &str, query: Option<&str>, extra: &HeaderMap) -> Result<Response<Incoming>, CdnError> {
+    async fn fetch_from(
+        &self,
+        index: usize,
+        behavior: &Behavior,
+        method: &Method,
+        v: &Viewer<'_>,
+        body: RequestBody,
+        path: &str,
+        query: Option<&str>,
+        extra: &HeaderMap,
+    ) -> Result<Response<Incoming>, CdnError> {
         let Some(origin) = self.origins.get(index) else {
-            return Err(CdnError::Origin(edgeway_http::UpstreamError::Protocol("no such origin".into())));
+            return Err(CdnError::Origin(edgeway_http::UpstreamError::Protocol(
+                "no such origin".into(),
+            )));
         };
-        let orp_query = behavior.origin_request_policy.as_ref().map(|o| &o.query_strings);
-        let query = params::filter_query(query, &behavior.cache_policy.key.query_strings, orp_query);
+        let orp_query = behavior
+            .origin_request_policy
+            .as_ref()
+            .map(|o| &o.query_strings);
+        let query =
+            params::filter_query(query, &behavior.cache_policy.key.query_strings, orp_query);
         let uri = match origin.uri(v.https, path, query.as_deref()) {
             Ok(u) => u,
             Err(e) => {
@@ -410,7 +633,9 @@ impl Edge {
             headers.insert(k.clone(), val.clone());
         }
         let Some(counter) = self.counters.origin_requests.get(index) else {
-            return Err(CdnError::Origin(edgeway_http::UpstreamError::Protocol("no such origin".into())));
+            return Err(CdnError::Origin(edgeway_http::UpstreamError::Protocol(
+                "no such origin".into(),
+            )));
         };
         origin_request::send(origin, OriginRequest { method: method.clone(), uri, headers, body }, counter).await.map_err(|e| {
             let e = CdnError::Origin(e);
@@ -421,31 +646,57 @@ impl Edge {
     }
 
     /// The viewer response for an origin response: headers cleaned, body streamed and counted.
-    fn deliver(&self, resp: Response<Incoming>, behavior: &Behavior) -> (Response<Body>, CacheResult) {
+    fn deliver(
+        &self,
+        resp: Response<Incoming>,
+        behavior: &Behavior,
+    ) -> (Response<Body>, CacheResult) {
         let (mut parts, body) = resp.into_parts();
         clean_origin_response(&mut parts.headers, behavior);
         parts.version = Version::default();
         let idle = self.origins.get(behavior.origin).map(|o| o.read_timeout);
-        let body = MeteredBody::new(edgeway_http::body::boxed(body), self.counters.bytes_out.clone(), idle).boxed();
-        let result = if parts.status.as_u16() >= 400 { CacheResult::Error } else { CacheResult::Miss };
+        let body = MeteredBody::new(
+            edgeway_http::body::boxed(body),
+            self.counters.bytes_out.clone(),
+            idle,
+        )
+        .boxed();
+        let result = if parts.status.as_u16() >= 400 {
+            CacheResult::Error
+        } else {
+            CacheResult::Miss
+        };
         (Response::from_parts(parts, body), result)
     }
 
     /// A `custom_error_response` for `status`: its page fetched from the origin of the first
     /// behavior matching the page path, served with `response_code` (or `status`).
-    async fn custom_error_page(&self, status: StatusCode, v: &Viewer<'_>) -> Option<(Response<Body>, CacheResult)> {
-        let cer = self.custom_errors.iter().find(|c| c.error_code == status.as_u16())?;
+    async fn custom_error_page(
+        &self,
+        status: StatusCode,
+        v: &Viewer<'_>,
+    ) -> Option<(Response<Body>, CacheResult)> {
+        let cer = self
+            .custom_errors
+            .iter()
+            .find(|c| c.error_code == status.as_u16())?;
         let page = cer.response_page_path.as_deref()?;
         let (path, query) = match page.split_once('?') {
             Some((p, q)) => (p, Some(q)),
             None => (page, None),
         };
         let behavior = behavior::select(&self.ordered, &self.default, path);
-        let resp = self.fetch(behavior, &Method::GET, v, RequestBody::Empty, path, query).await.ok()?;
+        let resp = self
+            .fetch(behavior, &Method::GET, v, RequestBody::Empty, path, query)
+            .await
+            .ok()?;
         let ok = resp.status().is_success();
         let (mut resp, _) = self.deliver(resp, behavior);
         if ok {
-            let code = cer.response_code.and_then(|c| StatusCode::from_u16(c).ok()).unwrap_or(status);
+            let code = cer
+                .response_code
+                .and_then(|c| StatusCode::from_u16(c).ok())
+                .unwrap_or(status);
             *resp.status_mut() = code;
         }
         Some((resp, CacheResult::Error))
@@ -471,7 +722,11 @@ mod tests {
             ("/", Some("app/main.php"), "/app/main.php"),
         ];
         for (path, dro, want) in table {
-            assert_eq!(apply_default_root_object(path, *dro), *want, "{path} {dro:?}");
+            assert_eq!(
+                apply_default_root_object(path, *dro),
+                *want,
+                "{path} {dro:?}"
+            );
         }
     }
 }

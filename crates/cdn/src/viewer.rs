@@ -60,7 +60,11 @@ pub struct ViewerRequest<'a> {
 
 /// Applies `policy`: `https_port` is the distribution's HTTPS listener port (omitted from the
 /// `Location` when 443).
-pub fn viewer_protocol(policy: ViewerProtocolPolicy, req: &ViewerRequest<'_>, https_port: u16) -> ViewerVerdict {
+pub fn viewer_protocol(
+    policy: ViewerProtocolPolicy,
+    req: &ViewerRequest<'_>,
+    https_port: u16,
+) -> ViewerVerdict {
     if req.https {
         return ViewerVerdict::Serve;
     }
@@ -76,7 +80,10 @@ pub fn viewer_protocol(policy: ViewerProtocolPolicy, req: &ViewerRequest<'_>, ht
             } else {
                 StatusCode::TEMPORARY_REDIRECT
             };
-            ViewerVerdict::Redirect(status, https_location(req.host, https_port, req.path_and_query))
+            ViewerVerdict::Redirect(
+                status,
+                https_location(req.host, https_port, req.path_and_query),
+            )
         }
     }
 }
@@ -84,7 +91,11 @@ pub fn viewer_protocol(policy: ViewerProtocolPolicy, req: &ViewerRequest<'_>, ht
 /// `https://host[:port]/path?query` with the viewer's port replaced.
 pub fn https_location(host: &str, https_port: u16, path_and_query: &str) -> String {
     let host = crate::distribution::host_without_port(host);
-    let pq = if path_and_query.starts_with('/') { path_and_query.to_string() } else { format!("/{path_and_query}") };
+    let pq = if path_and_query.starts_with('/') {
+        path_and_query.to_string()
+    } else {
+        format!("/{path_and_query}")
+    };
     if https_port == 443 {
         format!("https://{host}{pq}")
     } else {
@@ -104,42 +115,90 @@ mod tests {
 
     #[test]
     fn protocol_policy() {
-        let r = |https, method: &'static Method, version| ViewerRequest { https, method, version, host: "Example.com:8080", path_and_query: "/a/b?x=1" };
+        let r = |https, method: &'static Method, version| ViewerRequest {
+            https,
+            method,
+            version,
+            host: "Example.com:8080",
+            path_and_query: "/a/b?x=1",
+        };
         static GET: Method = Method::GET;
         static HEAD: Method = Method::HEAD;
         static POST: Method = Method::POST;
         static DELETE: Method = Method::DELETE;
         let table: Vec<(ViewerProtocolPolicy, ViewerRequest<'_>, u16, ViewerVerdict)> = vec![
-            (AllowAll, r(false, &GET, Version::HTTP_11), 443, ViewerVerdict::Serve),
-            (AllowAll, r(true, &POST, Version::HTTP_2), 443, ViewerVerdict::Serve),
-            (HttpsOnly, r(false, &GET, Version::HTTP_11), 443, ViewerVerdict::Refuse(ViewerRefusal::HttpsOnly)),
-            (HttpsOnly, r(true, &GET, Version::HTTP_11), 443, ViewerVerdict::Serve),
-            (RedirectToHttps, r(true, &GET, Version::HTTP_11), 443, ViewerVerdict::Serve),
+            (
+                AllowAll,
+                r(false, &GET, Version::HTTP_11),
+                443,
+                ViewerVerdict::Serve,
+            ),
+            (
+                AllowAll,
+                r(true, &POST, Version::HTTP_2),
+                443,
+                ViewerVerdict::Serve,
+            ),
+            (
+                HttpsOnly,
+                r(false, &GET, Version::HTTP_11),
+                443,
+                ViewerVerdict::Refuse(ViewerRefusal::HttpsOnly),
+            ),
+            (
+                HttpsOnly,
+                r(true, &GET, Version::HTTP_11),
+                443,
+                ViewerVerdict::Serve,
+            ),
+            (
+                RedirectToHttps,
+                r(true, &GET, Version::HTTP_11),
+                443,
+                ViewerVerdict::Serve,
+            ),
             (
                 RedirectToHttps,
                 r(false, &GET, Version::HTTP_11),
                 443,
-                ViewerVerdict::Redirect(StatusCode::MOVED_PERMANENTLY, "https://example.com/a/b?x=1".into()),
+                ViewerVerdict::Redirect(
+                    StatusCode::MOVED_PERMANENTLY,
+                    "https://example.com/a/b?x=1".into(),
+                ),
             ),
             (
                 RedirectToHttps,
                 r(false, &HEAD, Version::HTTP_10),
                 8443,
-                ViewerVerdict::Redirect(StatusCode::MOVED_PERMANENTLY, "https://example.com:8443/a/b?x=1".into()),
+                ViewerVerdict::Redirect(
+                    StatusCode::MOVED_PERMANENTLY,
+                    "https://example.com:8443/a/b?x=1".into(),
+                ),
             ),
             (
                 RedirectToHttps,
                 r(false, &POST, Version::HTTP_11),
                 8443,
-                ViewerVerdict::Redirect(StatusCode::TEMPORARY_REDIRECT, "https://example.com:8443/a/b?x=1".into()),
+                ViewerVerdict::Redirect(
+                    StatusCode::TEMPORARY_REDIRECT,
+                    "https://example.com:8443/a/b?x=1".into(),
+                ),
             ),
             (
                 RedirectToHttps,
                 r(false, &DELETE, Version::HTTP_2),
                 8443,
-                ViewerVerdict::Redirect(StatusCode::TEMPORARY_REDIRECT, "https://example.com:8443/a/b?x=1".into()),
+                ViewerVerdict::Redirect(
+                    StatusCode::TEMPORARY_REDIRECT,
+                    "https://example.com:8443/a/b?x=1".into(),
+                ),
             ),
-            (RedirectToHttps, r(false, &POST, Version::HTTP_10), 8443, ViewerVerdict::Refuse(ViewerRefusal::RedirectNotPossible)),
+            (
+                RedirectToHttps,
+                r(false, &POST, Version::HTTP_10),
+                8443,
+                ViewerVerdict::Refuse(ViewerRefusal::RedirectNotPossible),
+            ),
         ];
         for (i, (policy, req, port, want)) in table.iter().enumerate() {
             assert_eq!(viewer_protocol(*policy, req, *port), *want, "row {i}");
@@ -158,6 +217,9 @@ mod tests {
         assert!(method_allowed(&two, &Method::GET));
         assert!(!method_allowed(&two, &Method::POST));
         assert!(!method_allowed(&two, &Method::OPTIONS));
-        assert!(!method_allowed(&two, &Method::from_bytes(b"PROPFIND").unwrap_or(Method::TRACE)));
+        assert!(!method_allowed(
+            &two,
+            &Method::from_bytes(b"PROPFIND").unwrap_or(Method::TRACE)
+        ));
     }
 }

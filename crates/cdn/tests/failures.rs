@@ -25,10 +25,16 @@ cache_policy_id = "CachingDisabled"
 }
 
 fn errors(edge: &Edge, kind: &str) -> u64 {
-    edge.metrics.value("edgeway_cdn_upstream_errors_total", &[("distribution", "web"), ("kind", kind)])
+    edge.metrics.value(
+        "edgeway_cdn_upstream_errors_total",
+        &[("distribution", "web"), ("kind", kind)],
+    )
 }
 fn attempts(edge: &Edge) -> u64 {
-    edge.metrics.value("edgeway_cdn_origin_requests_total", &[("distribution", "web"), ("origin", "o")])
+    edge.metrics.value(
+        "edgeway_cdn_origin_requests_total",
+        &[("distribution", "web"), ("origin", "o")],
+    )
 }
 
 #[tokio::test]
@@ -50,7 +56,18 @@ async fn https_origin_verified_against_the_local_ca() {
         toml(h, s, "origin.test", &format!("custom_origin_config = {{ http_port = {port}, https_port = {port}, origin_protocol_policy = \"match-viewer\" }}"))
     })
     .await;
-    let r = send_tls(edge.https, &edge.ca, "www.example.com", req("GET", &format!("https://www.example.com:{}/mv", edge.https.port()), &[], "")).await;
+    let r = send_tls(
+        edge.https,
+        &edge.ca,
+        "www.example.com",
+        req(
+            "GET",
+            &format!("https://www.example.com:{}/mv", edge.https.port()),
+            &[],
+            "",
+        ),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
     // Plain HTTP to a TLS port fails.
     let r = get(edge.http, "localhost", "/mv").await;
@@ -70,7 +87,9 @@ async fn certificate_for_another_name_is_502() {
     assert_eq!(r.status, 502);
     assert_eq!(r.header("x-cache"), Some("Error from cloudfront"));
     assert_eq!(r.header("server"), Some("CloudFront"));
-    assert!(r.text().contains("ERROR: The request could not be satisfied"));
+    assert!(r
+        .text()
+        .contains("ERROR: The request could not be satisfied"));
     assert_eq!(origin.hits.load(Ordering::SeqCst), 0);
     assert_eq!(errors(&edge, "OriginSslError"), 1);
     // A certificate failure is not retried.
@@ -98,14 +117,29 @@ async fn refused_origin_is_502_after_every_attempt() {
     .await;
     let r = get(edge.http, "localhost", "/").await;
     assert_eq!(r.status, 502);
-    assert!(r.text().contains("CloudFront wasn't able to connect to the origin"), "{}", r.text());
+    assert!(
+        r.text()
+            .contains("CloudFront wasn't able to connect to the origin"),
+        "{}",
+        r.text()
+    );
     assert_eq!(attempts(&edge), 3);
     assert_eq!(errors(&edge, "OriginConnectError"), 1);
     // Connection failures are retried for any method (the body is resent).
-    let r = send(edge.http, req("POST", "/", &[("host", "localhost")], "data")).await;
+    let r = send(
+        edge.http,
+        req("POST", "/", &[("host", "localhost")], "data"),
+    )
+    .await;
     assert_eq!(r.status, 502);
     assert_eq!(attempts(&edge), 6);
-    assert_eq!(edge.metrics.value("edgeway_cdn_responses_total", &[("distribution", "web"), ("code", "502")]), 2);
+    assert_eq!(
+        edge.metrics.value(
+            "edgeway_cdn_responses_total",
+            &[("distribution", "web"), ("code", "502")]
+        ),
+        2
+    );
 }
 
 #[tokio::test]
@@ -137,7 +171,11 @@ async fn silent_origin_is_504_after_read_timeouts() {
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
     assert_eq!(errors(&edge, "OriginReadError"), 1);
     // POST is not.
-    let r = send(edge.http, req("POST", "/slow", &[("host", "localhost")], "x")).await;
+    let r = send(
+        edge.http,
+        req("POST", "/slow", &[("host", "localhost")], "x"),
+    )
+    .await;
     assert_eq!(r.status, 504);
     assert_eq!(attempts(&edge), 3);
 }

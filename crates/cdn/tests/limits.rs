@@ -14,7 +14,10 @@ use tokio::net::TcpStream;
 async fn edge() -> Edge {
     let o = echo_origin(None).await;
     let port = o.addr.port();
-    start_edge("web", ca(), move |h, s| one_origin(h, s, port, "", "", "", "")).await
+    start_edge("web", ca(), move |h, s| {
+        one_origin(h, s, port, "", "", "", "")
+    })
+    .await
 }
 
 /// Writes `bytes` (ignoring a reset once the server has answered) and reads until the server
@@ -32,18 +35,25 @@ async fn exchange(addr: SocketAddr, bytes: &[u8]) -> Option<String> {
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(10), read).await.ok()?;
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .ok()?;
     Some(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn request(target: &str, pad: usize, close: bool) -> String {
     let close = if close { "connection: close\r\n" } else { "" };
-    format!("GET {target} HTTP/1.1\r\nhost: www.example.com\r\nx-pad: {}\r\n{close}\r\n", "p".repeat(pad))
+    format!(
+        "GET {target} HTTP/1.1\r\nhost: www.example.com\r\nx-pad: {}\r\n{close}\r\n",
+        "p".repeat(pad)
+    )
 }
 
 /// The status codes of the responses in `out`, in order.
 fn statuses(out: &str) -> Vec<u16> {
-    out.match_indices("HTTP/1.1 ").filter_map(|(i, _)| out.get(i + 9..i + 12)?.parse().ok()).collect()
+    out.match_indices("HTTP/1.1 ")
+        .filter_map(|(i, _)| out.get(i + 9..i + 12)?.parse().ok())
+        .collect()
 }
 
 #[tokio::test]
@@ -54,16 +64,43 @@ async fn oversized_heads_and_urls_get_413_and_a_closed_connection() {
     let fixed = 17 + 23 + 9 + 19;
     let long_url = |n: usize| format!("/{}", "u".repeat(n - 1));
     let rows: Vec<(String, String, u16)> = vec![
-        ("head at the limit".into(), request("/a", 20_480 - fixed, true), 200),
-        ("head one byte over".into(), request("/a", 20_480 - fixed + 1, true), 413),
+        (
+            "head at the limit".into(),
+            request("/a", 20_480 - fixed, true),
+            200,
+        ),
+        (
+            "head one byte over".into(),
+            request("/a", 20_480 - fixed + 1, true),
+            413,
+        ),
         ("head far over".into(), request("/a", 60_000, true), 413),
-        ("URL at the limit".into(), request(&long_url(8_192), 0, true), 200),
-        ("URL one byte over".into(), request(&long_url(8_193), 0, true), 413),
-        ("URL far over".into(), request(&long_url(50_000), 0, true), 413),
+        (
+            "URL at the limit".into(),
+            request(&long_url(8_192), 0, true),
+            200,
+        ),
+        (
+            "URL one byte over".into(),
+            request(&long_url(8_193), 0, true),
+            413,
+        ),
+        (
+            "URL far over".into(),
+            request(&long_url(50_000), 0, true),
+            413,
+        ),
     ];
     for (what, bytes, want) in rows {
-        let out = exchange(e.http, bytes.as_bytes()).await.unwrap_or_else(|| panic!("{what}: the connection stayed open"));
-        assert_eq!(statuses(&out).first().copied(), Some(want), "{what}: {}", out.lines().next().unwrap_or(""));
+        let out = exchange(e.http, bytes.as_bytes())
+            .await
+            .unwrap_or_else(|| panic!("{what}: the connection stayed open"));
+        assert_eq!(
+            statuses(&out).first().copied(),
+            Some(want),
+            "{what}: {}",
+            out.lines().next().unwrap_or("")
+        );
     }
 }
 
@@ -75,11 +112,15 @@ async fn later_requests_on_a_connection_are_held_to_the_limits_too() {
     let mut bytes = request("/first", 0, false);
     bytes.push_str(&request("/second", 25_000, false));
     bytes.push_str(&request("/third", 0, false));
-    let out = exchange(e.http, bytes.as_bytes()).await.expect("the connection closes after the 413");
+    let out = exchange(e.http, bytes.as_bytes())
+        .await
+        .expect("the connection closes after the 413");
     assert_eq!(statuses(&out), [200, 413], "{out}");
     let mut bytes = request("/first", 0, false);
     bytes.push_str(&request(&format!("/{}", "u".repeat(9_000)), 0, false));
     bytes.push_str(&request("/third", 0, false));
-    let out = exchange(e.http, bytes.as_bytes()).await.expect("the connection closes after the 413");
+    let out = exchange(e.http, bytes.as_bytes())
+        .await
+        .expect("the connection closes after the 413");
     assert_eq!(statuses(&out), [200, 413]);
 }

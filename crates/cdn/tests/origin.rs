@@ -10,7 +10,10 @@ const CUSTOM: &str = r#"custom_header = [{ name = "X-Origin-Secret", value = "s3
 async fn start(behavior: &str, extra: &str) -> (Edge, EchoOrigin) {
     let origin = echo_origin(None).await;
     let port = origin.addr.port();
-    let edge = start_edge("web", ca(), |h, s| one_origin(h, s, port, "", CUSTOM, behavior, extra)).await;
+    let edge = start_edge("web", ca(), |h, s| {
+        one_origin(h, s, port, "", CUSTOM, behavior, extra)
+    })
+    .await;
     (edge, origin)
 }
 
@@ -39,7 +42,11 @@ fn viewer_headers() -> Vec<(&'static str, &'static str)> {
 #[tokio::test]
 async fn default_headers_to_the_origin_and_back() {
     let (edge, origin) = start("", "").await;
-    let r = send(edge.http, req("GET", "/page?a=1&b=2", &viewer_headers(), "")).await;
+    let r = send(
+        edge.http,
+        req("GET", "/page?a=1&b=2", &viewer_headers(), ""),
+    )
+    .await;
     assert_eq!(r.status, 200);
     let seen = r.json();
     let h = &seen["headers"];
@@ -50,8 +57,14 @@ async fn default_headers_to_the_origin_and_back() {
     // Added and appended.
     assert_eq!(h["x-forwarded-for"], "192.0.2.4,127.0.0.1");
     let via = h["via"].as_str().unwrap();
-    assert!(via.starts_with("1.1 ") && via.ends_with(".cloudfront.net (CloudFront)"), "{via}");
-    assert_eq!(via.split(' ').nth(1).unwrap().len(), 32 + ".cloudfront.net".len());
+    assert!(
+        via.starts_with("1.1 ") && via.ends_with(".cloudfront.net (CloudFront)"),
+        "{via}"
+    );
+    assert_eq!(
+        via.split(' ').nth(1).unwrap().len(),
+        32 + ".cloudfront.net".len()
+    );
     assert_eq!(h["user-agent"], "Amazon CloudFront");
     let cf_id = h["x-amz-cf-id"].as_str().unwrap();
     assert_eq!(cf_id.len(), 56);
@@ -64,7 +77,18 @@ async fn default_headers_to_the_origin_and_back() {
     assert_eq!(h["x-app"], "kept");
     assert_eq!(h["if-none-match"], "\"v1\"");
     // Removed by default.
-    for n in ["accept", "accept-language", "accept-encoding", "authorization", "cookie", "referer", "x-forwarded-proto", "x-real-ip", "x-hop", "connection"] {
+    for n in [
+        "accept",
+        "accept-language",
+        "accept-encoding",
+        "authorization",
+        "cookie",
+        "referer",
+        "x-forwarded-proto",
+        "x-real-ip",
+        "x-hop",
+        "connection",
+    ] {
         assert!(h.get(n).is_none(), "{n} reached the origin: {h}");
     }
     // The viewer's response.
@@ -72,22 +96,52 @@ async fn default_headers_to_the_origin_and_back() {
     assert_eq!(r.header("x-amz-cf-pop"), Some("TST1-C1"));
     assert_eq!(r.header("via"), Some(via));
     assert_eq!(r.header("server"), Some("echo"));
-    assert!(r.header("set-cookie").is_none(), "cookies are not forwarded, so Set-Cookie is removed");
+    assert!(
+        r.header("set-cookie").is_none(),
+        "cookies are not forwarded, so Set-Cookie is removed"
+    );
     // Every request has its own id; the edge id in Via stays.
     let r2 = send(edge.http, req("GET", "/page", &viewer_headers(), "")).await;
     assert_ne!(r2.header("x-amz-cf-id"), Some(cf_id));
     assert_eq!(r2.header("via"), Some(via));
     assert_eq!(origin.hits.load(Ordering::SeqCst), 2);
-    assert_eq!(edge.metrics.value("edgeway_cdn_cache_total", &[("distribution", "web"), ("result", "Miss")]), 2);
-    assert_eq!(edge.metrics.value("edgeway_cdn_origin_requests_total", &[("distribution", "web"), ("origin", "o")]), 2);
-    assert_eq!(edge.metrics.value("edgeway_cdn_responses_total", &[("distribution", "web"), ("code", "200")]), 2);
-    assert!(edge.metrics.value("edgeway_cdn_bytes_total", &[("distribution", "web"), ("direction", "out")]) > 100);
+    assert_eq!(
+        edge.metrics.value(
+            "edgeway_cdn_cache_total",
+            &[("distribution", "web"), ("result", "Miss")]
+        ),
+        2
+    );
+    assert_eq!(
+        edge.metrics.value(
+            "edgeway_cdn_origin_requests_total",
+            &[("distribution", "web"), ("origin", "o")]
+        ),
+        2
+    );
+    assert_eq!(
+        edge.metrics.value(
+            "edgeway_cdn_responses_total",
+            &[("distribution", "web"), ("code", "200")]
+        ),
+        2
+    );
+    assert!(
+        edge.metrics.value(
+            "edgeway_cdn_bytes_total",
+            &[("distribution", "web"), ("direction", "out")]
+        ) > 100
+    );
 }
 
 #[tokio::test]
 async fn all_viewer_forwards_host_query_and_cookies() {
     let (edge, _origin) = start("origin_request_policy_id = \"AllViewer\"", "").await;
-    let r = send(edge.http, req("GET", "/page?b=2&a=1", &viewer_headers(), "")).await;
+    let r = send(
+        edge.http,
+        req("GET", "/page?b=2&a=1", &viewer_headers(), ""),
+    )
+    .await;
     let seen = r.json();
     let h = &seen["headers"];
     assert_eq!(h["host"], "www.example.com");
@@ -99,7 +153,11 @@ async fn all_viewer_forwards_host_query_and_cookies() {
     assert_eq!(h["x-origin-secret"], "s3cr3t");
     assert_eq!(r.header("set-cookie"), Some("from=origin"));
 
-    let (edge, _origin) = start("origin_request_policy_id = \"b689b0a8-53d0-40ab-baf2-68738e2966ac\"", "").await;
+    let (edge, _origin) = start(
+        "origin_request_policy_id = \"b689b0a8-53d0-40ab-baf2-68738e2966ac\"",
+        "",
+    )
+    .await;
     let r = send(edge.http, req("GET", "/page", &viewer_headers(), "")).await;
     assert_eq!(r.seen("host").as_deref(), Some("origin.test"));
     assert_eq!(r.seen("accept").as_deref(), Some("text/html"));
@@ -124,17 +182,28 @@ headers_config = { header_behavior = "whitelist", headers = { items = ["Referer"
 query_strings_config = { query_string_behavior = "whitelist", query_strings = { items = ["c"] } }
 "#;
     let (edge, _origin) = start("", extra).await;
-    let r = send(edge.http, req("GET", "/p?a=1&b=2&c=3&A=4", &viewer_headers(), "")).await;
+    let r = send(
+        edge.http,
+        req("GET", "/p?a=1&b=2&c=3&A=4", &viewer_headers(), ""),
+    )
+    .await;
     // Without policies on the behavior (CachingDisabled) nothing of this is forwarded.
     assert_eq!(r.json()["uri"], "/p");
 
     let origin = echo_origin(None).await;
     let port = origin.addr.port();
     let edge = start_edge("web", ca(), |h, s| {
-        one_origin(h, s, port, "", "", "", extra).replace("cache_policy_id = \"CachingDisabled\"", "cache_policy_id = \"keyed\"\norigin_request_policy_id = \"more\"")
+        one_origin(h, s, port, "", "", "", extra).replace(
+            "cache_policy_id = \"CachingDisabled\"",
+            "cache_policy_id = \"keyed\"\norigin_request_policy_id = \"more\"",
+        )
     })
     .await;
-    let r = send(edge.http, req("GET", "/p?a=1&b=2&c=3&A=4", &viewer_headers(), "")).await;
+    let r = send(
+        edge.http,
+        req("GET", "/p?a=1&b=2&c=3&A=4", &viewer_headers(), ""),
+    )
+    .await;
     let seen = r.json();
     let h = &seen["headers"];
     assert_eq!(seen["uri"], "/p?a=1&c=3");
@@ -143,7 +212,10 @@ query_strings_config = { query_string_behavior = "whitelist", query_strings = { 
     assert_eq!(h["accept-encoding"], "br,gzip");
     assert_eq!(h["referer"], "https://ref.test/");
     assert_eq!(h["cloudfront-forwarded-proto"], "http");
-    assert!(h["cloudfront-viewer-address"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(h["cloudfront-viewer-address"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
     assert!(h.get("accept").is_none());
     assert_eq!(h["user-agent"], "Amazon CloudFront");
     assert_eq!(r.header("set-cookie"), Some("from=origin"));
@@ -153,17 +225,40 @@ query_strings_config = { query_string_behavior = "whitelist", query_strings = { 
 async fn request_bodies_stream_to_the_origin() {
     let (edge, _origin) = start("", "").await;
     let big = "x".repeat(200_000);
-    let r = send(edge.http, req("PUT", "/upload", &[("host", "www.example.com"), ("content-type", "text/plain")], &big)).await;
+    let r = send(
+        edge.http,
+        req(
+            "PUT",
+            "/upload",
+            &[("host", "www.example.com"), ("content-type", "text/plain")],
+            &big,
+        ),
+    )
+    .await;
     assert_eq!(r.status, 200);
     let seen = r.json();
     assert_eq!(seen["body"].as_str().unwrap().len(), 200_000);
     assert_eq!(seen["headers"]["content-type"], "text/plain");
     assert_eq!(seen["headers"]["content-length"], "200000");
-    let r = send(edge.http, req("POST", "/form", &[("host", "www.example.com"), ("authorization", "Basic x")], "a=1")).await;
+    let r = send(
+        edge.http,
+        req(
+            "POST",
+            "/form",
+            &[("host", "www.example.com"), ("authorization", "Basic x")],
+            "a=1",
+        ),
+    )
+    .await;
     assert_eq!(r.json()["body"], "a=1");
     // Authorization goes through for methods that are never cached.
     assert_eq!(r.seen("authorization").as_deref(), Some("Basic x"));
-    assert!(edge.metrics.value("edgeway_cdn_bytes_total", &[("distribution", "web"), ("direction", "in")]) >= 200_003);
+    assert!(
+        edge.metrics.value(
+            "edgeway_cdn_bytes_total",
+            &[("distribution", "web"), ("direction", "in")]
+        ) >= 200_003
+    );
 }
 
 #[tokio::test]
@@ -176,7 +271,13 @@ async fn origin_errors_are_passed_through_as_errors() {
     let r = get(edge.http, "www.example.com", "/status/302").await;
     assert_eq!(r.status, 302);
     assert_eq!(r.header("x-cache"), Some("Miss from cloudfront"));
-    assert_eq!(edge.metrics.value("edgeway_cdn_responses_total", &[("distribution", "web"), ("code", "404")]), 1);
+    assert_eq!(
+        edge.metrics.value(
+            "edgeway_cdn_responses_total",
+            &[("distribution", "web"), ("code", "404")]
+        ),
+        1
+    );
 }
 
 #[tokio::test]

@@ -44,7 +44,11 @@ async fn raw_origin(script: Script) -> (SocketAddr, Arc<AtomicUsize>) {
                         Ok(n) => head.extend_from_slice(&b[..n]),
                     }
                 }
-                let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_string();
+                let line = String::from_utf8_lossy(&head)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
                 let path = line.split(' ').nth(1).unwrap_or("/").to_string();
                 let n = h.fetch_add(1, Ordering::SeqCst) + 1;
                 script(n, path, s).await;
@@ -83,10 +87,18 @@ async fn edge(origin: SocketAddr) -> Edge {
 /// Sends GET `path` and returns the response head with its body still streaming.
 async fn open(e: &Edge, path: &str) -> hyper::Response<Incoming> {
     let stream = TcpStream::connect(e.http).await.unwrap();
-    let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
     tokio::spawn(conn);
-    let req = hyper::Request::get(path).header("host", "www.example.com").body(Full::new(Bytes::new())).unwrap();
-    tokio::time::timeout(DEADLINE, tx.send_request(req)).await.expect("response head in time").unwrap()
+    let req = hyper::Request::get(path)
+        .header("host", "www.example.com")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    tokio::time::timeout(DEADLINE, tx.send_request(req))
+        .await
+        .expect("response head in time")
+        .unwrap()
 }
 
 fn head(len: usize, extra: &str) -> String {
@@ -116,20 +128,35 @@ async fn the_viewer_gets_the_first_bytes_before_the_origin_sends_the_rest() {
     let e = edge(origin).await;
 
     let resp = open(&e, "/big.bin").await;
-    assert_eq!((resp.status().as_u16(), resp.headers()["x-cache"].to_str().unwrap()), (200, "Miss from cloudfront"));
+    assert_eq!(
+        (
+            resp.status().as_u16(),
+            resp.headers()["x-cache"].to_str().unwrap()
+        ),
+        (200, "Miss from cloudfront")
+    );
     let mut body = resp.into_body();
     let mut got = Vec::new();
     // The first half arrives while the origin is still holding the second back.
     while got.len() < HALF {
-        let frame = tokio::time::timeout(DEADLINE, body.frame()).await.expect("the first chunk reaches the viewer before the rest is sent");
+        let frame = tokio::time::timeout(DEADLINE, body.frame())
+            .await
+            .expect("the first chunk reaches the viewer before the rest is sent");
         let frame = frame.expect("the body goes on").expect("no error");
         if let Some(d) = frame.data_ref() {
             got.extend_from_slice(d);
         }
     }
-    assert!(got.iter().all(|b| *b == b'a'), "only the first half has been sent");
+    assert!(
+        got.iter().all(|b| *b == b'a'),
+        "only the first half has been sent"
+    );
     release.notify_one();
-    let rest = tokio::time::timeout(DEADLINE, body.collect()).await.expect("the rest in time").unwrap().to_bytes();
+    let rest = tokio::time::timeout(DEADLINE, body.collect())
+        .await
+        .expect("the rest in time")
+        .unwrap()
+        .to_bytes();
     got.extend_from_slice(&rest);
     assert_eq!(got.len(), 2 * HALF);
     assert!(got[HALF..].iter().all(|b| *b == b'b'));
@@ -137,7 +164,11 @@ async fn the_viewer_gets_the_first_bytes_before_the_origin_sends_the_rest() {
     // Stored whole while it streamed: the next request is a hit with the full body.
     let hit = open(&e, "/big.bin").await;
     assert_eq!(hit.headers()["x-cache"], "Hit from cloudfront");
-    let hit = tokio::time::timeout(DEADLINE, hit.into_body().collect()).await.unwrap().unwrap().to_bytes();
+    let hit = tokio::time::timeout(DEADLINE, hit.into_body().collect())
+        .await
+        .unwrap()
+        .unwrap()
+        .to_bytes();
     assert_eq!(&hit[..], &got[..]);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
@@ -159,7 +190,11 @@ async fn a_truncated_origin_body_is_never_stored_and_the_viewer_sees_an_error() 
                 (false, true) => {
                     let h = "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ntransfer-encoding: chunked\r\ncache-control: max-age=600\r\nconnection: close\r\n\r\n";
                     let _ = s.write_all(h.as_bytes()).await;
-                    let _ = s.write_all(format!("{:x}\r\n{}\r\n", FULL / 2, "x".repeat(FULL / 2)).as_bytes()).await;
+                    let _ = s
+                        .write_all(
+                            format!("{:x}\r\n{}\r\n", FULL / 2, "x".repeat(FULL / 2)).as_bytes(),
+                        )
+                        .await;
                 }
                 (_, false) => {
                     let _ = s.write_all(head(FULL, "").as_bytes()).await;
@@ -176,11 +211,21 @@ async fn a_truncated_origin_body_is_never_stored_and_the_viewer_sees_an_error() 
         let before = hits.load(Ordering::SeqCst);
         let cut = open(&e, path).await;
         assert_eq!(cut.headers()["x-cache"], "Miss from cloudfront", "{path}");
-        let body = tokio::time::timeout(DEADLINE, cut.into_body().collect()).await.expect("the body ends in time");
-        assert!(body.is_err(), "{path}: a cut body must end in an error, not as a short complete body: {:?}", body.map(|b| b.to_bytes().len()));
+        let body = tokio::time::timeout(DEADLINE, cut.into_body().collect())
+            .await
+            .expect("the body ends in time");
+        assert!(
+            body.is_err(),
+            "{path}: a cut body must end in an error, not as a short complete body: {:?}",
+            body.map(|b| b.to_bytes().len())
+        );
         // Not stored: the next request goes to the origin again.
         let again = open(&e, path).await;
-        assert_eq!(again.headers()["x-cache"], "Miss from cloudfront", "{path}: the truncated body was stored");
+        assert_eq!(
+            again.headers()["x-cache"],
+            "Miss from cloudfront",
+            "{path}: the truncated body was stored"
+        );
         let _ = tokio::time::timeout(DEADLINE, again.into_body().collect()).await;
         assert_eq!(hits.load(Ordering::SeqCst) - before, 2, "{path}");
     }

@@ -7,8 +7,8 @@
 
 mod error;
 mod locate;
-pub mod model;
 pub mod managed;
+pub mod model;
 mod ports;
 mod validate;
 

@@ -71,7 +71,13 @@ impl Locator {
         });
         let path = written.as_deref().unwrap_or(path);
         let (line, col) = self.offset_of(path).map_or((0, 0), |o| self.line_col(o));
-        ConfigError { file: file.to_string(), line, col, path: path.to_string(), message }
+        ConfigError {
+            file: file.to_string(),
+            line,
+            col,
+            path: path.to_string(),
+            message,
+        }
     }
 
     /// An error from the TOML parser or from serde: position from its span, key path from the
@@ -79,20 +85,35 @@ impl Locator {
     pub(crate) fn toml_error(&self, file: &str, e: &toml::de::Error) -> ConfigError {
         let message = e.message().trim().to_string();
         let Some(span) = e.span() else {
-            return ConfigError { file: file.to_string(), line: 0, col: 0, path: String::new(), message };
+            return ConfigError {
+                file: file.to_string(),
+                line: 0,
+                col: 0,
+                path: String::new(),
+                message,
+            };
         };
         let path = self
             .nodes
             .iter()
             .filter(|n| {
-                let s = n.key.as_ref().map_or(n.value.start, |k| k.start.min(n.value.start));
+                let s = n
+                    .key
+                    .as_ref()
+                    .map_or(n.value.start, |k| k.start.min(n.value.start));
                 s <= span.start && span.end <= n.value.end.max(s + 1)
             })
             .max_by_key(|n| n.path.len())
             .map(|n| n.path.clone())
             .unwrap_or_default();
         let (line, col) = self.line_col(span.start);
-        ConfigError { file: file.to_string(), line, col, path, message }
+        ConfigError {
+            file: file.to_string(),
+            line,
+            col,
+            path,
+            message,
+        }
     }
 }
 
@@ -107,7 +128,11 @@ fn join(prefix: &str, key: &str) -> String {
 fn walk_table(t: &DeTable<'_>, prefix: &str, out: &mut Vec<Node>) {
     for (k, v) in t.iter() {
         let path = join(prefix, k.get_ref());
-        out.push(Node { path: path.clone(), key: Some(k.span()), value: v.span() });
+        out.push(Node {
+            path: path.clone(),
+            key: Some(k.span()),
+            value: v.span(),
+        });
         walk_value(v.get_ref(), &path, out);
     }
 }
@@ -118,7 +143,11 @@ fn walk_value(v: &DeValue<'_>, path: &str, out: &mut Vec<Node>) {
         DeValue::Array(a) => {
             for (i, item) in a.iter().enumerate() {
                 let p = format!("{path}[{i}]");
-                out.push(Node { path: p.clone(), key: None, value: item.span() });
+                out.push(Node {
+                    path: p.clone(),
+                    key: None,
+                    value: item.span(),
+                });
                 walk_value(item.get_ref(), &p, out);
             }
         }
@@ -154,7 +183,10 @@ mod tests {
 
     #[test]
     fn normalizes_serde_ignored_paths() {
-        assert_eq!(normalize_path("distribution.0.origin.1.foo"), "distribution[0].origin[1].foo");
+        assert_eq!(
+            normalize_path("distribution.0.origin.1.foo"),
+            "distribution[0].origin[1].foo"
+        );
         assert_eq!(normalize_path("admin.x"), "admin.x");
         assert_eq!(normalize_path("admin.?.port"), "admin.port");
     }

@@ -18,21 +18,45 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default, rename = "zone", skip_serializing_if = "Vec::is_empty")]
     pub zones: Vec<Zone>,
-    #[serde(default, rename = "distribution", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "distribution",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub distributions: Vec<Distribution>,
-    #[serde(default, rename = "cache_policy", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "cache_policy",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub cache_policies: Vec<CachePolicy>,
-    #[serde(default, rename = "origin_request_policy", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "origin_request_policy",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub origin_request_policies: Vec<OriginRequestPolicy>,
-    #[serde(default, rename = "load_balancer", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "load_balancer",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub load_balancers: Vec<LoadBalancer>,
-    #[serde(default, rename = "target_group", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "target_group",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub target_groups: Vec<TargetGroup>,
     /// Built-in demo targets (the storefront app) that this node starts.
     #[serde(default, rename = "demo_target", skip_serializing_if = "Vec::is_empty")]
     pub demo_targets: Vec<DemoTarget>,
     /// Route 53 health checks (`aws_route53_health_check`) that record sets name by `id`.
-    #[serde(default, rename = "health_check", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "health_check",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub health_checks: Vec<Route53HealthCheck>,
     /// `[cache]`: the edge cache's storage tiers (local-only).
     #[serde(default, skip_serializing_if = "CacheConfig::is_default")]
@@ -56,7 +80,12 @@ pub struct CacheConfig {
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        Self { memory_bytes: 256 << 20, disk_dir: None, disk_bytes: 1 << 30, max_object_bytes: 64 << 20 }
+        Self {
+            memory_bytes: 256 << 20,
+            disk_dir: None,
+            disk_bytes: 1 << 30,
+            max_object_bytes: 64 << 20,
+        }
     }
 }
 
@@ -206,7 +235,11 @@ pub struct Record {
     pub latency_routing_policy: Option<LatencyRoutingPolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geolocation_routing_policy: Option<GeolocationRoutingPolicy>,
-    #[serde(default, alias = "multivalue_answer_routing", skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        default,
+        alias = "multivalue_answer_routing",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub multivalue_answer_routing_policy: bool,
     /// The `id` of a `[[health_check]]` that decides whether this record set is healthy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -401,10 +434,18 @@ pub struct CacheBehavior {
     #[serde(default = "get_head")]
     pub cached_methods: Vec<String>,
     /// A managed policy's name or id, or the `name` of a `[[cache_policy]]`.
-    #[serde(default, alias = "cache_policy", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "cache_policy",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cache_policy_id: Option<String>,
     /// A managed policy's name or id, or the `name` of an `[[origin_request_policy]]`.
-    #[serde(default, alias = "origin_request_policy", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "origin_request_policy",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub origin_request_policy_id: Option<String>,
     #[serde(default)]
     pub compress: bool,
@@ -512,17 +553,26 @@ pub struct QueryStringsConfig {
 
 impl Default for HeadersConfig {
     fn default() -> Self {
-        Self { header_behavior: "none".into(), headers: Items::default() }
+        Self {
+            header_behavior: "none".into(),
+            headers: Items::default(),
+        }
     }
 }
 impl Default for CookiesConfig {
     fn default() -> Self {
-        Self { cookie_behavior: "none".into(), cookies: Items::default() }
+        Self {
+            cookie_behavior: "none".into(),
+            cookies: Items::default(),
+        }
     }
 }
 impl Default for QueryStringsConfig {
     fn default() -> Self {
-        Self { query_string_behavior: "none".into(), query_strings: Items::default() }
+        Self {
+            query_string_behavior: "none".into(),
+            query_strings: Items::default(),
+        }
     }
 }
 
@@ -648,7 +698,11 @@ pub struct Action {
     #[serde(rename = "type")]
     pub kind: String,
     /// The target group's `name` (stands in for `target_group_arn`).
-    #[serde(default, alias = "target_group_arn", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "target_group_arn",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub target_group: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forward: Option<Forward>,
@@ -875,7 +929,10 @@ impl Action {
     /// The target groups this action forwards to, with weights.
     pub fn target_groups(&self) -> Vec<(&str, u32)> {
         if let Some(f) = &self.forward {
-            f.target_group.iter().map(|t| (t.name.as_str(), t.weight)).collect()
+            f.target_group
+                .iter()
+                .map(|t| (t.name.as_str(), t.weight))
+                .collect()
         } else if let Some(t) = &self.target_group {
             vec![(t.as_str(), 1)]
         } else {

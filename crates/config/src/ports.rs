@@ -37,7 +37,11 @@ impl Config {
         }
         for d in &self.distributions {
             for l in &d.listen {
-                out.push(l.split_once("://").map_or(l.as_str(), |(_, r)| r).to_string());
+                out.push(
+                    l.split_once("://")
+                        .map_or(l.as_str(), |(_, r)| r)
+                        .to_string(),
+                );
             }
         }
         for lb in &self.load_balancers {

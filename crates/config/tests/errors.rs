@@ -31,12 +31,20 @@ fn the_issue_example_is_valid() {
 
 #[test]
 fn unknown_keys_are_all_reported_with_positions() {
-    let src = GOOD.replace("id = \"t\"", "id = \"t\"\nlisten_on = 1").replace("domain_name = \"127.0.0.1\"", "domain_name = \"127.0.0.1\"\nbogus = true");
+    let src = GOOD
+        .replace("id = \"t\"", "id = \"t\"\nlisten_on = 1")
+        .replace(
+            "domain_name = \"127.0.0.1\"",
+            "domain_name = \"127.0.0.1\"\nbogus = true",
+        );
     let e = errors(&src);
-    assert_eq!(e, vec![
-        "t.toml:4:1: distribution[0].listen_on: unknown key".to_string(),
-        "t.toml:10:1: distribution[0].origin[0].bogus: unknown key".to_string(),
-    ]);
+    assert_eq!(
+        e,
+        vec![
+            "t.toml:4:1: distribution[0].listen_on: unknown key".to_string(),
+            "t.toml:10:1: distribution[0].origin[0].bogus: unknown key".to_string(),
+        ]
+    );
 }
 
 #[test]
@@ -44,7 +52,10 @@ fn wrong_types_name_the_position() {
     let src = GOOD.replace("\norigin_id = \"o\"", "\norigin_id = 5");
     let e = errors(&src);
     assert_eq!(e.len(), 1, "{e:?}");
-    assert!(e[0].starts_with("t.toml:7:13: distribution[0].origin[0].origin_id: invalid type"), "{e:?}");
+    assert!(
+        e[0].starts_with("t.toml:7:13: distribution[0].origin[0].origin_id: invalid type"),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -89,9 +100,22 @@ certificate = { cert_file = "/nonexistent/c.pem", key_file = "/nonexistent/k.pem
 default_action = { type = "forward", target_group = "tg" }
 "#;
     let e = errors(src);
-    assert!(e.iter().any(|l| l.starts_with("t.toml:3:1: admin.listen: `nowhere` is not an address")), "{e:?}");
-    assert!(e.iter().any(|l| l.starts_with("t.toml:6:") && l.contains("target_group[0].targets[0]")), "{e:?}");
-    assert!(e.iter().any(|l| l.contains("certificate.cert_file: certificate file `/nonexistent/c.pem` does not exist")), "{e:?}");
+    assert!(
+        e.iter()
+            .any(|l| l.starts_with("t.toml:3:1: admin.listen: `nowhere` is not an address")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|l| l.starts_with("t.toml:6:") && l.contains("target_group[0].targets[0]")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter().any(|l| l.contains(
+            "certificate.cert_file: certificate file `/nonexistent/c.pem` does not exist"
+        )),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -118,5 +142,9 @@ action = { type = "forward", target_group = "tg" }
 "#;
     let e = errors(src);
     assert!(e.iter().any(|l| l.contains("load_balancer[0].listener[0].rule[0].condition: 6 condition values; ALB allows at most 5 per rule")), "{e:?}");
-    assert!(e.iter().any(|l| l.contains("6 wildcards; ALB allows at most 5 per rule")), "{e:?}");
+    assert!(
+        e.iter()
+            .any(|l| l.contains("6 wildcards; ALB allows at most 5 per rule")),
+        "{e:?}"
+    );
 }

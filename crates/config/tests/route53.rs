@@ -10,7 +10,10 @@ fn errors(src: &str) -> Vec<String> {
 
 /// `key.path: message` without the position, sorted.
 fn messages(src: &str) -> Vec<String> {
-    let mut v: Vec<String> = errors(src).iter().map(|e| e.splitn(4, ':').nth(3).unwrap_or(e).trim().to_string()).collect();
+    let mut v: Vec<String> = errors(src)
+        .iter()
+        .map(|e| e.splitn(4, ':').nth(3).unwrap_or(e).trim().to_string())
+        .collect();
     v.sort();
     v
 }
@@ -92,12 +95,28 @@ multivalue_answer_routing_policy = true
     assert_eq!(errors(&src), Vec::<String>::new());
     let cfg = edgeway_config::parse("t.toml", &src).unwrap_or_default();
     assert_eq!(cfg.health_checks[0].failure_threshold, 2);
-    assert_eq!(cfg.zones[0].records[1].weighted_routing_policy.as_ref().map(|w| w.weight), Some(255));
+    assert_eq!(
+        cfg.zones[0].records[1]
+            .weighted_routing_policy
+            .as_ref()
+            .map(|w| w.weight),
+        Some(255)
+    );
     assert!(cfg.zones[0].records[6].multivalue_answer_routing_policy);
     assert_eq!(cfg.dns.as_ref().map(|d| d.geo.len()), Some(2));
     // Defaults: interval 30, threshold 3.
-    let d = edgeway_config::parse("t.toml", "[[health_check]]\nid = \"x\"\ntype = \"TCP\"\nip_address = \"127.0.0.1\"\nport = 1\n").unwrap_or_default();
-    assert_eq!((d.health_checks[0].request_interval, d.health_checks[0].failure_threshold), (30, 3));
+    let d = edgeway_config::parse(
+        "t.toml",
+        "[[health_check]]\nid = \"x\"\ntype = \"TCP\"\nip_address = \"127.0.0.1\"\nport = 1\n",
+    )
+    .unwrap_or_default();
+    assert_eq!(
+        (
+            d.health_checks[0].request_interval,
+            d.health_checks[0].failure_threshold
+        ),
+        (30, 3)
+    );
 }
 
 #[test]
@@ -218,6 +237,9 @@ alias = { load_balancer = "lb", evaluate_target_health = true }
         "zone[0].record[6].geolocation_routing_policy.subdivision: the default location has no subdivision",
     ];
     // Problems outside the DNS tier (the bare load balancer) are other tests' business.
-    let got: Vec<String> = messages(src).into_iter().filter(|m| m.starts_with("dns") || m.starts_with("health_check") || m.starts_with("zone")).collect();
+    let got: Vec<String> = messages(src)
+        .into_iter()
+        .filter(|m| m.starts_with("dns") || m.starts_with("health_check") || m.starts_with("zone"))
+        .collect();
     assert_eq!(got, want, "{:#?}", errors(src));
 }

@@ -116,36 +116,46 @@ impl Authority {
     /// reports now. Record sets that cannot be served (an unknown type, a bad value) are left out
     /// and reported by [`Authority::problems`]; config validation should have caught them.
     pub fn new(zones: &[Zone], aliases: &dyn AliasAddresses) -> Authority {
-        let mut out = Authority { region: DEFAULT_REGION.to_string(), ..Authority::default() };
+        let mut out = Authority {
+            region: DEFAULT_REGION.to_string(),
+            ..Authority::default()
+        };
         for zone in zones {
             let key = key_of(&zone.name);
             let origin = match fqdn(&key) {
                 Ok(n) if !key.is_empty() => n,
                 _ => {
-                    out.problems.push(format!("zone {:?}: not a domain name", zone.name));
+                    out.problems
+                        .push(format!("zone {:?}: not a domain name", zone.name));
                     continue;
                 }
             };
             if out.zones.iter().any(|z| z.key == key) {
-                out.problems.push(format!("zone {key}: defined twice; the first one is served"));
+                out.problems.push(format!(
+                    "zone {key}: defined twice; the first one is served"
+                ));
                 continue;
             }
             let mut data = ZoneData::new(key.clone(), origin);
             for rec in &zone.records {
                 let owner = owner_key(&key, &rec.name);
                 let built = fqdn(&owner).and_then(|name| records::build(rec, &name, aliases));
-                match built.and_then(|(rtype, recs)| add_record_set(&mut data, &owner, rec, rtype, recs)) {
+                match built
+                    .and_then(|(rtype, recs)| add_record_set(&mut data, &owner, rec, rtype, recs))
+                {
                     Ok(()) => {}
                     Err(e) => {
                         tracing::warn!(zone = %key, record = %rec.name, "record set left out: {e}");
-                        out.problems.push(format!("zone {key}: record {} {}: {e}", rec.name, rec.kind));
+                        out.problems
+                            .push(format!("zone {key}: record {} {}: {e}", rec.name, rec.kind));
                     }
                 }
             }
             synthesize_apex(&mut data);
             out.zones.push(data);
         }
-        out.zones.sort_by_key(|z| std::cmp::Reverse(z.key.split('.').count()));
+        out.zones
+            .sort_by_key(|z| std::cmp::Reverse(z.key.split('.').count()));
         out
     }
 
@@ -179,10 +189,19 @@ impl Authority {
     pub fn answer_for(&self, request: &Message, source: Option<IpAddr>, seed: u64) -> Answer {
         let mut record_sets = Vec::new();
         let message = self.respond(request, source, seed, &mut record_sets);
-        Answer { message, record_sets }
+        Answer {
+            message,
+            record_sets,
+        }
     }
 
-    fn respond(&self, request: &Message, source: Option<IpAddr>, seed: u64, sets: &mut Vec<AnsweredSet>) -> Message {
+    fn respond(
+        &self,
+        request: &Message,
+        source: Option<IpAddr>,
+        seed: u64,
+        sets: &mut Vec<AnsweredSet>,
+    ) -> Message {
         let mut resp = Message::response(request.id, request.op_code);
         resp.metadata.recursion_desired = request.recursion_desired;
         resp.metadata.checking_disabled = request.checking_disabled;
@@ -205,7 +224,9 @@ impl Authority {
             return resp;
         };
         let qtype = question.query_type();
-        if question.query_class() != DNSClass::IN || matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
+        if question.query_class() != DNSClass::IN
+            || matches!(qtype, RecordType::AXFR | RecordType::IXFR)
+        {
             resp.metadata.response_code = ResponseCode::Refused;
             return resp;
         }
@@ -224,7 +245,13 @@ impl Authority {
 
 /// Adds one config record set (built into `recs`) at `owner`: plain, or a member of its routing
 /// group.
-fn add_record_set(data: &mut ZoneData, owner: &str, rec: &ConfigRecord, rtype: RecordType, recs: Vec<Record>) -> Result<(), String> {
+fn add_record_set(
+    data: &mut ZoneData,
+    owner: &str,
+    rec: &ConfigRecord,
+    rtype: RecordType,
+    recs: Vec<Record>,
+) -> Result<(), String> {
     let node = data.node_mut(owner);
     match (Policy::of(rec)?, &rec.set_identifier) {
         (None, None) => node.add(rtype, recs),
@@ -244,7 +271,14 @@ fn add_record_set(data: &mut ZoneData, owner: &str, rec: &ConfigRecord, rtype: R
 }
 
 /// Fills `resp` with the answer to `name`/`qtype` inside `zone`, following CNAMEs in the zone.
-fn resolve(zone: &ZoneData, mut name: Name, qtype: RecordType, ctx: &Ctx<'_>, resp: &mut Message, sets: &mut Vec<AnsweredSet>) {
+fn resolve(
+    zone: &ZoneData,
+    mut name: Name,
+    qtype: RecordType,
+    ctx: &Ctx<'_>,
+    resp: &mut Message,
+    sets: &mut Vec<AnsweredSet>,
+) {
     for _ in 0..MAX_CNAME_HOPS {
         let key = key_of_name(&name);
         let node = match zone.find(&key) {
@@ -260,7 +294,8 @@ fn resolve(zone: &ZoneData, mut name: Name, qtype: RecordType, ctx: &Ctx<'_>, re
                     resp.authorities.extend(ns.iter().cloned());
                     for r in ns {
                         if let RData::NS(NS(target)) = &r.data {
-                            resp.additionals.extend(zone.addresses(&key_of_name(target)));
+                            resp.additionals
+                                .extend(zone.addresses(&key_of_name(target)));
                         }
                     }
                 }
@@ -273,7 +308,11 @@ fn resolve(zone: &ZoneData, mut name: Name, qtype: RecordType, ctx: &Ctx<'_>, re
             r
         };
         let mut note = |s: &crate::zone::Selected| {
-            sets.extend(s.sets.iter().map(|(t, id)| AnsweredSet { name: node.owner.clone(), rtype: *t, set_identifier: id.clone() }));
+            sets.extend(s.sets.iter().map(|(t, id)| AnsweredSet {
+                name: node.owner.clone(),
+                rtype: *t,
+                set_identifier: id.clone(),
+            }));
         };
         let before = resp.answers.len();
         if qtype == RecordType::ANY {
@@ -286,7 +325,9 @@ fn resolve(zone: &ZoneData, mut name: Name, qtype: RecordType, ctx: &Ctx<'_>, re
         } else if let Some(sel) = node.select(RecordType::CNAME, ctx) {
             note(&sel);
             resp.answers.extend(sel.records.iter().map(owned));
-            let Some(target) = cname_target(&sel.records).cloned() else { return };
+            let Some(target) = cname_target(&sel.records).cloned() else {
+                return;
+            };
             if is_within(&key_of_name(&target), &zone.key) {
                 name = target;
                 continue;
@@ -315,15 +356,27 @@ fn negative(zone: &ZoneData, resp: &mut Message) {
 /// Adds the apex SOA and NS records Route 53 creates with every hosted zone, unless configured.
 fn synthesize_apex(zone: &mut ZoneData) {
     let origin = zone.origin.clone();
-    let ns_name = origin.prepend_label("ns-1").unwrap_or_else(|_| origin.clone());
+    let ns_name = origin
+        .prepend_label("ns-1")
+        .unwrap_or_else(|_| origin.clone());
     let apex = zone.key.clone();
     if zone.apex().and_then(|n| n.get(RecordType::SOA)).is_none() {
-        let rname = origin.prepend_label("hostmaster").unwrap_or_else(|_| origin.clone());
+        let rname = origin
+            .prepend_label("hostmaster")
+            .unwrap_or_else(|_| origin.clone());
         let soa = SOA::new(ns_name.clone(), rname, 1, 7200, 900, 1_209_600, 86_400);
-        let _ = zone.add(&apex, RecordType::SOA, vec![Record::from_rdata(origin.clone(), SOA_TTL, RData::SOA(soa))]);
+        let _ = zone.add(
+            &apex,
+            RecordType::SOA,
+            vec![Record::from_rdata(origin.clone(), SOA_TTL, RData::SOA(soa))],
+        );
     }
     if zone.apex().and_then(|n| n.get(RecordType::NS)).is_none() {
-        let _ = zone.add(&apex, RecordType::NS, vec![Record::from_rdata(origin, NS_TTL, RData::NS(NS(ns_name)))]);
+        let _ = zone.add(
+            &apex,
+            RecordType::NS,
+            vec![Record::from_rdata(origin, NS_TTL, RData::NS(NS(ns_name)))],
+        );
     }
 }
 

@@ -12,7 +12,12 @@ fn rec(name: &str, kind: &str, values: &[&str]) -> ConfigRecord {
     }
 }
 
-fn alias(name: &str, kind: &str, distribution: Option<&str>, load_balancer: Option<&str>) -> ConfigRecord {
+fn alias(
+    name: &str,
+    kind: &str,
+    distribution: Option<&str>,
+    load_balancer: Option<&str>,
+) -> ConfigRecord {
     ConfigRecord {
         alias: Some(Alias {
             distribution: distribution.map(str::to_string),
@@ -49,13 +54,22 @@ pub(crate) fn fixture() -> Authority {
                 ttl,
             ],
         },
-        Zone { name: "inner.example.com".into(), records: vec![rec("", "A", &["192.0.2.100"])] },
+        Zone {
+            name: "inner.example.com".into(),
+            records: vec![rec("", "A", &["192.0.2.100"])],
+        },
     ];
     let mut targets: HashMap<String, Vec<IpAddr>> = HashMap::new();
-    targets.insert("distribution/site".into(), vec!["127.0.0.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))]);
+    targets.insert(
+        "distribution/site".into(),
+        vec!["127.0.0.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))],
+    );
     targets.insert(
         "load_balancer/web".into(),
-        vec![IpAddr::from([127, 0, 0, 2]), IpAddr::from(std::net::Ipv6Addr::LOCALHOST)],
+        vec![
+            IpAddr::from([127, 0, 0, 2]),
+            IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        ],
     );
     Authority::new(&zones, &targets)
 }
@@ -71,10 +85,23 @@ pub(crate) fn request(name: &str, rtype: RecordType) -> Message {
 
 /// `RCODE aa=BOOL | answer; answer | authority types`
 fn summary(m: &Message) -> String {
-    let answers: Vec<String> =
-        m.answers.iter().map(|r| format!("{} {} {} {}", r.name, r.record_type(), r.ttl, r.data)).collect();
-    let auth: Vec<String> = m.authorities.iter().map(|r| format!("{} {}", r.record_type(), r.ttl)).collect();
-    format!("{:?} aa={} | {} | {}", m.response_code, m.authoritative, answers.join("; "), auth.join(" "))
+    let answers: Vec<String> = m
+        .answers
+        .iter()
+        .map(|r| format!("{} {} {} {}", r.name, r.record_type(), r.ttl, r.data))
+        .collect();
+    let auth: Vec<String> = m
+        .authorities
+        .iter()
+        .map(|r| format!("{} {}", r.record_type(), r.ttl))
+        .collect();
+    format!(
+        "{:?} aa={} | {} | {}",
+        m.response_code,
+        m.authoritative,
+        answers.join("; "),
+        auth.join(" ")
+    )
 }
 
 #[test]
@@ -147,7 +174,11 @@ fn cname_loop_stops() {
 #[test]
 fn any_returns_everything_at_the_name() {
     let resp = fixture().answer(&request("example.com", RecordType::ANY));
-    let mut types: Vec<String> = resp.answers.iter().map(|r| r.record_type().to_string()).collect();
+    let mut types: Vec<String> = resp
+        .answers
+        .iter()
+        .map(|r| r.record_type().to_string())
+        .collect();
     types.sort();
     // The AAAA alias has no addresses (its target is IPv4-only), so it is absent.
     assert_eq!(types, ["A", "MX", "NS", "SOA", "TXT"]);
@@ -190,18 +221,27 @@ fn edns_is_echoed() {
     edns.set_max_payload(1232);
     req.set_edns(edns);
     let resp = auth.answer(&req);
-    assert_eq!(resp.edns.as_ref().map(Edns::max_payload), Some(SERVER_PAYLOAD));
+    assert_eq!(
+        resp.edns.as_ref().map(Edns::max_payload),
+        Some(SERVER_PAYLOAD)
+    );
 }
 
 #[test]
 fn configured_soa_and_ns_win() {
     let zones = vec![Zone {
         name: "example.net".into(),
-        records: vec![rec("", "SOA", &["ns.other. admin.other. 42 1 2 3 60"]), rec("", "NS", &["ns.other."])],
+        records: vec![
+            rec("", "SOA", &["ns.other. admin.other. 42 1 2 3 60"]),
+            rec("", "NS", &["ns.other."]),
+        ],
     }];
     let auth = Authority::new(&zones, &HashMap::new());
     let resp = auth.answer(&request("nope.example.net", RecordType::A));
     assert_eq!(summary(&resp), "NXDomain aa=true |  | SOA 60");
     let resp = auth.answer(&request("example.net", RecordType::NS));
-    assert_eq!(summary(&resp), "NoError aa=true | example.net. NS 300 ns.other. | ");
+    assert_eq!(
+        summary(&resp),
+        "NoError aa=true | example.net. NS 300 ns.other. | "
+    );
 }

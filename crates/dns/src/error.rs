@@ -12,7 +12,9 @@ pub enum DnsError {
     #[error("{0}: the name has no A or AAAA records")]
     NoAddresses(String),
     /// Every name server refused the query (usually: the name is outside its zones).
-    #[error("{0}: the name server refused the query (REFUSED; is the name inside a configured zone?)")]
+    #[error(
+        "{0}: the name server refused the query (REFUSED; is the name inside a configured zone?)"
+    )]
     Refused(String),
     /// The name server failed or answered with another error code.
     #[error("{name}: the name server answered {rcode}")]
@@ -44,7 +46,11 @@ impl DnsError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::Timeout(_) | Self::Io(..) | Self::ServerFailure { .. } | Self::Malformed(..) | Self::Refused(_)
+            Self::Timeout(_)
+                | Self::Io(..)
+                | Self::ServerFailure { .. }
+                | Self::Malformed(..)
+                | Self::Refused(_)
         )
     }
 }

@@ -49,7 +49,7 @@ fn quote(s: &[u8]) -> String {
 mod tests {
     use super::*;
     use hickory_proto::op::MessageType;
-    use hickory_proto::rr::rdata::{CNAME, MX, TXT, A};
+    use hickory_proto::rr::rdata::{A, CNAME, MX, TXT};
     use hickory_proto::rr::{Name, Record};
 
     #[test]
@@ -60,7 +60,10 @@ mod tests {
         for data in [
             RData::CNAME(CNAME(target.clone())),
             RData::A(A::new(127, 0, 0, 1)),
-            RData::MX(MX::new(10, Name::from_ascii("mail.example.").unwrap_or_default())),
+            RData::MX(MX::new(
+                10,
+                Name::from_ascii("mail.example.").unwrap_or_default(),
+            )),
             RData::TXT(TXT::from_bytes(vec![b"v=spf1 -all", b"say \"hi\"\x01"])),
         ] {
             m.add_answer(Record::from_rdata(n.clone(), 60, data));
@@ -69,6 +72,13 @@ mod tests {
             format_short(&m),
             "example.com.\n127.0.0.1\n10 mail.example.\n\"v=spf1 -all\" \"say \\\"hi\\\"\\001\""
         );
-        assert_eq!(format_short(&Message::new(1, MessageType::Response, hickory_proto::op::OpCode::Query)), "");
+        assert_eq!(
+            format_short(&Message::new(
+                1,
+                MessageType::Response,
+                hickory_proto::op::OpCode::Query
+            )),
+            ""
+        );
     }
 }

@@ -39,9 +39,21 @@ impl GeoMap {
                 .continent
                 .as_ref()
                 .map(|c| c.to_ascii_uppercase())
-                .or_else(|| country.as_deref().and_then(continent_of).map(str::to_string));
+                .or_else(|| {
+                    country
+                        .as_deref()
+                        .and_then(continent_of)
+                        .map(str::to_string)
+                });
             let subdivision = g.subdivision.as_ref().map(|s| s.to_ascii_uppercase());
-            entries.push((net.trunc(), Location { continent, country, subdivision }));
+            entries.push((
+                net.trunc(),
+                Location {
+                    continent,
+                    country,
+                    subdivision,
+                },
+            ));
         }
         Self { entries }
     }
@@ -49,7 +61,11 @@ impl GeoMap {
     /// The location of `source`, when a block covers it.
     pub(crate) fn locate(&self, source: IpAddr) -> Option<&Location> {
         let source = source.to_canonical();
-        self.entries.iter().filter(|(net, _)| net.contains(&source)).max_by_key(|(net, _)| net.prefix_len()).map(|(_, l)| l)
+        self.entries
+            .iter()
+            .filter(|(net, _)| net.contains(&source))
+            .max_by_key(|(net, _)| net.prefix_len())
+            .map(|(_, l)| l)
     }
 }
 
@@ -66,7 +82,10 @@ const CONTINENTS: &[(&str, &str)] = &[
 /// The continent code of a two-letter country code (Route 53's continents).
 pub(crate) fn continent_of(country: &str) -> Option<&'static str> {
     let cc = country.to_ascii_uppercase();
-    CONTINENTS.iter().find(|(_, list)| list.split(' ').any(|c| c == cc)).map(|(ct, _)| *ct)
+    CONTINENTS
+        .iter()
+        .find(|(_, list)| list.split(' ').any(|c| c == cc))
+        .map(|(ct, _)| *ct)
 }
 
 #[cfg(test)]
@@ -74,12 +93,25 @@ mod tests {
     use super::*;
 
     fn src(cidr: &str, country: Option<&str>, sub: Option<&str>) -> GeoSource {
-        GeoSource { cidr: cidr.into(), continent: None, country: country.map(Into::into), subdivision: sub.map(Into::into) }
+        GeoSource {
+            cidr: cidr.into(),
+            continent: None,
+            country: country.map(Into::into),
+            subdivision: sub.map(Into::into),
+        }
     }
 
     #[test]
     fn continents() {
-        for (c, want) in [("US", Some("NA")), ("de", Some("EU")), ("JP", Some("AS")), ("BR", Some("SA")), ("AU", Some("OC")), ("ZA", Some("AF")), ("ZZ", None)] {
+        for (c, want) in [
+            ("US", Some("NA")),
+            ("de", Some("EU")),
+            ("JP", Some("AS")),
+            ("BR", Some("SA")),
+            ("AU", Some("OC")),
+            ("ZA", Some("AF")),
+            ("ZZ", None),
+        ] {
             assert_eq!(continent_of(c), want, "{c}");
         }
     }
@@ -88,14 +120,29 @@ mod tests {
     fn longest_prefix_wins() {
         let mut problems = Vec::new();
         let map = GeoMap::new(
-            &[src("127.0.0.0/8", Some("US"), None), src("127.0.0.2/32", Some("US"), Some("WA")), src("::1", Some("DE"), None), src("nope", None, None)],
+            &[
+                src("127.0.0.0/8", Some("US"), None),
+                src("127.0.0.2/32", Some("US"), Some("WA")),
+                src("::1", Some("DE"), None),
+                src("nope", None, None),
+            ],
             &mut problems,
         );
         assert_eq!(problems.len(), 1);
-        let at = |ip: &str| map.locate(ip.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))).cloned();
-        let us = Location { continent: Some("NA".into()), country: Some("US".into()), subdivision: None };
+        let at = |ip: &str| {
+            map.locate(ip.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])))
+                .cloned()
+        };
+        let us = Location {
+            continent: Some("NA".into()),
+            country: Some("US".into()),
+            subdivision: None,
+        };
         assert_eq!(at("127.0.0.1"), Some(us.clone()));
-        assert_eq!(at("127.0.0.2").and_then(|l| l.subdivision), Some("WA".into()));
+        assert_eq!(
+            at("127.0.0.2").and_then(|l| l.subdivision),
+            Some("WA".into())
+        );
         assert_eq!(at("::ffff:127.0.0.9"), Some(us));
         assert_eq!(at("::1").and_then(|l| l.continent), Some("EU".into()));
         assert_eq!(at("10.0.0.1"), None);

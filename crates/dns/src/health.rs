@@ -63,7 +63,10 @@ pub(crate) struct State {
 impl Default for State {
     /// A new check starts healthy.
     fn default() -> Self {
-        Self { healthy: true, streak: 0 }
+        Self {
+            healthy: true,
+            streak: 0,
+        }
     }
 }
 
@@ -130,7 +133,11 @@ impl HealthChecks {
                     &[("health_check", &spec.id)],
                 );
                 healthy.set(1);
-                Arc::new(Check { spec: spec.clone(), state: Mutex::new(Tracked::default()), healthy })
+                Arc::new(Check {
+                    spec: spec.clone(),
+                    state: Mutex::new(Tracked::default()),
+                    healthy,
+                })
             })
             .collect();
         let tls = match edgeway_http::tls::insecure_client_config() {
@@ -140,7 +147,14 @@ impl HealthChecks {
                 None
             }
         };
-        Self { inner: Arc::new(Inner { checks, metrics, tls }), alias: None }
+        Self {
+            inner: Arc::new(Inner {
+                checks,
+                metrics,
+                tls,
+            }),
+            alias: None,
+        }
     }
 
     /// Answers `evaluate_target_health` with `f` (without it every alias target is healthy).
@@ -161,7 +175,11 @@ impl HealthChecks {
                     id: s.id.clone(),
                     kind: s.kind.clone(),
                     endpoint: endpoint_label(s),
-                    status: if s.disabled || t.state.healthy { "Healthy" } else { "Unhealthy" },
+                    status: if s.disabled || t.state.healthy {
+                        "Healthy"
+                    } else {
+                        "Unhealthy"
+                    },
                     disabled: s.disabled,
                     inverted: s.invert_healthcheck,
                     last_result: t.last.clone(),
@@ -178,14 +196,22 @@ impl HealthChecks {
     /// The status of the check `id`, if there is one.
     pub fn is_healthy(&self, id: &str) -> Option<bool> {
         let c = self.inner.checks.iter().find(|c| c.spec.id == id)?;
-        Some(c.spec.disabled || c.state.lock().unwrap_or_else(|e| e.into_inner()).state.healthy)
+        Some(
+            c.spec.disabled
+                || c.state
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .state
+                    .healthy,
+        )
     }
 
     /// Runs every enabled check every `request_interval` seconds (the first one at once) until
     /// `shutdown` resolves.
     pub async fn run(&self, shutdown: impl Future<Output = ()> + Send) {
         let tls = self.inner.tls.clone();
-        self.run_with(move |spec| probe(spec, tls.clone()), shutdown).await;
+        self.run_with(move |spec| probe(spec, tls.clone()), shutdown)
+            .await;
     }
 
     /// Runs every enabled check once, now, all at once, and records the results: what one tick of
@@ -212,7 +238,8 @@ impl HealthChecks {
         for c in self.inner.checks.iter().filter(|c| !c.spec.disabled) {
             let (me, c, probe) = (self.clone(), c.clone(), probe.clone());
             loops.spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(c.spec.request_interval.max(1)));
+                let mut tick =
+                    tokio::time::interval(Duration::from_secs(c.spec.request_interval.max(1)));
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
@@ -232,7 +259,10 @@ impl HealthChecks {
         m.counter(
             "edgeway_dns_health_check_results_total",
             "Route 53 health check results, by check and result.",
-            &[("health_check", id), ("result", if result.is_ok() { "success" } else { "failure" })],
+            &[
+                ("health_check", id),
+                ("result", if result.is_ok() { "success" } else { "failure" }),
+            ],
         )
         .inc();
         let mut t = c.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -272,27 +302,49 @@ fn endpoint_label(s: &Route53HealthCheck) -> String {
 }
 
 fn port_of(s: &Route53HealthCheck) -> u16 {
-    s.port.unwrap_or(if s.kind.starts_with("HTTPS") { 443 } else { 80 })
+    s.port
+        .unwrap_or(if s.kind.starts_with("HTTPS") { 443 } else { 80 })
 }
 
 /// One health check against its endpoint: `Ok(what was seen)` or `Err(why it failed)`.
-pub(crate) async fn probe(spec: Route53HealthCheck, tls: Option<Arc<rustls::ClientConfig>>) -> Result<String, String> {
+pub(crate) async fn probe(
+    spec: Route53HealthCheck,
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> Result<String, String> {
     let port = port_of(&spec);
     let kind = spec.kind.to_ascii_uppercase();
-    let connect_timeout = if kind == "TCP" { TCP_CONNECT_TIMEOUT } else { HTTP_CONNECT_TIMEOUT };
+    let connect_timeout = if kind == "TCP" {
+        TCP_CONNECT_TIMEOUT
+    } else {
+        HTTP_CONNECT_TIMEOUT
+    };
     let connect = async {
         let addr = endpoint(&spec, port).await?;
-        TcpStream::connect(addr).await.map_err(|e| format!("connect to {addr}: {e}"))
+        TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect to {addr}: {e}"))
     };
     let stream = tokio::time::timeout(connect_timeout, connect)
         .await
         .map_err(|_| format!("no connection within {} s", connect_timeout.as_secs()))??;
     let _ = stream.set_nodelay(true);
-    let search = spec.search_string.as_deref().filter(|_| kind.ends_with("_STR_MATCH"));
+    let search = spec
+        .search_string
+        .as_deref()
+        .filter(|_| kind.ends_with("_STR_MATCH"));
     let path = spec.resource_path.as_deref().unwrap_or("/");
     let default_port = if kind.starts_with("HTTPS") { 443 } else { 80 };
-    let host = spec.fqdn.as_deref().or(spec.ip_address.as_deref()).unwrap_or("localhost").trim_end_matches('.');
-    let host = if port == default_port { bracket(host) } else { edgeway_config::join_host_port(host, port) };
+    let host = spec
+        .fqdn
+        .as_deref()
+        .or(spec.ip_address.as_deref())
+        .unwrap_or("localhost")
+        .trim_end_matches('.');
+    let host = if port == default_port {
+        bracket(host)
+    } else {
+        edgeway_config::join_host_port(host, port)
+    };
     match kind.as_str() {
         "TCP" => Ok("TCP connection established".into()),
         "HTTP" | "HTTP_STR_MATCH" => {
@@ -307,7 +359,12 @@ pub(crate) async fn probe(spec: Route53HealthCheck, tls: Option<Arc<rustls::Clie
             // The handshake counts against the connect time (Route 53: TCP and TLS within 4 s).
             let stream = tokio::time::timeout(HTTP_CONNECT_TIMEOUT, handshake)
                 .await
-                .map_err(|_| format!("no TLS handshake within {} s", HTTP_CONNECT_TIMEOUT.as_secs()))?
+                .map_err(|_| {
+                    format!(
+                        "no TLS handshake within {} s",
+                        HTTP_CONNECT_TIMEOUT.as_secs()
+                    )
+                })?
                 .map_err(|e| format!("TLS handshake: {e}"))?;
             tokio::time::timeout(HTTP_RESPONSE_TIMEOUT, http_get(stream, &host, path, search))
                 .await
@@ -328,32 +385,53 @@ fn bracket(host: &str) -> String {
 /// The address to check: `ip_address`, else the first address of `fqdn` (system resolver).
 async fn endpoint(spec: &Route53HealthCheck, port: u16) -> Result<SocketAddr, String> {
     if let Some(ip) = &spec.ip_address {
-        let ip: IpAddr = ip.parse().map_err(|_| format!("{ip:?} is not an IP address"))?;
+        let ip: IpAddr = ip
+            .parse()
+            .map_err(|_| format!("{ip:?} is not an IP address"))?;
         return Ok(SocketAddr::new(ip, port));
     }
-    let fqdn = spec.fqdn.as_deref().ok_or("no ip_address or fqdn")?.trim_end_matches('.');
-    let mut addrs = tokio::net::lookup_host((fqdn, port)).await.map_err(|e| format!("resolve {fqdn}: {e}"))?;
+    let fqdn = spec
+        .fqdn
+        .as_deref()
+        .ok_or("no ip_address or fqdn")?
+        .trim_end_matches('.');
+    let mut addrs = tokio::net::lookup_host((fqdn, port))
+        .await
+        .map_err(|e| format!("resolve {fqdn}: {e}"))?;
     addrs.next().ok_or_else(|| format!("{fqdn} has no address"))
 }
 
 /// SNI: the fqdn when there is one; none for an IP address.
 fn tls_name(spec: &Route53HealthCheck) -> Result<rustls::pki_types::ServerName<'static>, String> {
     if let Some(f) = &spec.fqdn {
-        if let Ok(n) = rustls::pki_types::ServerName::try_from(f.trim_end_matches('.').to_string()) {
+        if let Ok(n) = rustls::pki_types::ServerName::try_from(f.trim_end_matches('.').to_string())
+        {
             return Ok(n);
         }
     }
-    let ip: IpAddr = spec.ip_address.as_deref().unwrap_or("").parse().map_err(|_| "no address for TLS".to_string())?;
+    let ip: IpAddr = spec
+        .ip_address
+        .as_deref()
+        .unwrap_or("")
+        .parse()
+        .map_err(|_| "no address for TLS".to_string())?;
     Ok(rustls::pki_types::ServerName::IpAddress(ip.into()))
 }
 
 /// Sends `GET path` and reads the answer: a 2xx or 3xx status, and with `search` the string in
 /// the first 5,120 bytes of the body.
-async fn http_get<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, host: &str, path: &str, search: Option<&str>) -> Result<String, String> {
+async fn http_get<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: S,
+    host: &str,
+    path: &str,
+    search: Option<&str>,
+) -> Result<String, String> {
     let req = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: Amazon-Route53-Health-Check-Service (ref edgeway)\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     );
-    s.write_all(req.as_bytes()).await.map_err(|e| format!("send: {e}"))?;
+    s.write_all(req.as_bytes())
+        .await
+        .map_err(|e| format!("send: {e}"))?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -362,7 +440,8 @@ async fn http_get<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, host: &str, path:
         }
         let n = s.read(&mut chunk).await.map_err(|e| format!("read: {e}"))?;
         if n == 0 {
-            return judge(&buf, search, true).unwrap_or_else(|| Err("connection closed before a response".into()));
+            return judge(&buf, search, true)
+                .unwrap_or_else(|| Err("connection closed before a response".into()));
         }
         buf.extend_from_slice(&chunk[..n]);
     }
@@ -376,14 +455,25 @@ pub(crate) fn judge(buf: &[u8], search: Option<&str>, eof: bool) -> Option<Resul
     let head = String::from_utf8_lossy(&buf[..end]);
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or("");
-    let code: u16 = match status_line.split_whitespace().nth(1).and_then(|c| c.parse().ok()) {
+    let code: u16 = match status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+    {
         Some(c) if status_line.starts_with("HTTP/") => c,
-        _ => return Some(Err(format!("not an HTTP response: {:?}", status_line.chars().take(40).collect::<String>()))),
+        _ => {
+            return Some(Err(format!(
+                "not an HTTP response: {:?}",
+                status_line.chars().take(40).collect::<String>()
+            )))
+        }
     };
     if !(200..400).contains(&code) {
         return Some(Err(format!("HTTP {code}")));
     }
-    let Some(needle) = search else { return Some(Ok(format!("HTTP {code}"))) };
+    let Some(needle) = search else {
+        return Some(Ok(format!("HTTP {code}")));
+    };
     let mut chunked = false;
     let mut length: Option<usize> = None;
     for l in lines {
@@ -409,7 +499,9 @@ pub(crate) fn judge(buf: &[u8], search: Option<&str>, eof: bool) -> Option<Resul
     if !needle.is_empty() && prefix.windows(needle.len()).any(|w| w == needle.as_bytes()) {
         Some(Ok(format!("HTTP {code}, search string found")))
     } else {
-        Some(Err(format!("HTTP {code}, search string not in the first {SEARCH_BYTES} bytes of the body")))
+        Some(Err(format!(
+            "HTTP {code}, search string not in the first {SEARCH_BYTES} bytes of the body"
+        )))
     }
 }
 
@@ -417,9 +509,12 @@ pub(crate) fn judge(buf: &[u8], search: Option<&str>, eof: bool) -> Option<Resul
 fn dechunk(mut raw: &[u8]) -> (Vec<u8>, bool) {
     let mut out = Vec::new();
     loop {
-        let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") else { return (out, false) };
+        let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") else {
+            return (out, false);
+        };
         let size_text = String::from_utf8_lossy(&raw[..eol]);
-        let Ok(size) = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16) else {
+        let Ok(size) = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+        else {
             return (out, true);
         };
         if size == 0 {

@@ -24,12 +24,12 @@ mod wire;
 mod zone;
 
 pub use authority::{AliasAddresses, Answer, AnsweredSet, Authority};
-pub use health::{AliasHealth, CheckStatus, HealthChecks};
-pub use routing::{alias_key, AllHealthy, FixedHealth, Health};
 pub use client::query;
 pub use error::DnsError;
 pub use format::format_short;
+pub use health::{AliasHealth, CheckStatus, HealthChecks};
 pub use resolver::Resolver;
+pub use routing::{alias_key, AllHealthy, FixedHealth, Health};
 pub use wire::server::{serve, serve_with, ServeOptions};
 
 /// Re-exported so that callers name the same `Message` and `RecordType` types as this crate.

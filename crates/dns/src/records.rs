@@ -3,7 +3,7 @@
 use crate::authority::AliasAddresses;
 use crate::zone::key_of;
 use edgeway_config::Record as ConfigRecord;
-use hickory_proto::rr::rdata::{CNAME, MX, NS, PTR, SOA, SRV, TXT, A, AAAA};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use std::net::IpAddr;
 
@@ -36,9 +36,15 @@ pub(crate) fn fqdn(name: &str) -> Result<Name, String> {
 }
 
 /// The wire records of one config record set at `owner`, with its record type.
-pub(crate) fn build(rec: &ConfigRecord, owner: &Name, aliases: &dyn AliasAddresses) -> Result<(RecordType, Vec<Record>), String> {
+pub(crate) fn build(
+    rec: &ConfigRecord,
+    owner: &Name,
+    aliases: &dyn AliasAddresses,
+) -> Result<(RecordType, Vec<Record>), String> {
     let kind = rec.kind.trim().to_ascii_uppercase();
-    let rtype: RecordType = kind.parse().map_err(|_| format!("unknown record type {:?}", rec.kind))?;
+    let rtype: RecordType = kind
+        .parse()
+        .map_err(|_| format!("unknown record type {:?}", rec.kind))?;
     if let Some(alias) = &rec.alias {
         let want_v4 = match rtype {
             RecordType::A => true,
@@ -74,9 +80,19 @@ pub(crate) fn rdata(rtype: RecordType, value: &str) -> Result<RData, String> {
     let v = value.trim();
     let fields: Vec<&str> = v.split_whitespace().collect();
     let num = |i: usize| -> Result<u32, String> {
-        fields.get(i).ok_or_else(|| format!("missing field {}", i + 1))?.parse::<u32>().map_err(|e| e.to_string())
+        fields
+            .get(i)
+            .ok_or_else(|| format!("missing field {}", i + 1))?
+            .parse::<u32>()
+            .map_err(|e| e.to_string())
     };
-    let name = |i: usize| -> Result<Name, String> { fqdn(fields.get(i).ok_or_else(|| format!("missing field {}", i + 1))?) };
+    let name = |i: usize| -> Result<Name, String> {
+        fqdn(
+            fields
+                .get(i)
+                .ok_or_else(|| format!("missing field {}", i + 1))?,
+        )
+    };
     Ok(match rtype {
         RecordType::A => RData::A(A(v.parse().map_err(|e| format!("{e}"))?)),
         RecordType::AAAA => RData::AAAA(AAAA(v.parse().map_err(|e| format!("{e}"))?)),
@@ -84,7 +100,12 @@ pub(crate) fn rdata(rtype: RecordType, value: &str) -> Result<RData, String> {
         RecordType::NS => RData::NS(NS(name(0)?)),
         RecordType::PTR => RData::PTR(PTR(name(0)?)),
         RecordType::MX => RData::MX(MX::new(u16_of(num(0)?)?, name(1)?)),
-        RecordType::SRV => RData::SRV(SRV::new(u16_of(num(0)?)?, u16_of(num(1)?)?, u16_of(num(2)?)?, name(3)?)),
+        RecordType::SRV => RData::SRV(SRV::new(
+            u16_of(num(0)?)?,
+            u16_of(num(1)?)?,
+            u16_of(num(2)?)?,
+            name(3)?,
+        )),
         RecordType::SOA => RData::SOA(SOA::new(
             name(0)?,
             name(1)?,
@@ -182,14 +203,30 @@ mod tests {
         let ok = [
             (RecordType::A, "192.0.2.1", "192.0.2.1"),
             (RecordType::AAAA, "2001:db8::1", "2001:db8::1"),
-            (RecordType::CNAME, "target.example.net", "target.example.net."),
+            (
+                RecordType::CNAME,
+                "target.example.net",
+                "target.example.net.",
+            ),
             (RecordType::MX, "10 mail.example.", "10 mail.example."),
             (RecordType::NS, "ns1.example.org.", "ns1.example.org."),
-            (RecordType::SRV, "1 2 443 svc.example.", "1 2 443 svc.example."),
-            (RecordType::SOA, "ns. host. 5 1 2 3 4", "ns. host. 5 1 2 3 4"),
+            (
+                RecordType::SRV,
+                "1 2 443 svc.example.",
+                "1 2 443 svc.example.",
+            ),
+            (
+                RecordType::SOA,
+                "ns. host. 5 1 2 3 4",
+                "ns. host. 5 1 2 3 4",
+            ),
         ];
         for (t, v, want) in ok {
-            assert_eq!(rdata(t, v).map(|d| d.to_string()), Ok(want.to_string()), "{t} {v}");
+            assert_eq!(
+                rdata(t, v).map(|d| d.to_string()),
+                Ok(want.to_string()),
+                "{t} {v}"
+            );
         }
         for (t, v) in [
             (RecordType::A, "2001:db8::1"),
@@ -204,12 +241,24 @@ mod tests {
 
     #[test]
     fn txt_forms() {
-        assert_eq!(txt_strings("v=spf1 -all"), Ok(vec![b"v=spf1 -all".to_vec()]));
-        assert_eq!(txt_strings("\"a b\" \"c\\\"d\""), Ok(vec![b"a b".to_vec(), b"c\"d".to_vec()]));
-        assert_eq!(txt_strings("ab\"\"cd"), Ok(vec![b"ab".to_vec(), b"cd".to_vec()]));
+        assert_eq!(
+            txt_strings("v=spf1 -all"),
+            Ok(vec![b"v=spf1 -all".to_vec()])
+        );
+        assert_eq!(
+            txt_strings("\"a b\" \"c\\\"d\""),
+            Ok(vec![b"a b".to_vec(), b"c\"d".to_vec()])
+        );
+        assert_eq!(
+            txt_strings("ab\"\"cd"),
+            Ok(vec![b"ab".to_vec(), b"cd".to_vec()])
+        );
         let long = "x".repeat(300);
         let parts = txt_strings(&long).unwrap_or_default();
-        assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), vec![255, 45]);
+        assert_eq!(
+            parts.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![255, 45]
+        );
         assert!(txt_strings("\"open\\\"").is_err());
     }
 }

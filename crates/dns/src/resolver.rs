@@ -46,7 +46,13 @@ impl Resolver {
     /// A resolver asking `nameservers` in order (the next one when one times out, fails or
     /// refuses). An empty list means the system resolver.
     pub fn new(nameservers: Vec<SocketAddr>) -> Self {
-        Self { inner: Arc::new(Inner { nameservers, timeout: DEFAULT_TIMEOUT, cache: Mutex::default() }) }
+        Self {
+            inner: Arc::new(Inner {
+                nameservers,
+                timeout: DEFAULT_TIMEOUT,
+                cache: Mutex::default(),
+            }),
+        }
     }
 
     /// A resolver using the system's (`getaddrinfo`, through `tokio::net::lookup_host`).
@@ -57,7 +63,11 @@ impl Resolver {
     /// The same name servers with another per-question timeout (default 2 s); a fresh cache.
     pub fn with_timeout(self, timeout: Duration) -> Self {
         Self {
-            inner: Arc::new(Inner { nameservers: self.inner.nameservers.clone(), timeout, cache: Mutex::default() }),
+            inner: Arc::new(Inner {
+                nameservers: self.inner.nameservers.clone(),
+                timeout,
+                cache: Mutex::default(),
+            }),
         }
     }
 
@@ -92,7 +102,10 @@ impl Resolver {
 
     fn cached(&self, key: &str) -> Option<Vec<IpAddr>> {
         let cache = self.inner.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.get(key).filter(|e| e.expires > Instant::now()).map(|e| e.addrs.clone())
+        cache
+            .get(key)
+            .filter(|e| e.expires > Instant::now())
+            .map(|e| e.addrs.clone())
     }
 
     fn store(&self, key: String, addrs: &[IpAddr], ttl: u32) {
@@ -108,7 +121,13 @@ impl Resolver {
                 cache.clear();
             }
         }
-        cache.insert(key, Entry { addrs: addrs.to_vec(), expires: now + Duration::from_secs(u64::from(ttl)) });
+        cache.insert(
+            key,
+            Entry {
+                addrs: addrs.to_vec(),
+                expires: now + Duration::from_secs(u64::from(ttl)),
+            },
+        );
     }
 
     async fn system_lookup(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
@@ -229,7 +248,12 @@ impl Chase {
                 addrs.push(ip);
             }
         }
-        Chase { addrs, end, ttl, looped }
+        Chase {
+            addrs,
+            end,
+            ttl,
+            looped,
+        }
     }
 }
 
@@ -261,16 +285,35 @@ mod tests {
     #[test]
     fn chases_cnames_in_the_answer() {
         let m = msg(vec![
-            Record::from_rdata(n("WWW.example.com."), 300, RData::CNAME(CNAME(n("example.com.")))),
+            Record::from_rdata(
+                n("WWW.example.com."),
+                300,
+                RData::CNAME(CNAME(n("example.com."))),
+            ),
             Record::from_rdata(n("example.com."), 30, RData::A(A::new(127, 0, 0, 1))),
             Record::from_rdata(n("other.com."), 30, RData::A(A::new(127, 0, 0, 9))),
         ]);
         let c = Chase::of(&m, "www.example.com", RecordType::A);
-        assert_eq!(c, Chase { addrs: vec![IpAddr::from([127, 0, 0, 1])], end: "example.com".into(), ttl: 30, looped: false });
+        assert_eq!(
+            c,
+            Chase {
+                addrs: vec![IpAddr::from([127, 0, 0, 1])],
+                end: "example.com".into(),
+                ttl: 30,
+                looped: false
+            }
+        );
         // A CNAME out of the answer: the end is where to ask next.
-        let m = msg(vec![Record::from_rdata(n("a.example.com."), 300, RData::CNAME(CNAME(n("b.example.net."))))]);
+        let m = msg(vec![Record::from_rdata(
+            n("a.example.com."),
+            300,
+            RData::CNAME(CNAME(n("b.example.net."))),
+        )]);
         let c = Chase::of(&m, "a.example.com", RecordType::A);
-        assert_eq!((c.addrs.len(), c.end.as_str(), c.looped), (0, "b.example.net", false));
+        assert_eq!(
+            (c.addrs.len(), c.end.as_str(), c.looped),
+            (0, "b.example.net", false)
+        );
         let m = msg(vec![
             Record::from_rdata(n("a."), 300, RData::CNAME(CNAME(n("b.")))),
             Record::from_rdata(n("b."), 300, RData::CNAME(CNAME(n("a.")))),
@@ -281,14 +324,29 @@ mod tests {
     #[tokio::test]
     async fn literals_skip_the_network() {
         let r = Resolver::new(vec![]);
-        assert_eq!(r.lookup_ip("127.0.0.1").await.ok(), Some(vec![IpAddr::from([127, 0, 0, 1])]));
-        assert_eq!(r.lookup_ip("[::1]").await.ok(), Some(vec![IpAddr::from(std::net::Ipv6Addr::LOCALHOST)]));
-        assert!(matches!(r.lookup_ip("").await, Err(DnsError::InvalidName(_))));
+        assert_eq!(
+            r.lookup_ip("127.0.0.1").await.ok(),
+            Some(vec![IpAddr::from([127, 0, 0, 1])])
+        );
+        assert_eq!(
+            r.lookup_ip("[::1]").await.ok(),
+            Some(vec![IpAddr::from(std::net::Ipv6Addr::LOCALHOST)])
+        );
+        assert!(matches!(
+            r.lookup_ip("").await,
+            Err(DnsError::InvalidName(_))
+        ));
     }
 
     #[tokio::test]
     async fn system_resolver_finds_localhost() {
-        let addrs = Resolver::system().lookup_ip("localhost").await.unwrap_or_default();
-        assert!(addrs.iter().all(IpAddr::is_loopback) && !addrs.is_empty(), "{addrs:?}");
+        let addrs = Resolver::system()
+            .lookup_ip("localhost")
+            .await
+            .unwrap_or_default();
+        assert!(
+            addrs.iter().all(IpAddr::is_loopback) && !addrs.is_empty(),
+            "{addrs:?}"
+        );
     }
 }

@@ -46,7 +46,10 @@ impl Health for FixedHealth {
         !self.unhealthy_checks.iter().any(|c| c == id)
     }
     fn alias_healthy(&self, alias: &Alias) -> bool {
-        !self.unhealthy_aliases.iter().any(|a| Some(a.as_str()) == alias_key(alias).as_deref())
+        !self
+            .unhealthy_aliases
+            .iter()
+            .any(|a| Some(a.as_str()) == alias_key(alias).as_deref())
     }
 }
 
@@ -79,7 +82,9 @@ impl Policy {
             return match f.kind.to_ascii_uppercase().as_str() {
                 "PRIMARY" => Ok(Some(Policy::Failover { primary: true })),
                 "SECONDARY" => Ok(Some(Policy::Failover { primary: false })),
-                other => Err(format!("failover type {other:?} is not PRIMARY or SECONDARY")),
+                other => Err(format!(
+                    "failover type {other:?} is not PRIMARY or SECONDARY"
+                )),
             };
         }
         if let Some(l) = &rec.latency_routing_policy {
@@ -143,8 +148,18 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub(crate) fn new(health: &'a dyn Health, region: &'a str, location: Option<&'a Location>, seed: u64) -> Self {
-        Self { health, region, location, rng: Cell::new(seed) }
+    pub(crate) fn new(
+        health: &'a dyn Health,
+        region: &'a str,
+        location: Option<&'a Location>,
+        seed: u64,
+    ) -> Self {
+        Self {
+            health,
+            region,
+            location,
+            rng: Cell::new(seed),
+        }
     }
 
     /// splitmix64: small, fast, and good enough to spread answers.
@@ -163,16 +178,25 @@ impl<'a> Ctx<'a> {
     }
 
     fn healthy(&self, m: &Member) -> bool {
-        m.health_check.as_deref().is_none_or(|id| self.health.check_healthy(id))
-            && m.evaluate.as_ref().is_none_or(|a| self.health.alias_healthy(a))
+        m.health_check
+            .as_deref()
+            .is_none_or(|id| self.health.check_healthy(id))
+            && m.evaluate
+                .as_ref()
+                .is_none_or(|a| self.health.alias_healthy(a))
     }
 }
 
 /// The members of a group that answer, in answer order. Members whose policy differs from the
 /// first member's are ignored (validation rejects such groups).
 pub(crate) fn select<'m>(members: &'m [Member], ctx: &Ctx<'_>) -> Vec<&'m Member> {
-    let Some(first) = members.first() else { return Vec::new() };
-    let group: Vec<&Member> = members.iter().filter(|m| m.policy.kind() == first.policy.kind()).collect();
+    let Some(first) = members.first() else {
+        return Vec::new();
+    };
+    let group: Vec<&Member> = members
+        .iter()
+        .filter(|m| m.policy.kind() == first.policy.kind())
+        .collect();
     let mut healthy: Vec<bool> = group.iter().map(|m| ctx.healthy(m)).collect();
     // When no record of the group is healthy, Route 53 treats them all as healthy.
     if !healthy.contains(&true) {
@@ -182,7 +206,12 @@ pub(crate) fn select<'m>(members: &'m [Member], ctx: &Ctx<'_>) -> Vec<&'m Member
     match &first.policy {
         Policy::Weighted(_) => weighted(&group, &healthy, ctx).into_iter().collect(),
         Policy::Failover { .. } => {
-            let find = |primary: bool| group.iter().enumerate().find(|(_, m)| m.policy == Policy::Failover { primary });
+            let find = |primary: bool| {
+                group
+                    .iter()
+                    .enumerate()
+                    .find(|(_, m)| m.policy == Policy::Failover { primary })
+            };
             match (find(true), find(false)) {
                 (Some((i, p)), _) if ok(i) => vec![*p],
                 (_, Some((i, s))) if ok(i) => vec![*s],
@@ -194,15 +223,34 @@ pub(crate) fn select<'m>(members: &'m [Member], ctx: &Ctx<'_>) -> Vec<&'m Member
         Policy::Latency(_) => {
             // The local region first, then the others in config order.
             let mut order: Vec<usize> = (0..group.len()).collect();
-            order.sort_by_key(|&i| !matches!(&group[i].policy, Policy::Latency(r) if r == ctx.region));
-            order.iter().find(|&&i| ok(i)).or(order.first()).map(|&i| group[i]).into_iter().collect()
+            order.sort_by_key(
+                |&i| !matches!(&group[i].policy, Policy::Latency(r) if r == ctx.region),
+            );
+            order
+                .iter()
+                .find(|&&i| ok(i))
+                .or(order.first())
+                .map(|&i| group[i])
+                .into_iter()
+                .collect()
         }
         Policy::Geo(_) => {
             let candidates = geo_candidates(&group, ctx.location);
-            candidates.iter().find(|&&i| ok(i)).or(candidates.first()).map(|&i| group[i]).into_iter().collect()
+            candidates
+                .iter()
+                .find(|&&i| ok(i))
+                .or(candidates.first())
+                .map(|&i| group[i])
+                .into_iter()
+                .collect()
         }
         Policy::Multivalue => {
-            let mut pool: Vec<&Member> = group.iter().enumerate().filter(|(i, _)| ok(*i)).map(|(_, m)| *m).collect();
+            let mut pool: Vec<&Member> = group
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| ok(*i))
+                .map(|(_, m)| *m)
+                .collect();
             // Fisher-Yates, stopping once the first MULTIVALUE_MAX places are drawn.
             let take = pool.len().min(MULTIVALUE_MAX);
             for i in 0..take {
@@ -222,7 +270,12 @@ fn weighted<'m>(group: &[&'m Member], healthy: &[bool], ctx: &Ctx<'_>) -> Option
         Policy::Weighted(w) => u64::from(w),
         _ => 0,
     };
-    let live: Vec<&Member> = group.iter().zip(healthy).filter(|(_, h)| **h).map(|(m, _)| *m).collect();
+    let live: Vec<&Member> = group
+        .iter()
+        .zip(healthy)
+        .filter(|(_, h)| **h)
+        .map(|(m, _)| *m)
+        .collect();
     let total: u64 = live.iter().map(|m| weight(m)).sum();
     if total == 0 {
         return live.get(ctx.below(live.len() as u64) as usize).copied();
@@ -241,7 +294,11 @@ fn weighted<'m>(group: &[&'m Member], healthy: &[bool], ctx: &Ctx<'_>) -> Option
 /// Indexes of the geolocation members that cover `loc`, most specific first: subdivision,
 /// country, continent, then the default record.
 fn geo_candidates(group: &[&Member], loc: Option<&Location>) -> Vec<usize> {
-    let find = |want: &GeoKey| group.iter().position(|m| m.policy == Policy::Geo(want.clone()));
+    let find = |want: &GeoKey| {
+        group
+            .iter()
+            .position(|m| m.policy == Policy::Geo(want.clone()))
+    };
     let mut keys = Vec::new();
     if let Some(loc) = loc {
         if let (Some(c), Some(s)) = (&loc.country, &loc.subdivision) {

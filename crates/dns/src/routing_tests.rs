@@ -5,8 +5,8 @@ use super::*;
 use crate::authority::tests::request;
 use crate::routing::FixedHealth;
 use edgeway_config::{
-    Config, Dns, FailoverRoutingPolicy, GeoSource, GeolocationRoutingPolicy, LatencyRoutingPolicy, Record as ConfigRecord,
-    WeightedRoutingPolicy, Zone,
+    Config, Dns, FailoverRoutingPolicy, GeoSource, GeolocationRoutingPolicy, LatencyRoutingPolicy,
+    Record as ConfigRecord, WeightedRoutingPolicy, Zone,
 };
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
@@ -26,24 +26,55 @@ fn routed(name: &str, id: &str, value: &str, hc: Option<&str>) -> ConfigRecord {
 }
 
 fn weighted(name: &str, id: &str, value: &str, weight: u32, hc: Option<&str>) -> ConfigRecord {
-    ConfigRecord { weighted_routing_policy: Some(WeightedRoutingPolicy { weight }), ..routed(name, id, value, hc) }
+    ConfigRecord {
+        weighted_routing_policy: Some(WeightedRoutingPolicy { weight }),
+        ..routed(name, id, value, hc)
+    }
 }
 
 fn failover(name: &str, kind: &str, value: &str, hc: Option<&str>) -> ConfigRecord {
-    ConfigRecord { failover_routing_policy: Some(FailoverRoutingPolicy { kind: kind.into() }), ..routed(name, kind, value, hc) }
+    ConfigRecord {
+        failover_routing_policy: Some(FailoverRoutingPolicy { kind: kind.into() }),
+        ..routed(name, kind, value, hc)
+    }
 }
 
 fn latency(region: &str, value: &str, hc: Option<&str>) -> ConfigRecord {
-    ConfigRecord { latency_routing_policy: Some(LatencyRoutingPolicy { region: region.into() }), ..routed("l", region, value, hc) }
+    ConfigRecord {
+        latency_routing_policy: Some(LatencyRoutingPolicy {
+            region: region.into(),
+        }),
+        ..routed("l", region, value, hc)
+    }
 }
 
-fn geo(name: &str, id: &str, continent: Option<&str>, country: Option<&str>, sub: Option<&str>, value: &str, hc: Option<&str>) -> ConfigRecord {
-    let g = GeolocationRoutingPolicy { continent: continent.map(Into::into), country: country.map(Into::into), subdivision: sub.map(Into::into) };
-    ConfigRecord { geolocation_routing_policy: Some(g), ..routed(name, id, value, hc) }
+fn geo(
+    name: &str,
+    id: &str,
+    continent: Option<&str>,
+    country: Option<&str>,
+    sub: Option<&str>,
+    value: &str,
+    hc: Option<&str>,
+) -> ConfigRecord {
+    let g = GeolocationRoutingPolicy {
+        continent: continent.map(Into::into),
+        country: country.map(Into::into),
+        subdivision: sub.map(Into::into),
+    };
+    ConfigRecord {
+        geolocation_routing_policy: Some(g),
+        ..routed(name, id, value, hc)
+    }
 }
 
 fn source(cidr: &str, country: &str, sub: Option<&str>) -> GeoSource {
-    GeoSource { cidr: cidr.into(), continent: None, country: Some(country.into()), subdivision: sub.map(Into::into) }
+    GeoSource {
+        cidr: cidr.into(),
+        continent: None,
+        country: Some(country.into()),
+        subdivision: sub.map(Into::into),
+    }
 }
 
 fn config() -> Config {
@@ -54,7 +85,11 @@ fn config() -> Config {
         failover("f", "PRIMARY", "192.0.2.10", Some("p")),
         failover("f", "SECONDARY", "192.0.2.11", Some("s")),
         ConfigRecord {
-            alias: Some(Alias { load_balancer: Some("web".into()), evaluate_target_health: true, ..Alias::default() }),
+            alias: Some(Alias {
+                load_balancer: Some("web".into()),
+                evaluate_target_health: true,
+                ..Alias::default()
+            }),
             records: Vec::new(),
             ..failover("fa", "PRIMARY", "", None)
         },
@@ -63,18 +98,47 @@ fn config() -> Config {
         latency("us-east-1", "192.0.2.20", Some("use1")),
         latency("eu-west-1", "192.0.2.21", Some("euw1")),
         latency("ap-south-1", "192.0.2.22", None),
-        geo("g", "default", None, Some("*"), None, "192.0.2.30", Some("dflt")),
+        geo(
+            "g",
+            "default",
+            None,
+            Some("*"),
+            None,
+            "192.0.2.30",
+            Some("dflt"),
+        ),
         geo("g", "us", None, Some("US"), None, "192.0.2.31", Some("us")),
         geo("g", "eu", Some("EU"), None, None, "192.0.2.32", None),
-        geo("g", "wa", None, Some("US"), Some("WA"), "192.0.2.33", Some("wa")),
+        geo(
+            "g",
+            "wa",
+            None,
+            Some("US"),
+            Some("WA"),
+            "192.0.2.33",
+            Some("wa"),
+        ),
         geo("g2", "us-only", None, Some("US"), None, "192.0.2.34", None),
-        ConfigRecord { kind: "CNAME".into(), weighted_routing_policy: Some(WeightedRoutingPolicy { weight: 1 }), ..routed("wc", "to-f", "f.example.com", None) },
-        ConfigRecord { kind: "CNAME".into(), weighted_routing_policy: Some(WeightedRoutingPolicy { weight: 0 }), ..routed("wc", "to-g", "g.example.com", None) },
+        ConfigRecord {
+            kind: "CNAME".into(),
+            weighted_routing_policy: Some(WeightedRoutingPolicy { weight: 1 }),
+            ..routed("wc", "to-f", "f.example.com", None)
+        },
+        ConfigRecord {
+            kind: "CNAME".into(),
+            weighted_routing_policy: Some(WeightedRoutingPolicy { weight: 0 }),
+            ..routed("wc", "to-g", "g.example.com", None)
+        },
     ];
     for i in 0..10 {
         records.push(ConfigRecord {
             multivalue_answer_routing_policy: true,
-            ..routed("m", &format!("m{i}"), &format!("192.0.2.{}", 40 + i), Some(&format!("m{i}")))
+            ..routed(
+                "m",
+                &format!("m{i}"),
+                &format!("192.0.2.{}", 40 + i),
+                Some(&format!("m{i}")),
+            )
         });
     }
     for r in &mut records {
@@ -91,14 +155,20 @@ fn config() -> Config {
                 source("127.0.0.4/32", "JP", None),
             ],
         }),
-        zones: vec![Zone { name: "example.com".into(), records }],
+        zones: vec![Zone {
+            name: "example.com".into(),
+            records,
+        }],
         ..Config::default()
     }
 }
 
 fn authority(unhealthy: &[&str], region: Option<&str>) -> Authority {
     let mut targets: HashMap<String, Vec<IpAddr>> = HashMap::new();
-    targets.insert("load_balancer/web".into(), vec![IpAddr::from([127, 0, 0, 9])]);
+    targets.insert(
+        "load_balancer/web".into(),
+        vec![IpAddr::from([127, 0, 0, 9])],
+    );
     let (aliases, checks): (Vec<&str>, Vec<&str>) = unhealthy.iter().partition(|u| u.contains('/'));
     let health = FixedHealth {
         unhealthy_checks: checks.iter().map(|s| s.to_string()).collect(),
@@ -114,8 +184,15 @@ fn authority(unhealthy: &[&str], region: Option<&str>) -> Authority {
 /// The A values answered for `name`, sorted.
 fn values(auth: &Authority, name: &str, source: Option<&str>, seed: u64) -> Vec<String> {
     let src = source.and_then(|s| s.parse().ok());
-    let m = auth.answer_for(&request(name, RecordType::A), src, seed).message;
-    let mut v: Vec<String> = m.answers.iter().filter(|r| r.record_type() == RecordType::A).map(|r| r.data.to_string()).collect();
+    let m = auth
+        .answer_for(&request(name, RecordType::A), src, seed)
+        .message;
+    let mut v: Vec<String> = m
+        .answers
+        .iter()
+        .filter(|r| r.record_type() == RecordType::A)
+        .map(|r| r.data.to_string())
+        .collect();
     v.sort();
     v
 }
@@ -158,15 +235,24 @@ fn weighted_table() {
     // Shares: 1/4 and 3/4.
     let got = spread(&authority(&[], None), "w.example.com", 4000);
     let one = got.get("192.0.2.1").copied().unwrap_or(0);
-    assert!((850..=1150).contains(&one), "weight 1 of 4 answered {one} of 4000");
+    assert!(
+        (850..=1150).contains(&one),
+        "weight 1 of 4 answered {one} of 4000"
+    );
 }
 
 #[test]
 fn same_seed_same_answer() {
     let auth = authority(&[], None);
     for seed in [0, 1, 42, u64::MAX] {
-        assert_eq!(values(&auth, "w.example.com", None, seed), values(&auth, "w.example.com", None, seed));
-        assert_eq!(values(&auth, "m.example.com", None, seed), values(&auth, "m.example.com", None, seed));
+        assert_eq!(
+            values(&auth, "w.example.com", None, seed),
+            values(&auth, "w.example.com", None, seed)
+        );
+        assert_eq!(
+            values(&auth, "m.example.com", None, seed),
+            values(&auth, "m.example.com", None, seed)
+        );
     }
 }
 
@@ -185,8 +271,17 @@ fn failover_table() {
         ("solo", &["p"], "192.0.2.13"),
     ];
     for (name, unhealthy, want) in cases {
-        let got = values(&authority(unhealthy, None), &format!("{name}.example.com"), None, 7);
-        assert_eq!(got, vec![want.to_string()], "{name} unhealthy {unhealthy:?}");
+        let got = values(
+            &authority(unhealthy, None),
+            &format!("{name}.example.com"),
+            None,
+            7,
+        );
+        assert_eq!(
+            got,
+            vec![want.to_string()],
+            "{name} unhealthy {unhealthy:?}"
+        );
     }
 }
 
@@ -206,7 +301,11 @@ fn latency_table() {
     ];
     for (region, unhealthy, want) in cases {
         let got = values(&authority(unhealthy, *region), "l.example.com", None, 3);
-        assert_eq!(got, vec![want.to_string()], "region {region:?} unhealthy {unhealthy:?}");
+        assert_eq!(
+            got,
+            vec![want.to_string()],
+            "region {region:?} unhealthy {unhealthy:?}"
+        );
     }
 }
 
@@ -236,9 +335,19 @@ fn geolocation_table() {
         let auth = authority(unhealthy, None);
         let got = values(&auth, &format!("{name}.example.com"), *src, 1).join(",");
         assert_eq!(got, *want, "{name} from {src:?} unhealthy {unhealthy:?}");
-        let m = auth.answer_for(&request(&format!("{name}.example.com"), RecordType::A), src.and_then(|s| s.parse().ok()), 1).message;
+        let m = auth
+            .answer_for(
+                &request(&format!("{name}.example.com"), RecordType::A),
+                src.and_then(|s| s.parse().ok()),
+                1,
+            )
+            .message;
         assert_eq!(m.response_code, ResponseCode::NoError);
-        assert_eq!(m.authorities.len(), usize::from(want.is_empty()), "SOA only in NODATA");
+        assert_eq!(
+            m.authorities.len(),
+            usize::from(want.is_empty()),
+            "SOA only in NODATA"
+        );
     }
 }
 
@@ -266,10 +375,17 @@ fn multivalue_table() {
             assert_eq!(got.len(), n, "unhealthy {refs:?}");
             let distinct: BTreeSet<&String> = got.iter().collect();
             assert_eq!(distinct.len(), n, "no value twice");
-            assert!(got.iter().all(|v| allowed.contains(v)), "{got:?} not within {allowed:?}");
+            assert!(
+                got.iter().all(|v| allowed.contains(v)),
+                "{got:?} not within {allowed:?}"
+            );
             seen.extend(got);
         }
-        assert_eq!(seen.len(), allowed.len(), "every allowed value shows up at random");
+        assert_eq!(
+            seen.len(),
+            allowed.len(),
+            "every allowed value shows up at random"
+        );
     }
 }
 
@@ -277,10 +393,22 @@ fn multivalue_table() {
 fn weighted_cname_is_chosen_then_followed() {
     let auth = authority(&["p"], None);
     for seed in 0..50 {
-        let m = auth.answer_for(&request("wc.example.com", RecordType::A), None, seed).message;
-        let got: Vec<String> = m.answers.iter().map(|r| format!("{} {}", r.record_type(), r.data)).collect();
+        let m = auth
+            .answer_for(&request("wc.example.com", RecordType::A), None, seed)
+            .message;
+        let got: Vec<String> = m
+            .answers
+            .iter()
+            .map(|r| format!("{} {}", r.record_type(), r.data))
+            .collect();
         // Weight 0 (to g) never while to-f is healthy; then f's failover answers the secondary.
-        assert_eq!(got, vec!["CNAME f.example.com.".to_string(), "A 192.0.2.11".to_string()]);
+        assert_eq!(
+            got,
+            vec![
+                "CNAME f.example.com.".to_string(),
+                "A 192.0.2.11".to_string()
+            ]
+        );
     }
 }
 
@@ -288,8 +416,17 @@ fn weighted_cname_is_chosen_then_followed() {
 fn answered_record_sets_are_reported() {
     let auth = authority(&["p"], None);
     let a = auth.answer_for(&request("wc.example.com", RecordType::A), None, 0);
-    let got: Vec<(String, String, Option<String>)> =
-        a.record_sets.iter().map(|s| (s.name.clone(), s.rtype.to_string(), s.set_identifier.clone())).collect();
+    let got: Vec<(String, String, Option<String>)> = a
+        .record_sets
+        .iter()
+        .map(|s| {
+            (
+                s.name.clone(),
+                s.rtype.to_string(),
+                s.set_identifier.clone(),
+            )
+        })
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -304,7 +441,9 @@ fn answered_record_sets_are_reported() {
 
 #[test]
 fn any_at_a_routed_name_answers_the_chosen_record_only() {
-    let m = authority(&[], None).answer_for(&request("f.example.com", RecordType::ANY), None, 0).message;
+    let m = authority(&[], None)
+        .answer_for(&request("f.example.com", RecordType::ANY), None, 0)
+        .message;
     let got: Vec<String> = m.answers.iter().map(|r| r.data.to_string()).collect();
     assert_eq!(got, vec!["192.0.2.10"]);
 }
@@ -314,11 +453,19 @@ fn bad_groups_are_reported() {
     let mut cfg = config();
     let z = &mut cfg.zones[0].records;
     // A plain record set next to a routed group of the same name and type.
-    z.push(ConfigRecord { name: "w.example.com".into(), kind: "A".into(), records: vec!["192.0.2.99".into()], ..ConfigRecord::default() });
+    z.push(ConfigRecord {
+        name: "w.example.com".into(),
+        kind: "A".into(),
+        records: vec!["192.0.2.99".into()],
+        ..ConfigRecord::default()
+    });
     // A set_identifier used twice.
     z.push(weighted("w.example.com", "one", "192.0.2.98", 1, None));
     // A routing policy without a set_identifier.
-    z.push(ConfigRecord { set_identifier: None, ..weighted("x.example.com", "", "192.0.2.97", 1, None) });
+    z.push(ConfigRecord {
+        set_identifier: None,
+        ..weighted("x.example.com", "", "192.0.2.97", 1, None)
+    });
     let auth = Authority::for_config(&cfg, &HashMap::<String, Vec<IpAddr>>::new());
     assert_eq!(auth.problems().len(), 3, "{:?}", auth.problems());
     // The group itself still answers.

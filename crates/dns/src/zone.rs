@@ -18,7 +18,9 @@ pub(crate) fn key_of_name(name: &Name) -> String {
 pub(crate) fn is_within(key: &str, zone: &str) -> bool {
     zone.is_empty()
         || key == zone
-        || (key.len() > zone.len() && key.ends_with(zone) && key.as_bytes()[key.len() - zone.len() - 1] == b'.')
+        || (key.len() > zone.len()
+            && key.ends_with(zone)
+            && key.as_bytes()[key.len() - zone.len() - 1] == b'.')
 }
 
 /// The parent of a key (`a.b.c` → `b.c`), or `None` at a single label.
@@ -74,7 +76,10 @@ impl Node {
                     out.records.extend(m.records.iter().cloned());
                     out.sets.push((rtype, Some(m.set_identifier.clone())));
                 }
-                if matches!(members.first().map(|m| &m.policy), Some(routing::Policy::Multivalue)) {
+                if matches!(
+                    members.first().map(|m| &m.policy),
+                    Some(routing::Policy::Multivalue)
+                ) {
                     out.records.truncate(routing::MULTIVALUE_MAX);
                 }
             }
@@ -98,7 +103,9 @@ impl Node {
     pub(crate) fn add(&mut self, rtype: RecordType, records: Vec<Record>) -> Result<(), String> {
         match self.sets.iter_mut().find(|(t, _)| *t == rtype) {
             Some((_, RecordSet::Simple(existing))) => existing.extend(records),
-            Some((_, RecordSet::Routed(_))) => return Err("the name has record sets with a routing policy of this type".into()),
+            Some((_, RecordSet::Routed(_))) => {
+                return Err("the name has record sets with a routing policy of this type".into())
+            }
             None => self.sets.push((rtype, RecordSet::Simple(records))),
         }
         Ok(())
@@ -108,12 +115,22 @@ impl Node {
     pub(crate) fn add_member(&mut self, rtype: RecordType, member: Member) -> Result<(), String> {
         match self.sets.iter_mut().find(|(t, _)| *t == rtype) {
             Some((_, RecordSet::Routed(group))) => {
-                if group.iter().any(|m| m.set_identifier == member.set_identifier) {
-                    return Err(format!("set_identifier {:?} is used twice", member.set_identifier));
+                if group
+                    .iter()
+                    .any(|m| m.set_identifier == member.set_identifier)
+                {
+                    return Err(format!(
+                        "set_identifier {:?} is used twice",
+                        member.set_identifier
+                    ));
                 }
                 group.push(member);
             }
-            Some((_, RecordSet::Simple(_))) => return Err("the name has a record set without a routing policy of this type".into()),
+            Some((_, RecordSet::Simple(_))) => {
+                return Err(
+                    "the name has a record set without a routing policy of this type".into(),
+                )
+            }
             None => self.sets.push((rtype, RecordSet::Routed(vec![member]))),
         }
         Ok(())
@@ -153,7 +170,13 @@ impl ZoneData {
     /// An empty zone with only its apex.
     pub(crate) fn new(key: String, origin: Name) -> Self {
         let mut nodes = HashMap::new();
-        nodes.insert(key.clone(), Node { owner: key.clone(), ..Node::default() });
+        nodes.insert(
+            key.clone(),
+            Node {
+                owner: key.clone(),
+                ..Node::default()
+            },
+        );
         Self { key, origin, nodes }
     }
 
@@ -164,14 +187,25 @@ impl ZoneData {
             if !is_within(p, &self.key) || p == self.key {
                 break;
             }
-            self.nodes.entry(p.to_string()).or_insert_with(|| Node { owner: p.to_string(), ..Node::default() });
+            self.nodes.entry(p.to_string()).or_insert_with(|| Node {
+                owner: p.to_string(),
+                ..Node::default()
+            });
             up = parent(p);
         }
-        self.nodes.entry(owner.to_string()).or_insert_with(|| Node { owner: owner.to_string(), ..Node::default() })
+        self.nodes.entry(owner.to_string()).or_insert_with(|| Node {
+            owner: owner.to_string(),
+            ..Node::default()
+        })
     }
 
     /// Adds plain records at `owner`.
-    pub(crate) fn add(&mut self, owner: &str, rtype: RecordType, records: Vec<Record>) -> Result<(), String> {
+    pub(crate) fn add(
+        &mut self,
+        owner: &str,
+        rtype: RecordType,
+        records: Vec<Record>,
+    ) -> Result<(), String> {
         self.node_mut(owner).add(rtype, records)
     }
 
@@ -225,8 +259,15 @@ impl ZoneData {
 
     /// The A and AAAA records at `key`, for glue.
     pub(crate) fn addresses(&self, key: &str) -> Vec<Record> {
-        let Some(node) = self.nodes.get(key) else { return Vec::new() };
-        [RecordType::A, RecordType::AAAA].iter().filter_map(|t| node.get(*t)).flatten().cloned().collect()
+        let Some(node) = self.nodes.get(key) else {
+            return Vec::new();
+        };
+        [RecordType::A, RecordType::AAAA]
+            .iter()
+            .filter_map(|t| node.get(*t))
+            .flatten()
+            .cloned()
+            .collect()
     }
 }
 

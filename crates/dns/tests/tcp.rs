@@ -21,29 +21,44 @@ async fn several_queries_per_connection() {
     let ra = tcp_recv(&mut tcp).await;
     let rmx = tcp_recv(&mut tcp).await;
     assert_eq!((ra.id, ra.answers.len()), (a.id, 1));
-    assert_eq!((rmx.id, rmx.answers[0].record_type()), (mx.id, RecordType::MX));
+    assert_eq!(
+        (rmx.id, rmx.answers[0].record_type()),
+        (mx.id, RecordType::MX)
+    );
     tcp_send(&mut tcp, &request("nope.example.com.", RecordType::A, None)).await;
-    assert_eq!(tcp_recv(&mut tcp).await.response_code, hickory_proto::op::ResponseCode::NXDomain);
+    assert_eq!(
+        tcp_recv(&mut tcp).await.response_code,
+        hickory_proto::op::ResponseCode::NXDomain
+    );
     s.stop().await;
 }
 
 #[tokio::test]
 async fn idle_connections_are_closed() {
-    let options = ServeOptions { tcp_idle_timeout: Duration::from_millis(100), ..ServeOptions::default() };
+    let options = ServeOptions {
+        tcp_idle_timeout: Duration::from_millis(100),
+        ..ServeOptions::default()
+    };
     let s = start_with(authority(), options).await;
     let mut tcp = TcpStream::connect(s.addr).await.unwrap();
     tcp_send(&mut tcp, &request("example.com.", RecordType::A, None)).await;
     tcp_recv(&mut tcp).await;
     // Then silence: the server closes the connection (EOF), well before this bound.
     let mut buf = [0u8; 1];
-    let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf)).await.unwrap().unwrap_or(0);
+    let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
     assert_eq!(n, 0);
     s.stop().await;
 }
 
 #[tokio::test]
 async fn connection_cap_holds_extra_clients_back() {
-    let options = ServeOptions { max_tcp_connections: 1, ..ServeOptions::default() };
+    let options = ServeOptions {
+        max_tcp_connections: 1,
+        ..ServeOptions::default()
+    };
     let s = start_with(authority(), options).await;
     let mut first = TcpStream::connect(s.addr).await.unwrap();
     tcp_send(&mut first, &request("example.com.", RecordType::A, None)).await;
@@ -52,7 +67,11 @@ async fn connection_cap_holds_extra_clients_back() {
     let mut second = TcpStream::connect(s.addr).await.unwrap();
     tcp_send(&mut second, &request("example.com.", RecordType::A, None)).await;
     let mut byte = [0u8; 1];
-    assert!(tokio::time::timeout(Duration::from_millis(200), second.peek(&mut byte)).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), second.peek(&mut byte))
+            .await
+            .is_err()
+    );
     drop(first);
     let m = tcp_recv(&mut second).await;
     assert_eq!(m.answers.len(), 1);
@@ -68,6 +87,9 @@ async fn shutdown_returns_and_closes_connections() {
     tcp_recv(&mut tcp).await;
     s.stop().await;
     let mut buf = [0u8; 1];
-    let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf)).await.unwrap().unwrap_or(0);
+    let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
     assert_eq!(n, 0, "open connections end with serve");
 }

@@ -44,7 +44,9 @@ pub fn distribution_names(cfg: &Config, d: &Distribution) -> Vec<String> {
 /// Names a load balancer answers to: records that alias to it, localhost, its bind address.
 pub fn load_balancer_names(cfg: &Config, lb: &LoadBalancer) -> Vec<String> {
     let mut names = Vec::new();
-    for r in alias_records(cfg, |a| a.load_balancer.as_deref() == Some(lb.name.as_str())) {
+    for r in alias_records(cfg, |a| {
+        a.load_balancer.as_deref() == Some(lb.name.as_str())
+    }) {
         push(&mut names, &r);
     }
     push(&mut names, "localhost");
@@ -67,7 +69,9 @@ pub fn tls_config(
         resolver.add(&cert_names, key);
     }
     if configured.is_empty() {
-        let key = ca.issue(names).map_err(|e| format!("cannot issue a certificate for {names:?}: {e}"))?;
+        let key = ca
+            .issue(names)
+            .map_err(|e| format!("cannot issue a certificate for {names:?}: {e}"))?;
         resolver.add(names, key);
     }
     server_config(resolver, h2, ssl_policy).map_err(|e| format!("TLS config: {e}"))
@@ -75,7 +79,9 @@ pub fn tls_config(
 
 /// The DNS names in a certificate's subject alternative names (used for SNI choice).
 fn names_in(key: &rustls::sign::CertifiedKey) -> Vec<String> {
-    let Some(cert) = key.cert.first() else { return Vec::new() };
+    let Some(cert) = key.cert.first() else {
+        return Vec::new();
+    };
     dns_names_from_der(cert.as_ref())
 }
 
@@ -84,19 +90,27 @@ fn names_in(key: &rustls::sign::CertifiedKey) -> Vec<String> {
 fn dns_names_from_der(der: &[u8]) -> Vec<String> {
     // subjectAltName OID 2.5.29.17 = 06 03 55 1D 11
     let oid = [0x06, 0x03, 0x55, 0x1d, 0x11];
-    let Some(pos) = der.windows(oid.len()).position(|w| w == oid) else { return Vec::new() };
+    let Some(pos) = der.windows(oid.len()).position(|w| w == oid) else {
+        return Vec::new();
+    };
     let mut i = pos + oid.len();
     // Optional critical BOOLEAN, then OCTET STRING wrapping a SEQUENCE of GeneralName.
     if der.get(i) == Some(&0x01) {
         i += 3;
     }
-    let Some((body, _)) = tlv(der, i, 0x04) else { return Vec::new() };
-    let Some((seq_start, seq_end)) = tlv(der, body, 0x30) else { return Vec::new() };
+    let Some((body, _)) = tlv(der, i, 0x04) else {
+        return Vec::new();
+    };
+    let Some((seq_start, seq_end)) = tlv(der, body, 0x30) else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     let mut j = seq_start;
     while j < seq_end.min(der.len()) {
         let tag = der[j];
-        let Some((len, hdr)) = der_len(der, j + 1) else { break };
+        let Some((len, hdr)) = der_len(der, j + 1) else {
+            break;
+        };
         let start = j + 1 + hdr;
         let end = start + len;
         if tag == 0x82 {
@@ -144,7 +158,12 @@ mod tests {
     #[test]
     fn reads_dns_names_from_an_issued_certificate() {
         let ca = LocalCa::ephemeral().expect("ca");
-        let key = ca.issue(&["a.example".into(), "*.b.example".into(), "127.0.0.1".into()]).expect("issue");
-        assert_eq!(names_in(&key), vec!["a.example".to_string(), "*.b.example".to_string()]);
+        let key = ca
+            .issue(&["a.example".into(), "*.b.example".into(), "127.0.0.1".into()])
+            .expect("issue");
+        assert_eq!(
+            names_in(&key),
+            vec!["a.example".to_string(), "*.b.example".to_string()]
+        );
     }
 }

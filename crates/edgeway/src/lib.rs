@@ -17,5 +17,7 @@ pub fn default_state_dir() -> std::path::PathBuf {
     if let Some(d) = std::env::var_os("EDGEWAY_STATE_DIR") {
         return d.into();
     }
-    dirs::data_dir().unwrap_or_else(std::env::temp_dir).join("edgeway")
+    dirs::data_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("edgeway")
 }

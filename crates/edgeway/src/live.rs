@@ -17,7 +17,16 @@ use std::time::{Duration, Instant};
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Response headers worth showing, in this order.
-const SHOWN: &[&str] = &["x-cache", "age", "via", "x-amz-cf-id", "x-amz-cf-pop", "x-instance-id", "location", "content-type"];
+const SHOWN: &[&str] = &[
+    "x-cache",
+    "age",
+    "via",
+    "x-amz-cf-id",
+    "x-amz-cf-pop",
+    "x-instance-id",
+    "location",
+    "content-type",
+];
 
 /// Counter families that say what happened to the request.
 const FAMILIES: &[(&str, &str)] = &[
@@ -66,11 +75,16 @@ pub struct Live {
 }
 
 fn ms(d: Option<Duration>) -> Value {
-    d.map_or(Value::Null, |d| json!((d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0))
+    d.map_or(Value::Null, |d| {
+        json!((d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0)
+    })
 }
 
 fn fmt_ms(d: Option<Duration>) -> String {
-    d.map_or_else(|| "-".into(), |d| format!("{:.1} ms", d.as_secs_f64() * 1000.0))
+    d.map_or_else(
+        || "-".into(),
+        |d| format!("{:.1} ms", d.as_secs_f64() * 1000.0),
+    )
 }
 
 impl Live {
@@ -79,12 +93,23 @@ impl Live {
         self.moved
             .iter()
             .filter(|m| m.family == "edgeway_alb_target_requests_total" && m.delta > 0.0)
-            .map(|m| (m.labels.get("target").cloned().unwrap_or_default(), m.labels.get("target_group").cloned().unwrap_or_default()))
+            .map(|m| {
+                (
+                    m.labels.get("target").cloned().unwrap_or_default(),
+                    m.labels.get("target_group").cloned().unwrap_or_default(),
+                )
+            })
             .collect()
     }
 
     pub fn to_json(&self) -> Value {
-        let labels = |l: &BTreeMap<String, String>| Value::Object(l.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect());
+        let labels = |l: &BTreeMap<String, String>| {
+            Value::Object(
+                l.iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect(),
+            )
+        };
         json!({
             "sent_to": self.route.as_ref().map(|r| r.addr.to_string()),
             "https": self.route.as_ref().map(|r| r.https),
@@ -103,7 +128,13 @@ impl Live {
     pub fn render(&self) -> String {
         let mut out = String::from("\n--- live ---\n");
         if let Some(r) = &self.route {
-            out.push_str(&format!("{:<15}{}://{} ({})\n", "sent to", if r.https { "https" } else { "http" }, r.addr, r.how));
+            out.push_str(&format!(
+                "{:<15}{}://{} ({})\n",
+                "sent to",
+                if r.https { "https" } else { "http" },
+                r.addr,
+                r.how
+            ));
         }
         if let Some(s) = self.status {
             out.push_str(&format!("{:<15}{s}\n", "status"));
@@ -116,7 +147,11 @@ impl Live {
                 "{:<15}connect {}, TLS {}, first byte {}, total {} ({} body bytes)\n",
                 "timings",
                 fmt_ms(self.connect),
-                if self.tls.is_some() { fmt_ms(self.tls) } else { "-".into() },
+                if self.tls.is_some() {
+                    fmt_ms(self.tls)
+                } else {
+                    "-".into()
+                },
                 fmt_ms(self.first_byte),
                 fmt_ms(self.total),
                 self.body_bytes
@@ -128,15 +163,33 @@ impl Live {
         match &self.counters_note {
             Some(n) => out.push_str(&format!("{:<15}{n}\n", "counters")),
             None => {
-                out.push_str(&format!("{:<15}{}\n", "counters", if self.moved.is_empty() { "none of the request's counters moved" } else { "moved during the request:" }));
+                out.push_str(&format!(
+                    "{:<15}{}\n",
+                    "counters",
+                    if self.moved.is_empty() {
+                        "none of the request's counters moved"
+                    } else {
+                        "moved during the request:"
+                    }
+                ));
                 for m in &self.moved {
-                    let l: Vec<String> = m.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-                    out.push_str(&format!("  {:<20} {}{{{}}} {:+}\n", m.what, m.family, l.join(","), m.delta));
+                    let l: Vec<String> =
+                        m.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+                    out.push_str(&format!(
+                        "  {:<20} {}{{{}}} {:+}\n",
+                        m.what,
+                        m.family,
+                        l.join(","),
+                        m.delta
+                    ));
                 }
             }
         }
         for (t, g) in self.served_by() {
-            out.push_str(&format!("{:<15}target {t} (target group {g})\n", "served by"));
+            out.push_str(&format!(
+                "{:<15}target {t} (target group {g})\n",
+                "served by"
+            ));
         }
         out
     }
@@ -146,7 +199,9 @@ impl Live {
 
 fn listen_addr(urls: &[String], https: bool) -> Option<SocketAddr> {
     let scheme = if https { "https://" } else { "http://" };
-    urls.iter().find_map(|u| u.strip_prefix(scheme)).and_then(|a| edgeway_config::parse_socket_addr(a.trim_end_matches('/')).ok())
+    urls.iter()
+        .find_map(|u| u.strip_prefix(scheme))
+        .and_then(|a| edgeway_config::parse_socket_addr(a.trim_end_matches('/')).ok())
 }
 
 /// The address to connect to: the receiving distribution's listener for the URL's scheme (its
@@ -157,21 +212,54 @@ pub async fn route(cfg: &Config, req: &Request) -> Result<Route, String> {
     match receiver(cfg, req) {
         Some(Receiver::Distribution(i)) => {
             let d = &cfg.distributions[i];
-            let listen = listen_addr(&d.listen, https).ok_or_else(|| format!("distribution {} has no {} listener", d.id, req.scheme))?;
+            let listen = listen_addr(&d.listen, https)
+                .ok_or_else(|| format!("distribution {} has no {} listener", d.id, req.scheme))?;
             if alias_of(cfg, &req.host) == Some(Receiver::Distribution(i)) {
-                if let Some(dns) = cfg.dns.as_ref().and_then(|d| edgeway_config::parse_socket_addr(&d.listen).ok()) {
+                if let Some(dns) = cfg
+                    .dns
+                    .as_ref()
+                    .and_then(|d| edgeway_config::parse_socket_addr(&d.listen).ok())
+                {
                     let ip = resolve(dns, &req.host).await?;
-                    return Ok(Route { addr: SocketAddr::new(ip, listen.port()), https, how: format!("{} → {ip} from the DNS tier at {dns}; distribution {}'s listener port", req.host, d.id) });
+                    return Ok(Route {
+                        addr: SocketAddr::new(ip, listen.port()),
+                        https,
+                        how: format!(
+                            "{} → {ip} from the DNS tier at {dns}; distribution {}'s listener port",
+                            req.host, d.id
+                        ),
+                    });
                 }
             }
-            Ok(Route { addr: listen, https, how: format!("distribution {}'s {} listener", d.id, req.scheme) })
+            Ok(Route {
+                addr: listen,
+                https,
+                how: format!("distribution {}'s {} listener", d.id, req.scheme),
+            })
         }
         Some(Receiver::LoadBalancer(i)) => {
             let lb = &cfg.load_balancers[i];
             let want = if https { "HTTPS" } else { "HTTP" };
-            let l = req.port.and_then(|p| lb.listeners.iter().find(|l| l.port == p)).or_else(|| lb.listeners.iter().find(|l| l.protocol == want)).ok_or_else(|| format!("load balancer {} has no {want} listener", lb.name))?;
-            let ip: IpAddr = if lb.bind_address == "localhost" { IpAddr::from([127, 0, 0, 1]) } else { lb.bind_address.parse().map_err(|_| format!("load balancer {}: bind address {} is not an IP", lb.name, lb.bind_address))? };
-            Ok(Route { addr: SocketAddr::new(ip, l.port), https: l.protocol == "HTTPS", how: format!("load balancer {}'s {} listener", lb.name, l.protocol) })
+            let l = req
+                .port
+                .and_then(|p| lb.listeners.iter().find(|l| l.port == p))
+                .or_else(|| lb.listeners.iter().find(|l| l.protocol == want))
+                .ok_or_else(|| format!("load balancer {} has no {want} listener", lb.name))?;
+            let ip: IpAddr = if lb.bind_address == "localhost" {
+                IpAddr::from([127, 0, 0, 1])
+            } else {
+                lb.bind_address.parse().map_err(|_| {
+                    format!(
+                        "load balancer {}: bind address {} is not an IP",
+                        lb.name, lb.bind_address
+                    )
+                })?
+            };
+            Ok(Route {
+                addr: SocketAddr::new(ip, l.port),
+                https: l.protocol == "HTTPS",
+                how: format!("load balancer {}'s {} listener", lb.name, l.protocol),
+            })
         }
         None => Err(format!("nothing in this config receives {}", req.host)),
     }
@@ -179,7 +267,9 @@ pub async fn route(cfg: &Config, req: &Request) -> Result<Route, String> {
 
 async fn resolve(dns: SocketAddr, host: &str) -> Result<IpAddr, String> {
     use hickory_proto::rr::{RData, RecordType};
-    let msg = edgeway_dns::query(dns, host, RecordType::A, Duration::from_secs(3)).await.map_err(|e| format!("DNS tier {dns}: {host}: {e}"))?;
+    let msg = edgeway_dns::query(dns, host, RecordType::A, Duration::from_secs(3))
+        .await
+        .map_err(|e| format!("DNS tier {dns}: {host}: {e}"))?;
     msg.answers
         .iter()
         .find_map(|r| match &r.data {
@@ -187,14 +277,22 @@ async fn resolve(dns: SocketAddr, host: &str) -> Result<IpAddr, String> {
             RData::AAAA(a) => Some(IpAddr::V6(a.0)),
             _ => None,
         })
-        .ok_or_else(|| format!("DNS tier {dns}: no address for {host} ({})", msg.response_code))
+        .ok_or_else(|| {
+            format!(
+                "DNS tier {dns}: no address for {host} ({})",
+                msg.response_code
+            )
+        })
 }
 
 // ---- TLS trust ----
 
 /// The client TLS config: the system's roots plus the certificates in `cacert`, else the local
 /// CA in `state_dir` (`ca.pem`).
-pub fn tls_config(cacert: Option<&Path>, state_dir: &Path) -> Result<Arc<rustls::ClientConfig>, String> {
+pub fn tls_config(
+    cacert: Option<&Path>,
+    state_dir: &Path,
+) -> Result<Arc<rustls::ClientConfig>, String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::CertificateDer;
     let path = match cacert {
@@ -202,7 +300,9 @@ pub fn tls_config(cacert: Option<&Path>, state_dir: &Path) -> Result<Arc<rustls:
         None => state_dir.join(edgeway_http::ca::CA_CERT_FILE),
     };
     let certs: Vec<CertificateDer<'static>> = match std::fs::read(&path) {
-        Ok(pem) => CertificateDer::pem_slice_iter(&pem).collect::<Result<_, _>>().map_err(|e| format!("{}: {e}", path.display()))?,
+        Ok(pem) => CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("{}: {e}", path.display()))?,
         Err(e) if cacert.is_some() => return Err(format!("{}: {e}", path.display())),
         // No local CA yet: only the system's roots.
         Err(_) => Vec::new(),
@@ -216,29 +316,56 @@ trait Io: Read + Write {}
 impl<T: Read + Write> Io for T {}
 
 /// Sends `req` to `route` (HTTP/1.1, `Connection: close`) and fills in status, headers and timings.
-pub fn send(req: &Request, route: &Route, tls: Arc<rustls::ClientConfig>, live: &mut Live) -> Result<(), String> {
+pub fn send(
+    req: &Request,
+    route: &Route,
+    tls: Arc<rustls::ClientConfig>,
+    live: &mut Live,
+) -> Result<(), String> {
     let start = Instant::now();
-    let tcp = TcpStream::connect_timeout(&route.addr, TIMEOUT).map_err(|e| format!("connect {}: {e}", route.addr))?;
+    let tcp = TcpStream::connect_timeout(&route.addr, TIMEOUT)
+        .map_err(|e| format!("connect {}: {e}", route.addr))?;
     live.connect = Some(start.elapsed());
-    tcp.set_read_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
-    tcp.set_write_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
+    tcp.set_read_timeout(Some(TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    tcp.set_write_timeout(Some(TIMEOUT))
+        .map_err(|e| e.to_string())?;
     let _ = tcp.set_nodelay(true);
     let mut io: Box<dyn Io> = if route.https {
-        let name = rustls::pki_types::ServerName::try_from(req.host.trim_start_matches('[').trim_end_matches(']').to_string()).map_err(|e| format!("SNI {}: {e}", req.host))?;
+        let name = rustls::pki_types::ServerName::try_from(
+            req.host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+        )
+        .map_err(|e| format!("SNI {}: {e}", req.host))?;
         let mut conn = rustls::ClientConnection::new(tls, name).map_err(|e| format!("TLS: {e}"))?;
         let mut tcp = tcp;
         while conn.is_handshaking() {
-            conn.complete_io(&mut tcp).map_err(|e| format!("TLS handshake with {}: {e}", route.addr))?;
+            conn.complete_io(&mut tcp)
+                .map_err(|e| format!("TLS handshake with {}: {e}", route.addr))?;
         }
-        live.tls = Some(start.elapsed().saturating_sub(live.connect.unwrap_or_default()));
+        live.tls = Some(
+            start
+                .elapsed()
+                .saturating_sub(live.connect.unwrap_or_default()),
+        );
         Box::new(rustls::StreamOwned::new(conn, tcp))
     } else {
         Box::new(tcp)
     };
-    let mut head = format!("{} {} HTTP/1.1\r\nHost: {}\r\n", req.method, req.path_and_query(), req.authority());
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nHost: {}\r\n",
+        req.method,
+        req.path_and_query(),
+        req.authority()
+    );
     let mut has_ua = false;
     for (n, v) in &req.headers {
-        if n.eq_ignore_ascii_case("host") || n.eq_ignore_ascii_case("connection") || n.eq_ignore_ascii_case("content-length") {
+        if n.eq_ignore_ascii_case("host")
+            || n.eq_ignore_ascii_case("connection")
+            || n.eq_ignore_ascii_case("content-length")
+        {
             continue;
         }
         has_ua |= n.eq_ignore_ascii_case("user-agent");
@@ -251,7 +378,9 @@ pub fn send(req: &Request, route: &Route, tls: Arc<rustls::ClientConfig>, live: 
         head.push_str("Content-Length: 0\r\n");
     }
     head.push_str("Connection: close\r\n\r\n");
-    io.write_all(head.as_bytes()).and_then(|()| io.flush()).map_err(|e| format!("send: {e}"))?;
+    io.write_all(head.as_bytes())
+        .and_then(|()| io.flush())
+        .map_err(|e| format!("send: {e}"))?;
     let mut raw = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     loop {
@@ -269,15 +398,28 @@ pub fn send(req: &Request, route: &Route, tls: Arc<rustls::ClientConfig>, live: 
         }
     }
     live.total = Some(start.elapsed());
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or("the response has no complete head")?;
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("the response has no complete head")?;
     let head = String::from_utf8_lossy(&raw[..end]);
     live.body_bytes = raw.len() - end - 4;
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or("");
-    live.status = status_line.split_whitespace().nth(1).and_then(|c| c.parse().ok());
-    let fields: Vec<(String, String)> = lines.filter_map(|l| l.split_once(':')).map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string())).collect();
+    live.status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok());
+    let fields: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
     for name in SHOWN {
-        let vals: Vec<&str> = fields.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect();
+        let vals: Vec<&str> = fields
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect();
         if !vals.is_empty() {
             live.headers.push((name.to_string(), vals.join(", ")));
         }
@@ -299,7 +441,9 @@ pub fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
 }
 
 fn split_series(series: &str) -> (&str, BTreeMap<String, String>) {
-    let Some((name, rest)) = series.split_once('{') else { return (series, BTreeMap::new()) };
+    let Some((name, rest)) = series.split_once('{') else {
+        return (series, BTreeMap::new());
+    };
     let mut labels = BTreeMap::new();
     let mut s = rest.trim_end_matches('}');
     while let Some((k, after)) = s.split_once("=\"") {
@@ -336,10 +480,20 @@ pub fn moved(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> V
         }
         let (name, labels) = split_series(series);
         if let Some((family, what)) = FAMILIES.iter().find(|(f, _)| *f == name) {
-            out.push(Moved { family, what, labels, delta });
+            out.push(Moved {
+                family,
+                what,
+                labels,
+                delta,
+            });
         }
     }
-    let order = |m: &Moved| FAMILIES.iter().position(|(f, _)| *f == m.family).unwrap_or(usize::MAX);
+    let order = |m: &Moved| {
+        FAMILIES
+            .iter()
+            .position(|(f, _)| *f == m.family)
+            .unwrap_or(usize::MAX)
+    };
     out.sort_by_key(order);
     out
 }
@@ -355,7 +509,11 @@ async fn admin(addr: SocketAddr) -> Result<String, String> {
 /// Sends the request through the running stack described by `cfg`.
 pub async fn run(cfg: &Config, req: &Request, tls: Arc<rustls::ClientConfig>) -> Live {
     let mut live = Live::default();
-    let admin_addr = match cfg.admin.as_ref().map(|a| edgeway_config::parse_socket_addr(&a.listen)) {
+    let admin_addr = match cfg
+        .admin
+        .as_ref()
+        .map(|a| edgeway_config::parse_socket_addr(&a.listen))
+    {
         Some(Ok(a)) => Some(a),
         Some(Err(e)) => {
             live.counters_note = Some(format!("admin listener: {e}"));
@@ -388,7 +546,11 @@ pub async fn run(cfg: &Config, req: &Request, tls: Arc<rustls::ClientConfig>) ->
             .await;
             match sent {
                 Ok((l, res)) => {
-                    live = Live { route: live.route.take(), counters_note: live.counters_note.take(), ..l };
+                    live = Live {
+                        route: live.route.take(),
+                        counters_note: live.counters_note.take(),
+                        ..l
+                    };
                     if let Err(e) = res {
                         live.error = Some(e);
                     }
@@ -419,8 +581,14 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!(m[0].what, "cdn cache result");
         assert_eq!(m[0].labels.get("result").map(String::as_str), Some("Miss"));
-        let live = Live { moved: m, ..Live::default() };
-        assert_eq!(live.served_by(), vec![("127.0.0.1:9101".to_string(), "frontend".to_string())]);
+        let live = Live {
+            moved: m,
+            ..Live::default()
+        };
+        assert_eq!(
+            live.served_by(),
+            vec![("127.0.0.1:9101".to_string(), "frontend".to_string())]
+        );
     }
 
     #[test]

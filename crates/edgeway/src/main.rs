@@ -192,7 +192,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("EDGEWAY_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("EDGEWAY_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -202,7 +203,9 @@ fn main() -> ExitCode {
             print!("{}", demo::CONFIG);
             ExitCode::SUCCESS
         }
-        Command::Demo { print_config: false } => match edgeway_config::parse("demo.toml", demo::CONFIG) {
+        Command::Demo {
+            print_config: false,
+        } => match edgeway_config::parse("demo.toml", demo::CONFIG) {
             Ok(cfg) => run_config(cfg, &state_dir, true),
             Err(e) => fail(&e.to_string(), 2),
         },
@@ -217,26 +220,88 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e.to_string(), 2),
         },
-        Command::Ca { what: CaCommand::Path } => match LocalCa::load_or_create(&state_dir) {
+        Command::Ca {
+            what: CaCommand::Path,
+        } => match LocalCa::load_or_create(&state_dir) {
             Ok(ca) => {
                 println!("{}", ca.cert_path().display());
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&format!("local CA in {}: {e}", state_dir.display()), 1),
         },
-        Command::Dns { what: DnsCommand::Query { name, record_type, server } } => dns_query(&name, &record_type, server),
+        Command::Dns {
+            what:
+                DnsCommand::Query {
+                    name,
+                    record_type,
+                    server,
+                },
+        } => dns_query(&name, &record_type, server),
         Command::Targets { what } => targets(what),
-        Command::Invalidate { distribution, admin, paths } => invalidate(&distribution, admin, &paths),
-        Command::Import { what: ImportCommand::Terraform { path, output, vars, var_files, targets, listens, demo_targets } } => {
-            let args = edgeway_terraform::cli::ImportArgs { path, output, vars, var_files, targets, listens, demo_targets };
+        Command::Invalidate {
+            distribution,
+            admin,
+            paths,
+        } => invalidate(&distribution, admin, &paths),
+        Command::Import {
+            what:
+                ImportCommand::Terraform {
+                    path,
+                    output,
+                    vars,
+                    var_files,
+                    targets,
+                    listens,
+                    demo_targets,
+                },
+        } => {
+            let args = edgeway_terraform::cli::ImportArgs {
+                path,
+                output,
+                vars,
+                var_files,
+                targets,
+                listens,
+                demo_targets,
+            };
             ExitCode::from(edgeway_terraform::cli::import_main(&args))
         }
-        Command::Explain { config, url, method, headers, from, json, live: false, .. } => {
-            ExitCode::from(edgeway_terraform::cli::explain_main(&config, &url, &method, &headers, from.as_deref(), json))
-        }
-        Command::Explain { config, url, method, headers, from, json, live: true, cacert } => {
-            explain_live(&config, &url, &method, &headers, from.as_deref(), json, cacert.as_deref(), &state_dir)
-        }
+        Command::Explain {
+            config,
+            url,
+            method,
+            headers,
+            from,
+            json,
+            live: false,
+            ..
+        } => ExitCode::from(edgeway_terraform::cli::explain_main(
+            &config,
+            &url,
+            &method,
+            &headers,
+            from.as_deref(),
+            json,
+        )),
+        Command::Explain {
+            config,
+            url,
+            method,
+            headers,
+            from,
+            json,
+            live: true,
+            cacert,
+        } => explain_live(
+            &config,
+            &url,
+            &method,
+            &headers,
+            from.as_deref(),
+            json,
+            cacert.as_deref(),
+            &state_dir,
+        ),
         Command::DemoTarget { listen, id } => runtime().map_or_else(
             |e| fail(&e, 1),
             |rt| {
@@ -263,7 +328,10 @@ fn fail(msg: &str, code: u8) -> ExitCode {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the runtime: {e}"))
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
 }
 
 /// Registers for Ctrl-C and SIGTERM now (so a signal that comes before the first poll is not
@@ -296,7 +364,11 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     }
 }
 
-fn run_config(mut cfg: edgeway_config::Config, state_dir: &std::path::Path, banner: bool) -> ExitCode {
+fn run_config(
+    mut cfg: edgeway_config::Config,
+    state_dir: &std::path::Path,
+    banner: bool,
+) -> ExitCode {
     let ca = match LocalCa::load_or_create(state_dir) {
         Ok(ca) => Arc::new(ca),
         Err(e) => return fail(&format!("local CA in {}: {e}", state_dir.display()), 1),
@@ -330,7 +402,10 @@ fn run_config(mut cfg: edgeway_config::Config, state_dir: &std::path::Path, bann
 }
 
 fn dns_query(name: &str, rtype: &str, server: SocketAddr) -> ExitCode {
-    let Ok(t) = rtype.to_ascii_uppercase().parse::<hickory_proto::rr::RecordType>() else {
+    let Ok(t) = rtype
+        .to_ascii_uppercase()
+        .parse::<hickory_proto::rr::RecordType>()
+    else {
         return fail(&format!("unknown record type `{rtype}`"), 2);
     };
     let rt = match runtime() {
@@ -367,7 +442,11 @@ fn targets(what: TargetsCommand) -> ExitCode {
     for t in &args.targets {
         let (ip, port) = match t.parse::<SocketAddr>() {
             Ok(a) => (a.ip(), Some(a.port())),
-            Err(_) => match t.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>() {
+            Err(_) => match t
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+            {
                 Ok(ip) => (ip, None),
                 Err(_) => return fail(&format!("`{t}` is not IP:PORT or IP"), 2),
             },
@@ -378,7 +457,11 @@ fn targets(what: TargetsCommand) -> ExitCode {
         return fail("name at least one target (IP:PORT)", 2);
     }
     let path = format!("/target-groups/{}/{op}", args.target_group);
-    let (method, body) = if op == "health" { ("GET", String::new()) } else { ("POST", serde_json::json!({ "targets": list }).to_string()) };
+    let (method, body) = if op == "health" {
+        ("GET", String::new())
+    } else {
+        ("POST", serde_json::json!({ "targets": list }).to_string())
+    };
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => return fail(&e, 1),
@@ -388,16 +471,28 @@ fn targets(what: TargetsCommand) -> ExitCode {
         Ok(a) => a,
         Err(e) => return fail(&format!("admin listener {}: {e}", args.admin), 1),
     };
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body.clone()));
+    let v: serde_json::Value =
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body.clone()));
     if !(200..300).contains(&status) {
-        let msg = v["error"]["message"].as_str().map_or_else(|| body.trim().to_string(), str::to_string);
+        let msg = v["error"]["message"]
+            .as_str()
+            .map_or_else(|| body.trim().to_string(), str::to_string);
         return fail(&format!("{status}: {msg}"), 1);
     }
     if op == "health" {
-        println!("{:<24} {:<10} {:<32} DESCRIPTION", "TARGET", "STATE", "REASON");
+        println!(
+            "{:<24} {:<10} {:<32} DESCRIPTION",
+            "TARGET", "STATE", "REASON"
+        );
         for t in v["targets"].as_array().into_iter().flatten() {
             let s = |k: &str| t[k].as_str().unwrap_or("-").to_string();
-            println!("{:<24} {:<10} {:<32} {}", s("target"), s("state"), s("reason"), s("description"));
+            println!(
+                "{:<24} {:<10} {:<32} {}",
+                s("target"),
+                s("state"),
+                s("reason"),
+                s("description")
+            );
         }
     } else {
         println!("{op}ed {} target(s) in {}", list.len(), args.target_group);
@@ -407,11 +502,21 @@ fn targets(what: TargetsCommand) -> ExitCode {
 
 /// `edgeway explain --live`: the decisions, then what the running stack did with the request.
 #[allow(clippy::too_many_arguments)]
-fn explain_live(config: &std::path::Path, url: &str, method: &str, headers: &[String], from: Option<&str>, json: bool, cacert: Option<&std::path::Path>, state_dir: &std::path::Path) -> ExitCode {
-    let (cfg, req) = match edgeway_terraform::cli::explain_request(config, url, method, headers, from) {
-        Ok(x) => x,
-        Err((e, code)) => return fail(&e, code),
-    };
+fn explain_live(
+    config: &std::path::Path,
+    url: &str,
+    method: &str,
+    headers: &[String],
+    from: Option<&str>,
+    json: bool,
+    cacert: Option<&std::path::Path>,
+    state_dir: &std::path::Path,
+) -> ExitCode {
+    let (cfg, req) =
+        match edgeway_terraform::cli::explain_request(config, url, method, headers, from) {
+            Ok(x) => x,
+            Err((e, code)) => return fail(&e, code),
+        };
     let tls = match live::tls_config(cacert, state_dir) {
         Ok(t) => t,
         Err(e) => return fail(&e, 2),
@@ -453,18 +558,31 @@ fn invalidate(distribution: &str, admin: SocketAddr, paths: &[String]) -> ExitCo
         Ok(a) => a,
         Err(e) => return fail(&format!("admin listener {admin}: {e}"), 1),
     };
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body.clone()));
+    let v: serde_json::Value =
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body.clone()));
     if !(200..300).contains(&status) {
-        let msg = v["Error"]["Message"].as_str().map_or_else(|| body.trim().to_string(), str::to_string);
+        let msg = v["Error"]["Message"]
+            .as_str()
+            .map_or_else(|| body.trim().to_string(), str::to_string);
         return fail(&format!("{status}: {msg}"), 1);
     }
     let inv = &v["Invalidation"];
-    println!("{}\t{}\t{} path(s)", inv["Id"].as_str().unwrap_or("-"), inv["Status"].as_str().unwrap_or("-"), paths.len());
+    println!(
+        "{}\t{}\t{} path(s)",
+        inv["Id"].as_str().unwrap_or("-"),
+        inv["Status"].as_str().unwrap_or("-"),
+        paths.len()
+    );
     ExitCode::SUCCESS
 }
 
 /// A tiny HTTP/1.1 client: one request with `Connection: close`, the status and body back.
-async fn admin_request(addr: SocketAddr, method: &str, path: &str, body: &str) -> Result<(u16, String), String> {
+async fn admin_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Result<(u16, String), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let io = async {
         let mut s = tokio::net::TcpStream::connect(addr).await?;
@@ -477,19 +595,39 @@ async fn admin_request(addr: SocketAddr, method: &str, path: &str, body: &str) -
         s.read_to_end(&mut out).await?;
         Ok::<_, std::io::Error>(out)
     };
-    let raw = tokio::time::timeout(Duration::from_secs(10), io).await.map_err(|_| "timed out".to_string())?.map_err(|e| e.to_string())?;
+    let raw = tokio::time::timeout(Duration::from_secs(10), io)
+        .await
+        .map_err(|_| "timed out".to_string())?
+        .map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text.split_once("\r\n\r\n").ok_or("malformed response")?;
-    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or("malformed status line")?;
-    let chunked = head.lines().any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.to_ascii_lowercase().contains("chunked"));
-    Ok((status, if chunked { dechunk(body) } else { body.to_string() }))
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or("malformed status line")?;
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("transfer-encoding:")
+            && l.to_ascii_lowercase().contains("chunked")
+    });
+    Ok((
+        status,
+        if chunked {
+            dechunk(body)
+        } else {
+            body.to_string()
+        },
+    ))
 }
 
 fn dechunk(mut s: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.split(';').next().unwrap_or("0").trim(), 16).unwrap_or(0);
-        let (Some(chunk), Some(after)) = (rest.get(..n), rest.get(n..)) else { break };
+        let n =
+            usize::from_str_radix(size.split(';').next().unwrap_or("0").trim(), 16).unwrap_or(0);
+        let (Some(chunk), Some(after)) = (rest.get(..n), rest.get(n..)) else {
+            break;
+        };
         if n == 0 {
             break;
         }

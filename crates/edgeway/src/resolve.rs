@@ -18,7 +18,9 @@ impl Resolve for DnsResolve {
     fn resolve(&self, host: String) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>> {
         let r = self.0.clone();
         Box::pin(async move {
-            r.lookup_ip(&host).await.map_err(|e| std::io::Error::new(std::io::ErrorKind::NotFound, e.to_string()))
+            r.lookup_ip(&host)
+                .await
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::NotFound, e.to_string()))
         })
     }
 }

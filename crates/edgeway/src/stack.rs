@@ -55,7 +55,10 @@ fn alias_addresses(cfg: &Config) -> HashMap<String, Vec<IpAddr>> {
         if let Ok(ip) = lb.bind_address.parse::<IpAddr>() {
             m.insert(format!("load_balancer/{}", lb.name), vec![ip]);
         } else if lb.bind_address == "localhost" {
-            m.insert(format!("load_balancer/{}", lb.name), vec![IpAddr::from([127, 0, 0, 1])]);
+            m.insert(
+                format!("load_balancer/{}", lb.name),
+                vec![IpAddr::from([127, 0, 0, 1])],
+            );
         }
     }
     m
@@ -66,7 +69,12 @@ fn origin_resolver(cfg: &Config) -> Arc<dyn Resolve> {
     let mut ns: Vec<SocketAddr> = cfg
         .resolver
         .as_ref()
-        .map(|r| r.nameservers.iter().filter_map(|n| parse_socket_addr(n).ok()).collect())
+        .map(|r| {
+            r.nameservers
+                .iter()
+                .filter_map(|n| parse_socket_addr(n).ok())
+                .collect()
+        })
         .unwrap_or_default();
     if ns.is_empty() && cfg.resolver.is_none() {
         if let Some(d) = &cfg.dns {
@@ -101,7 +109,11 @@ impl Stack {
                     tracing::error!(error = %e, "demo target stopped");
                 }
             });
-            map.push(("target".into(), format!("demo target {}", t.id), format!("http://{addr}")));
+            map.push((
+                "target".into(),
+                format!("demo target {}", t.id),
+                format!("http://{addr}"),
+            ));
         }
 
         // The load balancer tier.
@@ -117,51 +129,83 @@ impl Stack {
                 let ip: IpAddr = if lb.bind_address == "localhost" {
                     IpAddr::from([127, 0, 0, 1])
                 } else {
-                    lb.bind_address.parse().map_err(|_| format!("bad bind_address {}", lb.bind_address))?
+                    lb.bind_address
+                        .parse()
+                        .map_err(|_| format!("bad bind_address {}", lb.bind_address))?
                 };
                 let addr = SocketAddr::new(ip, l.port);
                 let listener = bound.take(addr)?;
-                let handler = alb
-                    .handler(&lb.name, l.port)
-                    .ok_or_else(|| format!("load balancer {} has no listener on {}", lb.name, l.port))?;
+                let handler = alb.handler(&lb.name, l.port).ok_or_else(|| {
+                    format!("load balancer {} has no listener on {}", lb.name, l.port)
+                })?;
                 let https = l.protocol == "HTTPS";
-                let mut opts = ServeOptions::new(format!("alb {} {}:{}", lb.name, l.protocol, l.port), &limits);
+                let mut opts = ServeOptions::new(
+                    format!("alb {} {}:{}", lb.name, l.protocol, l.port),
+                    &limits,
+                );
                 opts.h2 = lb.enable_http2 && https;
                 // ALB closes a client connection that sends nothing for `idle_timeout` (408 while a
                 // request head is incomplete).
                 opts.header_read_timeout = Duration::from_secs(lb.idle_timeout);
                 if https {
-                    let configured: Vec<_> = l.certificate.iter().chain(l.additional_certificates.iter()).collect();
-                    opts.tls = Some(certs::tls_config(&ca, &configured, &names, lb.enable_http2, l.ssl_policy.as_deref())?);
+                    let configured: Vec<_> = l
+                        .certificate
+                        .iter()
+                        .chain(l.additional_certificates.iter())
+                        .collect();
+                    opts.tls = Some(certs::tls_config(
+                        &ca,
+                        &configured,
+                        &names,
+                        lb.enable_http2,
+                        l.ssl_policy.as_deref(),
+                    )?);
                 }
                 let s = stopped(&stop_rx);
                 tasks.spawn(serve(listener, handler, opts, s));
                 let scheme = if https { "https" } else { "http" };
-                map.push(("alb".into(), format!("load balancer {} ({})", lb.name, l.protocol), format!("{scheme}://{addr}")));
+                map.push((
+                    "alb".into(),
+                    format!("load balancer {} ({})", lb.name, l.protocol),
+                    format!("{scheme}://{addr}"),
+                ));
             }
         }
 
         // The DNS tier, with its Route 53 health checks; evaluate_target_health asks the ALB tier.
         let alias_alb = alb.clone();
-        let dns_checks = edgeway_dns::HealthChecks::new(&cfg.health_checks, metrics.clone()).with_alias_health(Arc::new(
-            move |a: &edgeway_config::Alias| a.load_balancer.as_deref().is_none_or(|lb| alias_alb.is_healthy(lb)),
-        ));
+        let dns_checks = edgeway_dns::HealthChecks::new(&cfg.health_checks, metrics.clone())
+            .with_alias_health(Arc::new(move |a: &edgeway_config::Alias| {
+                a.load_balancer
+                    .as_deref()
+                    .is_none_or(|lb| alias_alb.is_healthy(lb))
+            }));
         if let (Some(d), Some((udp, tcp))) = (&cfg.dns, bound.dns.take()) {
             let aliases = alias_addresses(&cfg);
-            let authority = edgeway_dns::Authority::for_config(&cfg, &aliases).with_health(Arc::new(dns_checks.clone()));
+            let authority = edgeway_dns::Authority::for_config(&cfg, &aliases)
+                .with_health(Arc::new(dns_checks.clone()));
             let authority = Arc::new(arc_swap::ArcSwap::from_pointee(authority));
             let s = stopped(&stop_rx);
             let m = metrics.clone();
             tasks.spawn(async move { edgeway_dns::serve(udp, tcp, authority, m, s).await });
             let (checks, s) = (dns_checks.clone(), stopped(&stop_rx));
             tasks.spawn(async move { checks.run(s).await });
-            map.push(("dns".into(), "DNS (UDP and TCP)".into(), format!("dns://{}", d.listen)));
+            map.push((
+                "dns".into(),
+                "DNS (UDP and TCP)".into(),
+                format!("dns://{}", d.listen),
+            ));
         }
 
         // The edge.
         let mut cdn_tier = None;
         if !cfg.distributions.is_empty() {
-            let cdn = CdnTier::new(&cfg, origin_resolver(&cfg), vec![ca.cert_der().clone()], metrics.clone())?;
+            let cdn = CdnTier::new(
+                &cfg,
+                origin_resolver(&cfg),
+                vec![ca.cert_der().clone()],
+                metrics.clone(),
+            )?;
             cdn_tier = Some(cdn.clone());
             for d in &cfg.distributions {
                 let names = certs::distribution_names(&cfg, d);
@@ -171,19 +215,27 @@ impl Stack {
                         .handler(&d.id, https, addr.port())
                         .ok_or_else(|| format!("distribution {} is missing", d.id))?;
                     let scheme = if https { "https" } else { "http" };
-                    let mut opts = ServeOptions::new(format!("cdn {} {scheme}://{addr}", d.id), &limits);
+                    let mut opts =
+                        ServeOptions::new(format!("cdn {} {scheme}://{addr}", d.id), &limits);
                     let h2 = d.http_version != "http1.1";
                     opts.h2 = h2;
                     // §1.9: 20,480 bytes of request line and headers, 8,192 of URL, else 413.
                     opts.request_limits = Some(edgeway_http::prelude::RequestLimits::CLOUDFRONT);
                     if https {
-                        let configured: Vec<_> =
-                            d.viewer_certificate.iter().flat_map(|v| v.certificate.iter()).collect();
+                        let configured: Vec<_> = d
+                            .viewer_certificate
+                            .iter()
+                            .flat_map(|v| v.certificate.iter())
+                            .collect();
                         opts.tls = Some(certs::tls_config(&ca, &configured, &names, h2, None)?);
                     }
                     let s = stopped(&stop_rx);
                     tasks.spawn(serve(listener, handler, opts, s));
-                    map.push(("cdn".into(), format!("distribution {}", d.id), format!("{scheme}://{addr}")));
+                    map.push((
+                        "cdn".into(),
+                        format!("distribution {}", d.id),
+                        format!("{scheme}://{addr}"),
+                    ));
                 }
             }
         }
@@ -200,7 +252,12 @@ impl Stack {
             admin.add_view(
                 "/dns/health-checks",
                 "Route 53 health check statuses (GetHealthCheckStatus)",
-                Arc::new(move || ("application/json", serde_json::to_string(&view_dns.statuses()).unwrap_or_default())),
+                Arc::new(move || {
+                    (
+                        "application/json",
+                        serde_json::to_string(&view_dns.statuses()).unwrap_or_default(),
+                    )
+                }),
             );
             admin.add_view(
                 "/targets",
@@ -211,7 +268,10 @@ impl Stack {
                         let v = view_alb.target_health(g).unwrap_or_default();
                         out.insert(g.clone(), serde_json::to_value(v).unwrap_or_default());
                     }
-                    ("application/json", serde_json::Value::Object(out).to_string())
+                    (
+                        "application/json",
+                        serde_json::Value::Object(out).to_string(),
+                    )
                 }),
             );
             if let Some(cdn) = cdn_tier.clone() {
@@ -232,11 +292,28 @@ impl Stack {
                 }),
             );
             let s = stopped(&stop_rx);
-            tasks.spawn(serve(listener, admin.handler(), ServeOptions::new("admin", &limits), s));
-            map.push(("admin".into(), "admin (/metrics, /healthz, /targets, /target-groups)".into(), format!("http://{addr}")));
+            tasks.spawn(serve(
+                listener,
+                admin.handler(),
+                ServeOptions::new("admin", &limits),
+                s,
+            ));
+            map.push((
+                "admin".into(),
+                "admin (/metrics, /healthz, /targets, /target-groups)".into(),
+                format!("http://{addr}"),
+            ));
         }
 
-        Ok(Stack { config: cfg, metrics, alb, ca_pem: ca.cert_pem().to_string(), map, stop, tasks })
+        Ok(Stack {
+            config: cfg,
+            metrics,
+            alb,
+            ca_pem: ca.cert_pem().to_string(),
+            map,
+            stop,
+            tasks,
+        })
     }
 
     /// Stops accepting everywhere, lets in-flight requests finish (bounded) and waits for every

@@ -21,7 +21,11 @@ fn tmp(name: &str) -> std::path::PathBuf {
 fn check_accepts_the_example_and_reports_every_problem_with_positions() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/roboshop.toml");
     let out = edgeway().args(["check", "-c", example]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let dir = tmp("check");
     let bad = dir.join("bad.toml");
@@ -34,8 +38,16 @@ fn check_accepts_the_example_and_reports_every_problem_with_positions() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     let f = bad.display().to_string();
-    assert!(err.contains(&format!("{f}:3:1: admin.port: unknown key")), "{err}");
-    assert!(err.contains(&format!("{f}:7:1: target_group[0].protocol: `FTP` is not one of HTTP, HTTPS")), "{err}");
+    assert!(
+        err.contains(&format!("{f}:3:1: admin.port: unknown key")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{f}:7:1: target_group[0].protocol: `FTP` is not one of HTTP, HTTPS"
+        )),
+        "{err}"
+    );
 }
 
 #[test]
@@ -45,7 +57,8 @@ fn run_with_a_bad_config_starts_nothing_and_exits_2() {
     std::fs::write(&bad, "[[distribution]]\nid = 1\n").unwrap();
     let out = edgeway().args(["run", "-c"]).arg(&bad).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml:2:6: distribution[0].id: invalid type"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("bad.toml:2:6: distribution[0].id: invalid type"));
 }
 
 #[test]
@@ -60,12 +73,22 @@ fn print_config_prints_a_config_that_validates() {
 #[test]
 fn ca_path_creates_the_ca_once() {
     let dir = tmp("ca");
-    let first = edgeway().arg("--state-dir").arg(&dir).args(["ca", "path"]).output().unwrap();
+    let first = edgeway()
+        .arg("--state-dir")
+        .arg(&dir)
+        .args(["ca", "path"])
+        .output()
+        .unwrap();
     assert!(first.status.success());
     let path = String::from_utf8(first.stdout).unwrap().trim().to_string();
     let pem = std::fs::read_to_string(&path).unwrap();
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
-    let again = edgeway().arg("--state-dir").arg(&dir).args(["ca", "path"]).output().unwrap();
+    let again = edgeway()
+        .arg("--state-dir")
+        .arg(&dir)
+        .args(["ca", "path"])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8(again.stdout).unwrap().trim(), path);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), pem, "the same CA");
 }
@@ -91,7 +114,11 @@ fn sigterm_stops_a_running_node_with_exit_code_0() {
     let first = lines.next().unwrap().unwrap();
     assert!(first.contains("demo target t"), "{first}");
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if let Some(status) = child.try_wait().unwrap() {

@@ -16,12 +16,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn listen_of(urls: &[String], scheme: &str) -> SocketAddr {
-    urls.iter().find_map(|u| u.strip_prefix(scheme)).unwrap().parse().unwrap()
+    urls.iter()
+        .find_map(|u| u.strip_prefix(scheme))
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 fn origin_requests(stack: &Stack) -> u64 {
     let d = &stack.config.distributions[0];
-    d.origins.iter().map(|o| stack.metrics.value("edgeway_cdn_origin_requests_total", &[("distribution", &d.id), ("origin", &o.origin_id)])).sum()
+    d.origins
+        .iter()
+        .map(|o| {
+            stack.metrics.value(
+                "edgeway_cdn_origin_requests_total",
+                &[("distribution", &d.id), ("origin", &o.origin_id)],
+            )
+        })
+        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,7 +41,9 @@ async fn the_demo_caches_images_and_media_and_never_the_page() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/roboshop.toml");
     let mut cfg = edgeway_config::load(&path).expect("the example validates");
     let bound = bind(&mut cfg, true).await.expect("bind");
-    let stack = Stack::start(cfg, bound, Arc::new(LocalCa::ephemeral().unwrap())).await.expect("start");
+    let stack = Stack::start(cfg, bound, Arc::new(LocalCa::ephemeral().unwrap()))
+        .await
+        .expect("start");
     let alb = stack.alb.clone();
     eventually(Duration::from_secs(20), "frontend targets healthy", || {
         let alb = alb.clone();
@@ -45,17 +59,32 @@ async fn the_demo_caches_images_and_media_and_never_the_page() {
     for p in ["/images/watson.png", "/images/logo.png", "/media/intro.bin"] {
         let before = origin_requests(&stack);
         let first = get(&edge, &host, p).await.unwrap();
-        assert_eq!((first.status.as_u16(), first.header("x-cache")), (200, Some("Miss from cloudfront")), "{p}");
+        assert_eq!(
+            (first.status.as_u16(), first.header("x-cache")),
+            (200, Some("Miss from cloudfront")),
+            "{p}"
+        );
         let second = get(&edge, &host, p).await.unwrap();
-        assert_eq!((second.status.as_u16(), second.header("x-cache")), (200, Some("Hit from cloudfront")), "{p}");
+        assert_eq!(
+            (second.status.as_u16(), second.header("x-cache")),
+            (200, Some("Hit from cloudfront")),
+            "{p}"
+        );
         assert_eq!(second.body, first.body, "{p}");
         assert!(second.header("age").is_some(), "{p}");
-        assert_eq!(origin_requests(&stack) - before, 1, "{p}: one origin request");
+        assert_eq!(
+            origin_requests(&stack) - before,
+            1,
+            "{p}: one origin request"
+        );
     }
     let before = origin_requests(&stack);
     for _ in 0..2 {
         let r = get(&edge, &host, "/").await.unwrap();
-        assert_eq!((r.status.as_u16(), r.header("x-cache")), (200, Some("Miss from cloudfront")));
+        assert_eq!(
+            (r.status.as_u16(), r.header("x-cache")),
+            (200, Some("Miss from cloudfront"))
+        );
     }
     assert_eq!(origin_requests(&stack) - before, 2, "/ is never cached");
     stack.shutdown().await;
@@ -65,12 +94,18 @@ async fn the_demo_caches_images_and_media_and_never_the_page() {
 struct Counting(Arc<AtomicUsize>);
 
 impl Handler for Counting {
-    fn handle(&self, _req: Request<Incoming>, _c: &Arc<ConnInfo>) -> BoxFuture<'static, Response<Body>> {
+    fn handle(
+        &self,
+        _req: Request<Incoming>,
+        _c: &Arc<ConnInfo>,
+    ) -> BoxFuture<'static, Response<Body>> {
         let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
         Box::pin(async move {
             let mut r = Response::new(full("the cached body ".repeat(64)));
-            r.headers_mut().insert("cache-control", "max-age=3600".parse().unwrap());
-            r.headers_mut().insert("content-type", "application/octet-stream".parse().unwrap());
+            r.headers_mut()
+                .insert("cache-control", "max-age=3600".parse().unwrap());
+            r.headers_mut()
+                .insert("content-type", "application/octet-stream".parse().unwrap());
             r.headers_mut().insert("x-origin-hits", n.into());
             r
         })
@@ -116,7 +151,9 @@ cache_policy_id = "CachingOptimized"
 async fn start(dir: &Path, origin: SocketAddr) -> (Stack, Target) {
     let mut cfg = edgeway_config::parse("disk.toml", &disk_config(dir, origin)).expect("config");
     let bound = bind(&mut cfg, true).await.expect("bind");
-    let stack = Stack::start(cfg, bound, Arc::new(LocalCa::ephemeral().unwrap())).await.expect("start");
+    let stack = Stack::start(cfg, bound, Arc::new(LocalCa::ephemeral().unwrap()))
+        .await
+        .expect("start");
     let http = listen_of(&stack.config.distributions[0].listen, "http://");
     (stack, Target::http(http))
 }
@@ -140,10 +177,16 @@ async fn warm(dir: &Path, origin: SocketAddr) {
     let r = get(&edge, "localhost", "/obj").await.unwrap();
     assert_eq!(r.header("x-cache"), Some("Miss from cloudfront"));
     let metrics = stack.metrics.clone();
-    eventually(Duration::from_secs(10), "the entry reaches the disk tier", || {
-        let m = metrics.clone();
-        async move { (m.value("edgeway_cache_inserts_total", &[("tier", "disk")]) >= 1).then_some(()) }
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the entry reaches the disk tier",
+        || {
+            let m = metrics.clone();
+            async move {
+                (m.value("edgeway_cache_inserts_total", &[("tier", "disk")]) >= 1).then_some(())
+            }
+        },
+    )
     .await;
     stack.shutdown().await;
 }
@@ -172,9 +215,16 @@ async fn a_restart_over_a_warm_disk_tier_hits() {
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     let (stack, edge) = start(&dir.0, origin).await;
     let r = get(&edge, "localhost", "/obj").await.unwrap();
-    assert_eq!((r.status.as_u16(), r.header("x-cache")), (200, Some("Hit from cloudfront")));
+    assert_eq!(
+        (r.status.as_u16(), r.header("x-cache")),
+        (200, Some("Hit from cloudfront"))
+    );
     assert_eq!(r.text(), "the cached body ".repeat(64));
-    assert_eq!(hits.load(Ordering::SeqCst), 1, "served from disk, the origin not asked");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "served from disk, the origin not asked"
+    );
     stack.shutdown().await;
 }
 
@@ -199,8 +249,15 @@ async fn corrupted_disk_entries_are_misses_never_served() {
     }
     let (stack, edge) = start(&dir.0, origin).await;
     let r = get(&edge, "localhost", "/obj").await.unwrap();
-    assert_eq!((r.status.as_u16(), r.header("x-cache")), (200, Some("Miss from cloudfront")));
-    assert_eq!(r.text(), "the cached body ".repeat(64), "never a corrupt body");
+    assert_eq!(
+        (r.status.as_u16(), r.header("x-cache")),
+        (200, Some("Miss from cloudfront"))
+    );
+    assert_eq!(
+        r.text(),
+        "the cached body ".repeat(64),
+        "never a corrupt body"
+    );
     assert_eq!(hits.load(Ordering::SeqCst), 2);
     stack.shutdown().await;
 }

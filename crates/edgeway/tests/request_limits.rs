@@ -25,7 +25,9 @@ async fn exchange(addr: SocketAddr, bytes: &[u8]) -> Option<String> {
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(10), read).await.ok()?;
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .ok()?;
     Some(String::from_utf8_lossy(&out).into_owned())
 }
 
@@ -35,28 +37,75 @@ fn status(out: &str) -> Option<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_edge_answers_oversized_requests_413_and_the_alb_keeps_its_own_limits() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/roboshop.toml");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/roboshop.toml");
     let mut cfg = edgeway_config::load(&path).unwrap();
     let bound = bind(&mut cfg, true).await.unwrap();
-    let stack = Stack::start(cfg, bound, Arc::new(LocalCa::ephemeral().unwrap())).await.unwrap();
-    let edge: SocketAddr = stack.config.distributions[0].listen.iter().find_map(|u| u.strip_prefix("http://")).unwrap().parse().unwrap();
+    let stack = Stack::start(cfg, bound, Arc::new(LocalCa::ephemeral().unwrap()))
+        .await
+        .unwrap();
+    let edge: SocketAddr = stack.config.distributions[0]
+        .listen
+        .iter()
+        .find_map(|u| u.strip_prefix("http://"))
+        .unwrap()
+        .parse()
+        .unwrap();
     // The ALB's cleartext listener (it redirects everything to HTTPS).
     let lb = &stack.config.load_balancers[0];
-    let alb_port = lb.listeners.iter().find(|l| l.protocol == "HTTP").map(|l| l.port).unwrap();
+    let alb_port = lb
+        .listeners
+        .iter()
+        .find(|l| l.protocol == "HTTP")
+        .map(|l| l.port)
+        .unwrap();
     let alb: SocketAddr = ([127, 0, 0, 1], alb_port).into();
 
-    let big_head = format!("GET / HTTP/1.1\r\nhost: dev.roboshop.localhost\r\nx-pad: {}\r\nconnection: close\r\n\r\n", "p".repeat(25_000));
-    let long_url = format!("GET /{} HTTP/1.1\r\nhost: dev.roboshop.localhost\r\nconnection: close\r\n\r\n", "u".repeat(9_000));
+    let big_head = format!(
+        "GET / HTTP/1.1\r\nhost: dev.roboshop.localhost\r\nx-pad: {}\r\nconnection: close\r\n\r\n",
+        "p".repeat(25_000)
+    );
+    let long_url = format!(
+        "GET /{} HTTP/1.1\r\nhost: dev.roboshop.localhost\r\nconnection: close\r\n\r\n",
+        "u".repeat(9_000)
+    );
     for (what, req) in [("a 25 KB head", &big_head), ("a 9 KB URL", &long_url)] {
-        let out = exchange(edge, req.as_bytes()).await.unwrap_or_else(|| panic!("{what}: the edge kept the connection open"));
-        assert_eq!(status(&out), Some(413), "{what} at the edge: {}", out.lines().next().unwrap_or(""));
-        let out = exchange(alb, req.as_bytes()).await.unwrap_or_else(|| panic!("{what}: no answer from the ALB"));
-        assert_ne!(status(&out), Some(413), "{what} at the ALB: {}", out.lines().next().unwrap_or(""));
-        assert!(status(&out).is_some_and(|s| s < 400), "{what} at the ALB is within its limits: {}", out.lines().next().unwrap_or(""));
+        let out = exchange(edge, req.as_bytes())
+            .await
+            .unwrap_or_else(|| panic!("{what}: the edge kept the connection open"));
+        assert_eq!(
+            status(&out),
+            Some(413),
+            "{what} at the edge: {}",
+            out.lines().next().unwrap_or("")
+        );
+        let out = exchange(alb, req.as_bytes())
+            .await
+            .unwrap_or_else(|| panic!("{what}: no answer from the ALB"));
+        assert_ne!(
+            status(&out),
+            Some(413),
+            "{what} at the ALB: {}",
+            out.lines().next().unwrap_or("")
+        );
+        assert!(
+            status(&out).is_some_and(|s| s < 400),
+            "{what} at the ALB is within its limits: {}",
+            out.lines().next().unwrap_or("")
+        );
     }
     // Beyond the ALB's 64K of headers: its own answer (§2.5/§2.6), not CloudFront's 413.
-    let huge = format!("GET / HTTP/1.1\r\nhost: x\r\nx-pad: {}\r\n\r\n", "p".repeat(70_000));
-    let out = exchange(alb, huge.as_bytes()).await.expect("the ALB closes");
-    assert!(matches!(status(&out), Some(400 | 431)), "{}", out.lines().next().unwrap_or(""));
+    let huge = format!(
+        "GET / HTTP/1.1\r\nhost: x\r\nx-pad: {}\r\n\r\n",
+        "p".repeat(70_000)
+    );
+    let out = exchange(alb, huge.as_bytes())
+        .await
+        .expect("the ALB closes");
+    assert!(
+        matches!(status(&out), Some(400 | 431)),
+        "{}",
+        out.lines().next().unwrap_or("")
+    );
     stack.shutdown().await;
 }

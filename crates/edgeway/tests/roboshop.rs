@@ -5,7 +5,7 @@
 
 use edgeway::{bind, Stack};
 use edgeway_http::ca::LocalCa;
-use edgeway_testkit::{eventually, get, send, request, Target};
+use edgeway_testkit::{eventually, get, request, send, Target};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use std::collections::HashSet;
@@ -23,11 +23,16 @@ struct Demo {
 }
 
 fn listen_of(urls: &[String], scheme: &str) -> SocketAddr {
-    urls.iter().find_map(|u| u.strip_prefix(scheme)).unwrap().parse().unwrap()
+    urls.iter()
+        .find_map(|u| u.strip_prefix(scheme))
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 async fn start() -> Demo {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/roboshop.toml");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/roboshop.toml");
     let mut cfg = edgeway_config::load(&path).expect("the example validates");
     let bound = bind(&mut cfg, true).await.expect("bind");
     let ca = Arc::new(LocalCa::ephemeral().expect("CA"));
@@ -63,17 +68,30 @@ fn edge(d: &Demo) -> Target {
 async fn dns_answers_alias_records_authoritatively() {
     let d = start().await;
     let t = Duration::from_secs(3);
-    let m = edgeway_dns::query(d.dns, "dev.roboshop.localhost", RecordType::A, t).await.unwrap();
+    let m = edgeway_dns::query(d.dns, "dev.roboshop.localhost", RecordType::A, t)
+        .await
+        .unwrap();
     assert_eq!(m.response_code, ResponseCode::NoError);
     assert!(m.authoritative, "AA bit");
     assert_eq!(edgeway_dns::format_short(&m).trim(), "127.0.0.1");
-    let m = edgeway_dns::query(d.dns, "roboshop-dev.roboshop.localhost", RecordType::A, t).await.unwrap();
+    let m = edgeway_dns::query(d.dns, "roboshop-dev.roboshop.localhost", RecordType::A, t)
+        .await
+        .unwrap();
     assert_eq!(edgeway_dns::format_short(&m).trim(), "127.0.0.1");
-    let m = edgeway_dns::query(d.dns, "example.com", RecordType::A, t).await.unwrap();
+    let m = edgeway_dns::query(d.dns, "example.com", RecordType::A, t)
+        .await
+        .unwrap();
     assert_eq!(m.response_code, ResponseCode::Refused);
-    let m = edgeway_dns::query(d.dns, "nope.roboshop.localhost", RecordType::A, t).await.unwrap();
+    let m = edgeway_dns::query(d.dns, "nope.roboshop.localhost", RecordType::A, t)
+        .await
+        .unwrap();
     assert_eq!(m.response_code, ResponseCode::NXDomain);
-    assert!(m.authorities.iter().any(|r| r.record_type() == RecordType::SOA), "SOA in authority");
+    assert!(
+        m.authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::SOA),
+        "SOA in authority"
+    );
     d.stack.shutdown().await;
 }
 
@@ -87,13 +105,22 @@ async fn storefront_through_every_hop_over_https() {
         assert_eq!(r.status, 200, "{}", r.text());
         assert!(r.text().contains("Roboshop"), "storefront page");
         let via = r.header("via").unwrap();
-        assert!(via.starts_with("1.1 ") && via.ends_with(".cloudfront.net (CloudFront)"), "{via}");
+        assert!(
+            via.starts_with("1.1 ") && via.ends_with(".cloudfront.net (CloudFront)"),
+            "{via}"
+        );
         assert!(r.header("x-amz-cf-id").is_some_and(|v| v.len() >= 40));
         assert_eq!(r.header("x-amz-cf-pop"), Some("LOCAL1-C1"));
-        assert!(r.header("x-cache").is_some_and(|v| v.ends_with("from cloudfront")));
+        assert!(r
+            .header("x-cache")
+            .is_some_and(|v| v.ends_with("from cloudfront")));
         served.insert(r.header("x-instance-id").unwrap().to_string());
     }
-    assert_eq!(served, HashSet::from(["frontend-1".to_string(), "frontend-2".to_string()]), "round robin over both");
+    assert_eq!(
+        served,
+        HashSet::from(["frontend-1".to_string(), "frontend-2".to_string()]),
+        "round robin over both"
+    );
     d.stack.shutdown().await;
 }
 
@@ -103,21 +130,51 @@ async fn targets_see_the_forwarding_headers() {
     let host = format!("dev.roboshop.localhost:{}", d.edge_https.port());
     let r = get(&edge(&d), &host, "/api/echo?x=1").await.unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.header("x-instance-id"), Some("api-1"), "the /api/* rule picks target group api");
+    assert_eq!(
+        r.header("x-instance-id"),
+        Some("api-1"),
+        "the /api/* rule picks target group api"
+    );
     let echo: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     let headers: Vec<(String, String)> = echo["headers"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p[0].as_str().unwrap().to_ascii_lowercase(), p[1].as_str().unwrap().to_string()))
+        .map(|p| {
+            (
+                p[0].as_str().unwrap().to_ascii_lowercase(),
+                p[1].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
-    let h = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()).unwrap_or_default();
-    assert_eq!(h("x-forwarded-for"), "127.0.0.1, 127.0.0.1", "the viewer, then the edge");
+    let h = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        h("x-forwarded-for"),
+        "127.0.0.1, 127.0.0.1",
+        "the viewer, then the edge"
+    );
     assert_eq!(h("x-forwarded-proto"), "https");
     assert_eq!(h("x-forwarded-port"), d.lb_port.to_string());
-    assert!(h("x-amzn-trace-id").starts_with("Root=1-"), "{}", h("x-amzn-trace-id"));
-    assert_eq!(h("host"), format!("roboshop-dev.roboshop.localhost:{}", d.lb_port));
-    assert_eq!(h("x-amz-cf-id"), r.header("x-amz-cf-id").unwrap(), "same id to origin and viewer");
+    assert!(
+        h("x-amzn-trace-id").starts_with("Root=1-"),
+        "{}",
+        h("x-amzn-trace-id")
+    );
+    assert_eq!(
+        h("host"),
+        format!("roboshop-dev.roboshop.localhost:{}", d.lb_port)
+    );
+    assert_eq!(
+        h("x-amz-cf-id"),
+        r.header("x-amz-cf-id").unwrap(),
+        "same id to origin and viewer"
+    );
     assert!(h("via").ends_with(".cloudfront.net (CloudFront)"));
     d.stack.shutdown().await;
 }
@@ -131,14 +188,30 @@ async fn http2_viewers_and_the_https_redirect() {
     assert_eq!(r.version, http::Version::HTTP_2);
     assert_eq!(r.status, 200);
     assert!(r.body.starts_with(b"\x89PNG"), "a PNG");
-    assert!(r.header("via").is_some_and(|v| v.starts_with("2.0 ")), "{:?}", r.header("via"));
+    assert!(
+        r.header("via").is_some_and(|v| v.starts_with("2.0 ")),
+        "{:?}",
+        r.header("via")
+    );
     let r = get(&edge(&d).h2(), &host, "/").await.unwrap();
     assert_eq!(r.status, 200);
     // Plain HTTP is redirected to the HTTPS listener.
     let plain = Target::http(d.edge_http);
-    let r = get(&plain, &format!("dev.roboshop.localhost:{}", d.edge_http.port()), "/a?b=1").await.unwrap();
+    let r = get(
+        &plain,
+        &format!("dev.roboshop.localhost:{}", d.edge_http.port()),
+        "/a?b=1",
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status, 301);
-    assert_eq!(r.header("location").unwrap(), format!("https://dev.roboshop.localhost:{}/a?b=1", d.edge_https.port()));
+    assert_eq!(
+        r.header("location").unwrap(),
+        format!(
+            "https://dev.roboshop.localhost:{}/a?b=1",
+            d.edge_https.port()
+        )
+    );
     let mut post = request("POST", &plain, "dev.roboshop.localhost", "/api/echo");
     *post.body_mut() = http_body_util::Full::new(bytes::Bytes::from_static(b"x"));
     assert_eq!(send(&plain, post).await.unwrap().status, 307);
@@ -150,14 +223,22 @@ async fn metrics_count_each_tier() {
     let d = start().await;
     let host = format!("dev.roboshop.localhost:{}", d.edge_https.port());
     get(&edge(&d), &host, "/").await.unwrap();
-    let r = get(&Target::http(d.admin), "127.0.0.1", "/metrics").await.unwrap();
+    let r = get(&Target::http(d.admin), "127.0.0.1", "/metrics")
+        .await
+        .unwrap();
     let text = r.text();
     assert!(text.contains("edgeway_cdn_requests_total"), "{text}");
     assert!(text.contains("edgeway_alb_requests_total"), "{text}");
-    assert!(text.contains("edgeway_dns_queries_total") || d.stack.metrics.sum("edgeway_dns_queries_total") > 0, "{text}");
+    assert!(
+        text.contains("edgeway_dns_queries_total")
+            || d.stack.metrics.sum("edgeway_dns_queries_total") > 0,
+        "{text}"
+    );
     assert!(d.stack.metrics.sum("edgeway_cdn_requests_total") >= 1);
     assert!(d.stack.metrics.sum("edgeway_alb_requests_total") >= 1);
-    let r = get(&Target::http(d.admin), "127.0.0.1", "/healthz").await.unwrap();
+    let r = get(&Target::http(d.admin), "127.0.0.1", "/healthz")
+        .await
+        .unwrap();
     assert_eq!(r.status, 200);
     d.stack.shutdown().await;
 }
@@ -184,7 +265,11 @@ async fn a_browser_sticks_to_one_frontend_through_the_edge() {
         req.headers_mut().insert("cookie", cookie.parse().unwrap());
         let r = send(&edge(&d), req).await.unwrap();
         assert_eq!(r.status, 200);
-        assert_eq!(r.header("x-instance-id").unwrap(), pinned, "sticky to one target");
+        assert_eq!(
+            r.header("x-instance-id").unwrap(),
+            pinned,
+            "sticky to one target"
+        );
     }
     d.stack.shutdown().await;
 }

@@ -25,16 +25,21 @@ async fn demo_target(id: &str) -> (SocketAddr, tokio::sync::oneshot::Sender<()>)
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let t = edgeway_demo::DemoTarget::new(id);
     tokio::spawn(async move {
-        let _ = t.serve(l, async move {
-            let _ = rx.await;
-        })
-        .await;
+        let _ = t
+            .serve(l, async move {
+                let _ = rx.await;
+            })
+            .await;
     });
     (addr, tx)
 }
 
 fn listen_of(urls: &[String], scheme: &str) -> SocketAddr {
-    urls.iter().find_map(|u| u.strip_prefix(scheme)).unwrap().parse().unwrap()
+    urls.iter()
+        .find_map(|u| u.strip_prefix(scheme))
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,7 +48,10 @@ async fn imported_roboshop_runs_through_every_hop() {
     let (a1, _s2) = demo_target("api-1").await;
     let opts = ImportOptions {
         path: example(),
-        targets: vec![("roboshop-dev-frontend".into(), vec![f1.to_string()]), ("roboshop-dev-api".into(), vec![a1.to_string()])],
+        targets: vec![
+            ("roboshop-dev-frontend".into(), vec![f1.to_string()]),
+            ("roboshop-dev-api".into(), vec![a1.to_string()]),
+        ],
         ..Default::default()
     };
     let r = import(&opts).unwrap();
@@ -60,21 +68,46 @@ async fn imported_roboshop_runs_through_every_hop() {
     let dns: SocketAddr = c.dns.as_ref().unwrap().listen.parse().unwrap();
 
     // DNS: the alias records answer with the local tiers.
-    let m = edgeway_dns::query(dns, "dev.roboshop.localhost", RecordType::A, Duration::from_secs(3)).await.unwrap();
+    let m = edgeway_dns::query(
+        dns,
+        "dev.roboshop.localhost",
+        RecordType::A,
+        Duration::from_secs(3),
+    )
+    .await
+    .unwrap();
     assert_eq!(edgeway_dns::format_short(&m).trim(), "127.0.0.1");
-    let m = edgeway_dns::query(dns, "roboshop-dev.roboshop.localhost", RecordType::A, Duration::from_secs(3)).await.unwrap();
+    let m = edgeway_dns::query(
+        dns,
+        "roboshop-dev.roboshop.localhost",
+        RecordType::A,
+        Duration::from_secs(3),
+    )
+    .await
+    .unwrap();
     assert_eq!(edgeway_dns::format_short(&m).trim(), "127.0.0.1");
 
     // Viewer → edge (HTTPS) → ALB (HTTPS origin) → frontend target.
     let edge = Target::https(edge_https, "dev.roboshop.localhost", &stack.ca_pem);
     let host = format!("dev.roboshop.localhost:{}", edge_https.port());
-    let r = eventually(Duration::from_secs(20), "the storefront through every hop", || {
-        let (edge, host) = (edge.clone(), host.clone());
-        async move { get(&edge, &host, "/").await.ok().filter(|r| r.status == 200) }
-    })
+    let r = eventually(
+        Duration::from_secs(20),
+        "the storefront through every hop",
+        || {
+            let (edge, host) = (edge.clone(), host.clone());
+            async move {
+                get(&edge, &host, "/")
+                    .await
+                    .ok()
+                    .filter(|r| r.status == 200)
+            }
+        },
+    )
     .await;
     assert!(r.text().contains("Roboshop"), "storefront page");
-    assert!(r.header("via").is_some_and(|v| v.ends_with(".cloudfront.net (CloudFront)")));
+    assert!(r
+        .header("via")
+        .is_some_and(|v| v.ends_with(".cloudfront.net (CloudFront)")));
     assert_eq!(r.header("x-instance-id"), Some("frontend-1"));
 
     // The listener rule sends /api/* to the api target group.
@@ -89,17 +122,38 @@ async fn imported_roboshop_runs_through_every_hop() {
 
     // Plain HTTP to the edge is redirected (redirect-to-https).
     let plain = Target::http(edge_http);
-    let r = get(&plain, &format!("dev.roboshop.localhost:{}", edge_http.port()), "/a").await.unwrap();
+    let r = get(
+        &plain,
+        &format!("dev.roboshop.localhost:{}", edge_http.port()),
+        "/a",
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status, 301);
 
     // The ALB's HTTP listener redirects to its HTTPS listener (port 443 became a local port).
     let lb = &c.load_balancers[0];
-    let http_port = lb.listeners.iter().find(|l| l.protocol == "HTTP").unwrap().port;
-    let https_port = lb.listeners.iter().find(|l| l.protocol == "HTTPS").unwrap().port;
+    let http_port = lb
+        .listeners
+        .iter()
+        .find(|l| l.protocol == "HTTP")
+        .unwrap()
+        .port;
+    let https_port = lb
+        .listeners
+        .iter()
+        .find(|l| l.protocol == "HTTPS")
+        .unwrap()
+        .port;
     let alb = Target::http(SocketAddr::from(([127, 0, 0, 1], http_port)));
-    let r = get(&alb, "roboshop-dev.roboshop.localhost", "/x").await.unwrap();
+    let r = get(&alb, "roboshop-dev.roboshop.localhost", "/x")
+        .await
+        .unwrap();
     assert_eq!(r.status, 301);
-    assert_eq!(r.header("location").unwrap(), format!("https://roboshop-dev.roboshop.localhost:{https_port}/x"));
+    assert_eq!(
+        r.header("location").unwrap(),
+        format!("https://roboshop-dev.roboshop.localhost:{https_port}/x")
+    );
     stack.shutdown().await;
 }
 
@@ -108,14 +162,26 @@ fn cli_import_writes_toml_and_warnings() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_edgeway"))
         .args(["import", "terraform"])
         .arg(example())
-        .args(["--target", "roboshop-dev-frontend=127.0.0.1:9101,127.0.0.1:9102", "--target", "roboshop-dev-api=127.0.0.1:9201"])
+        .args([
+            "--target",
+            "roboshop-dev-frontend=127.0.0.1:9101,127.0.0.1:9102",
+            "--target",
+            "roboshop-dev-api=127.0.0.1:9201",
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let toml = String::from_utf8_lossy(&out.stdout);
-    assert!(toml.contains("[[distribution]]") && toml.contains("targets = [\"127.0.0.1:9101\", \"127.0.0.1:9102\"]"), "{toml}");
-    let line = stderr.lines().find(|l| l.contains("module.alb.aws_security_group.alb")).expect("the security group is reported");
+    assert!(
+        toml.contains("[[distribution]]")
+            && toml.contains("targets = [\"127.0.0.1:9101\", \"127.0.0.1:9102\"]"),
+        "{toml}"
+    );
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("module.alb.aws_security_group.alb"))
+        .expect("the security group is reported");
     assert!(line.contains("modules/alb/main.tf:1:1: "), "{line}");
     // `edgeway check` accepts what was written.
     let dir = std::env::temp_dir().join(format!("edgeway-import-cli-{}", std::process::id()));
@@ -129,9 +195,23 @@ fn cli_import_writes_toml_and_warnings() {
         .arg("--demo-targets")
         .output()
         .unwrap();
-    assert_eq!(st.status.code(), Some(0), "{}", String::from_utf8_lossy(&st.stderr));
-    let st = std::process::Command::new(env!("CARGO_BIN_EXE_edgeway")).args(["check", "-c"]).arg(&file).output().unwrap();
-    assert_eq!(st.status.code(), Some(0), "{}", String::from_utf8_lossy(&st.stderr));
+    assert_eq!(
+        st.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_edgeway"))
+        .args(["check", "-c"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        st.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     // Explain on the imported file, as text and as JSON.
     let st = std::process::Command::new(env!("CARGO_BIN_EXE_edgeway"))
         .args(["explain", "-c"])
@@ -139,7 +219,12 @@ fn cli_import_writes_toml_and_warnings() {
         .args(["https://dev.roboshop.localhost:8443/api/echo", "--json"])
         .output()
         .unwrap();
-    assert_eq!(st.status.code(), Some(0), "{}", String::from_utf8_lossy(&st.stderr));
+    assert_eq!(
+        st.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
     assert_eq!(v["outcome"], "forwarded to target group roboshop-dev-api");
     let _ = std::fs::remove_dir_all(&dir);
@@ -149,10 +234,21 @@ fn cli_import_writes_toml_and_warnings() {
 fn cli_import_of_nothing_known_exits_two() {
     let dir = std::env::temp_dir().join(format!("edgeway-import-none-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("main.tf"), "resource \"aws_s3_bucket\" \"b\" {\n  bucket = \"x\"\n}\n").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_edgeway")).args(["import", "terraform"]).arg(&dir).output().unwrap();
+    std::fs::write(
+        dir.join("main.tf"),
+        "resource \"aws_s3_bucket\" \"b\" {\n  bucket = \"x\"\n}\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_edgeway"))
+        .args(["import", "terraform"])
+        .arg(&dir)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("main.tf:1:1: aws_s3_bucket.b: "), "{stderr}");
+    assert!(
+        stderr.contains("main.tf:1:1: aws_s3_bucket.b: "),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

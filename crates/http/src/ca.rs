@@ -2,8 +2,8 @@
 //! for every configured name so that viewers and the edge verify TLS without `-k`.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
-    KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::sign::CertifiedKey;
@@ -30,7 +30,11 @@ fn ca_params() -> CertificateParams {
     dn.push(DnType::OrganizationName, "edgeway");
     p.distinguished_name = dn;
     p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     p.not_before = rcgen::date_time_ymd(2024, 1, 1);
     p.not_after = rcgen::date_time_ymd(2044, 1, 1);
     p
@@ -43,7 +47,12 @@ fn err(what: &str, e: impl std::fmt::Display) -> std::io::Error {
 impl LocalCa {
     /// Loads the CA from `dir`, creating the directory, key and certificate on first use.
     pub fn load_or_create(dir: &Path) -> std::io::Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| err(&format!("cannot create state directory {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            err(
+                &format!("cannot create state directory {}", dir.display()),
+                e,
+            )
+        })?;
         let cert_path = dir.join(CA_CERT_FILE);
         let key_path = dir.join(CA_KEY_FILE);
         if cert_path.is_file() && key_path.is_file() {
@@ -52,24 +61,38 @@ impl LocalCa {
             let key = KeyPair::from_pem(&key_pem).map_err(|e| err("bad CA key", e))?;
             let cert_der = CertificateDer::from_pem_slice_compat(&cert_pem)?;
             let issuer = Issuer::new(ca_params(), key);
-            return Ok(Self { cert_pem, cert_der, issuer, cert_path });
+            return Ok(Self {
+                cert_pem,
+                cert_der,
+                issuer,
+                cert_path,
+            });
         }
         let key = KeyPair::generate().map_err(|e| err("cannot generate CA key", e))?;
         let params = ca_params();
-        let cert = params.self_signed(&key).map_err(|e| err("cannot sign CA certificate", e))?;
+        let cert = params
+            .self_signed(&key)
+            .map_err(|e| err("cannot sign CA certificate", e))?;
         let cert_pem = cert.pem();
         let cert_der = cert.der().clone();
         write_private(&key_path, key.serialize_pem().as_bytes())?;
         std::fs::write(&cert_path, cert_pem.as_bytes())?;
         let issuer = Issuer::new(params, key);
-        Ok(Self { cert_pem, cert_der, issuer, cert_path })
+        Ok(Self {
+            cert_pem,
+            cert_der,
+            issuer,
+            cert_path,
+        })
     }
 
     /// A throwaway CA that lives only in memory (tests).
     pub fn ephemeral() -> std::io::Result<Self> {
         let key = KeyPair::generate().map_err(|e| err("cannot generate CA key", e))?;
         let params = ca_params();
-        let cert = params.self_signed(&key).map_err(|e| err("cannot sign CA certificate", e))?;
+        let cert = params
+            .self_signed(&key)
+            .map_err(|e| err("cannot sign CA certificate", e))?;
         Ok(Self {
             cert_pem: cert.pem(),
             cert_der: cert.der().clone(),
@@ -94,7 +117,10 @@ impl LocalCa {
         let key = KeyPair::generate().map_err(|e| err("cannot generate key", e))?;
         let mut p = CertificateParams::default();
         let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, names.first().map_or("edgeway", String::as_str));
+        dn.push(
+            DnType::CommonName,
+            names.first().map_or("edgeway", String::as_str),
+        );
         p.distinguished_name = dn;
         p.subject_alt_names = names
             .iter()
@@ -103,14 +129,23 @@ impl LocalCa {
                 Err(_) => n.clone().try_into().ok().map(SanType::DnsName),
             })
             .collect();
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        p.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         p.not_before = rcgen::date_time_ymd(2024, 1, 1);
         p.not_after = rcgen::date_time_ymd(2043, 1, 1);
-        let cert = p.signed_by(&key, &self.issuer).map_err(|e| err("cannot sign certificate", e))?;
+        let cert = p
+            .signed_by(&key, &self.issuer)
+            .map_err(|e| err("cannot sign certificate", e))?;
         let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        let signing = rustls::crypto::ring::sign::any_supported_type(&key_der).map_err(|e| err("bad key", e))?;
-        Ok(Arc::new(CertifiedKey::new(vec![cert.der().clone(), self.cert_der.clone()], signing)))
+        let signing = rustls::crypto::ring::sign::any_supported_type(&key_der)
+            .map_err(|e| err("bad key", e))?;
+        Ok(Arc::new(CertifiedKey::new(
+            vec![cert.der().clone(), self.cert_der.clone()],
+            signing,
+        )))
     }
 }
 
@@ -146,9 +181,14 @@ pub fn load_certified_key(cert_file: &Path, key_file: &Path) -> std::io::Result<
         .collect::<Result<_, _>>()
         .map_err(|e| err(&format!("bad certificate in {}", cert_file.display()), e))?;
     if certs.is_empty() {
-        return Err(err(&format!("{}", cert_file.display()), "no certificate in the file"));
+        return Err(err(
+            &format!("{}", cert_file.display()),
+            "no certificate in the file",
+        ));
     }
-    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| err(&format!("bad key in {}", key_file.display()), e))?;
-    let signing = rustls::crypto::ring::sign::any_supported_type(&key).map_err(|e| err("unsupported key", e))?;
+    let key = PrivateKeyDer::from_pem_file(key_file)
+        .map_err(|e| err(&format!("bad key in {}", key_file.display()), e))?;
+    let signing = rustls::crypto::ring::sign::any_supported_type(&key)
+        .map_err(|e| err("unsupported key", e))?;
     Ok(Arc::new(CertifiedKey::new(certs, signing)))
 }

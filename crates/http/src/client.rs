@@ -53,9 +53,16 @@ impl tower_service::Service<Name> for DynResolver {
         Box::pin(async move {
             let ips = r.resolve(host.clone()).await?;
             if ips.is_empty() {
-                return Err(std::io::Error::new(std::io::ErrorKind::NotFound, format!("no address for {host}")));
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("no address for {host}"),
+                ));
             }
-            Ok(ips.into_iter().map(|ip| SocketAddr::new(ip, 0)).collect::<Vec<_>>().into_iter())
+            Ok(ips
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, 0))
+                .collect::<Vec<_>>()
+                .into_iter())
         })
     }
 }
@@ -159,7 +166,10 @@ impl std::error::Error for UpstreamError {}
 impl UpstreamError {
     /// Whether the request never reached the upstream, so any method may be retried.
     pub fn is_connect(&self) -> bool {
-        matches!(self, Self::Resolve(_) | Self::Connect(_) | Self::ConnectTimeout | Self::Tls(_))
+        matches!(
+            self,
+            Self::Resolve(_) | Self::Connect(_) | Self::ConnectTimeout | Self::Tls(_)
+        )
     }
 }
 
@@ -175,7 +185,10 @@ fn classify(e: &hyper_util::client::legacy::Error) -> UpstreamError {
         chain.push_str(&s.to_string());
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             io_kind.get_or_insert(io.kind());
-            if io.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>())
+            {
                 tls = true;
             }
         }
@@ -201,8 +214,12 @@ fn classify(e: &hyper_util::client::legacy::Error) -> UpstreamError {
         return match io_kind {
             Some(std::io::ErrorKind::TimedOut) => UpstreamError::ConnectTimeout,
             Some(std::io::ErrorKind::NotFound) => UpstreamError::Resolve(chain),
-            _ if chain.contains("timed out") || chain.contains("timeout") => UpstreamError::ConnectTimeout,
-            _ if chain.contains("dns error") || chain.contains("resolve") => UpstreamError::Resolve(chain),
+            _ if chain.contains("timed out") || chain.contains("timeout") => {
+                UpstreamError::ConnectTimeout
+            }
+            _ if chain.contains("dns error") || chain.contains("resolve") => {
+                UpstreamError::Resolve(chain)
+            }
             _ => UpstreamError::Connect(chain),
         };
     }
@@ -244,7 +261,10 @@ impl UpstreamClient {
                 .enable_http1()
                 .wrap_connector(http)
         };
-        let https = Bounded { inner: https, limit: opts.connect_timeout + handshake };
+        let https = Bounded {
+            inner: https,
+            limit: opts.connect_timeout + handshake,
+        };
         let inner = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
@@ -258,7 +278,11 @@ impl UpstreamClient {
 
     /// Sends `req` (absolute-form URI: scheme and authority pick the connection) and waits at
     /// most `timeout` for the response head.
-    pub async fn send(&self, req: Request<Body>, timeout: Duration) -> Result<Response<Incoming>, UpstreamError> {
+    pub async fn send(
+        &self,
+        req: Request<Body>,
+        timeout: Duration,
+    ) -> Result<Response<Incoming>, UpstreamError> {
         match tokio::time::timeout(timeout, self.inner.request(req)).await {
             Err(_) => Err(UpstreamError::Timeout),
             Ok(Err(e)) => Err(classify(&e)),

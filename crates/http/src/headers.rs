@@ -22,7 +22,15 @@ pub const HOP_BY_HOP: &[&str] = &[
 pub fn is_hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
-        "connection" | "keep-alive" | "proxy-connection" | "te" | "trailer" | "transfer-encoding" | "upgrade" | "proxy-authenticate" | "proxy-authorization"
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "proxy-authenticate"
+            | "proxy-authorization"
     )
 }
 
@@ -39,10 +47,18 @@ pub fn connection_named(h: &HeaderMap) -> Vec<HeaderName> {
         .flat_map(|v| v.split(','))
         .map(str::trim)
         // `connection` and `upgrade` stay: a WebSocket handshake keeps them.
-        .filter(|t| HOP_BY_HOP.iter().all(|n| !n.eq_ignore_ascii_case(t)) || t.eq_ignore_ascii_case("connection") || t.eq_ignore_ascii_case("upgrade"))
+        .filter(|t| {
+            HOP_BY_HOP.iter().all(|n| !n.eq_ignore_ascii_case(t))
+                || t.eq_ignore_ascii_case("connection")
+                || t.eq_ignore_ascii_case("upgrade")
+        })
         .filter(|t| h.contains_key(*t))
         .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
-        .filter(|n| !(*n == http::header::HOST || n.as_str().starts_with("x-amz") || n.as_str() == "x-forwarded-for"))
+        .filter(|n| {
+            !(*n == http::header::HOST
+                || n.as_str().starts_with("x-amz")
+                || n.as_str() == "x-forwarded-for")
+        })
         .collect()
 }
 
@@ -99,7 +115,10 @@ pub fn is_upgrade(h: &HeaderMap) -> bool {
         && h.get_all(http::header::CONNECTION)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")))
+            .any(|v| {
+                v.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+            })
 }
 
 /// Appends `addr` to `X-Forwarded-For` (joining duplicates first) with `sep` (`", "` for ALB,
@@ -149,9 +168,19 @@ mod tests {
 
     #[test]
     fn ip_text_is_to_string() {
-        let ips = ["0.0.0.0", "127.0.0.1", "10.20.30.40", "255.255.255.255", "192.168.100.9", "::1", "2001:db8::7"];
+        let ips = [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.30.40",
+            "255.255.255.255",
+            "192.168.100.9",
+            "::1",
+            "2001:db8::7",
+        ];
         for ip in ips {
-            let parsed: std::net::IpAddr = ip.parse().unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+            let parsed: std::net::IpAddr = ip
+                .parse()
+                .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
             assert_eq!(ip_text(parsed), parsed.to_string());
         }
     }

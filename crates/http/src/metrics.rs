@@ -61,7 +61,10 @@ fn render_labels(labels: &[(&str, &str)]) -> String {
         if i > 0 {
             s.push(',');
         }
-        let v = v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+        let v = v
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n");
         let _ = write!(s, "{k}=\"{v}\"");
     }
     s
@@ -76,28 +79,46 @@ impl Metrics {
     /// conventions: `edgeway_<tier>_<what>_total`.
     pub fn counter(&self, name: &str, help: &str, labels: &[(&str, &str)]) -> Counter {
         let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        g.help.entry(name.to_string()).or_insert_with(|| help.to_string());
-        g.counters.entry((name.to_string(), render_labels(labels))).or_default().clone()
+        g.help
+            .entry(name.to_string())
+            .or_insert_with(|| help.to_string());
+        g.counters
+            .entry((name.to_string(), render_labels(labels)))
+            .or_default()
+            .clone()
     }
 
     /// The gauge `name{labels}`.
     pub fn gauge(&self, name: &str, help: &str, labels: &[(&str, &str)]) -> Gauge {
         let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        g.help.entry(name.to_string()).or_insert_with(|| help.to_string());
-        g.gauges.entry((name.to_string(), render_labels(labels))).or_default().clone()
+        g.help
+            .entry(name.to_string())
+            .or_insert_with(|| help.to_string());
+        g.gauges
+            .entry((name.to_string(), render_labels(labels)))
+            .or_default()
+            .clone()
     }
 
     /// The current value of `name{labels}` (0 when it does not exist): for tests and the dashboard.
     pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
         let g = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let key = (name.to_string(), render_labels(labels));
-        g.counters.get(&key).map(Counter::get).or_else(|| g.gauges.get(&key).map(|x| x.get().max(0) as u64)).unwrap_or(0)
+        g.counters
+            .get(&key)
+            .map(Counter::get)
+            .or_else(|| g.gauges.get(&key).map(|x| x.get().max(0) as u64))
+            .unwrap_or(0)
     }
 
     /// The sum of `name` over every label set.
     pub fn sum(&self, name: &str) -> u64 {
         let g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        g.counters.iter().filter(|((n, _), _)| n == name).map(|(_, c)| c.get()).sum()
+        g.counters
+            .iter()
+            .filter(|((n, _), _)| n == name)
+            .map(|(_, c)| c.get())
+            .sum()
     }
 
     /// Prometheus text exposition format (version 0.0.4).
@@ -141,14 +162,27 @@ mod tests {
     #[test]
     fn renders_prometheus_text() {
         let m = Metrics::new();
-        let c = m.counter("edgeway_cdn_requests_total", "Requests.", &[("listener", "a\"b")]);
+        let c = m.counter(
+            "edgeway_cdn_requests_total",
+            "Requests.",
+            &[("listener", "a\"b")],
+        );
         c.inc();
         c.add(2);
         m.gauge("edgeway_open", "Open.", &[]).set(4);
         let text = m.render();
-        assert!(text.contains("# TYPE edgeway_cdn_requests_total counter"), "{text}");
-        assert!(text.contains("edgeway_cdn_requests_total{listener=\"a\\\"b\"} 3"), "{text}");
+        assert!(
+            text.contains("# TYPE edgeway_cdn_requests_total counter"),
+            "{text}"
+        );
+        assert!(
+            text.contains("edgeway_cdn_requests_total{listener=\"a\\\"b\"} 3"),
+            "{text}"
+        );
         assert!(text.contains("edgeway_open 4"), "{text}");
-        assert_eq!(m.value("edgeway_cdn_requests_total", &[("listener", "a\"b")]), 3);
+        assert_eq!(
+            m.value("edgeway_cdn_requests_total", &[("listener", "a\"b")]),
+            3
+        );
     }
 }

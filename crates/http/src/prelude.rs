@@ -33,13 +33,20 @@ pub struct RequestLimits {
 
 impl RequestLimits {
     /// CloudFront's: 20,480 bytes of request line and headers, 8,192 bytes of URL.
-    pub const CLOUDFRONT: Self = Self { max_head_bytes: 20_480, max_url_bytes: 8_192 };
+    pub const CLOUDFRONT: Self = Self {
+        max_head_bytes: 20_480,
+        max_url_bytes: 8_192,
+    };
 
     /// Whether the head in `buf` (read so far, maybe incomplete) is over the limits.
     pub fn exceeded_by(&self, buf: &[u8]) -> bool {
         if let Some(eol) = buf.iter().position(|b| *b == b'\n') {
             let line = buf[..eol].strip_suffix(b"\r").unwrap_or(&buf[..eol]);
-            let target = line.split(|b| *b == b' ').filter(|t| !t.is_empty()).nth(1).unwrap_or_default();
+            let target = line
+                .split(|b| *b == b' ')
+                .filter(|t| !t.is_empty())
+                .nth(1)
+                .unwrap_or_default();
             if target.len() > self.max_url_bytes {
                 return true;
             }
@@ -59,7 +66,11 @@ impl RequestLimits {
         }
         // `GET /x HTTP/1.1\r\n` and `name: value\r\n` per header.
         let line = req.method().as_str().len() + 1 + target + 1 + 8 + 2;
-        let headers: usize = req.headers().iter().map(|(n, v)| n.as_str().len() + 2 + v.len() + 2).sum();
+        let headers: usize = req
+            .headers()
+            .iter()
+            .map(|(n, v)| n.as_str().len() + 2 + v.len() + 2)
+            .sum();
         line + headers > self.max_head_bytes
     }
 }
@@ -77,10 +88,17 @@ fn head_end(buf: &[u8]) -> Option<usize> {
 
 /// Decides from the bytes read so far (`complete`: the head ended or the buffer is full).
 pub fn judge(buf: &[u8], h2_allowed: bool) -> Option<Verdict> {
-    let eol = buf.windows(2).position(|w| w == b"\r\n").or_else(|| buf.iter().position(|b| *b == b'\n'))?;
+    let eol = buf
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .or_else(|| buf.iter().position(|b| *b == b'\n'))?;
     let line = &buf[..eol];
     if line == b"PRI * HTTP/2.0" {
-        return Some(if h2_allowed { Verdict::Serve } else { Verdict::Reject(505) });
+        return Some(if h2_allowed {
+            Verdict::Serve
+        } else {
+            Verdict::Reject(505)
+        });
     }
     // method SP target SP version: only the version is judged here; hyper judges the rest.
     let version = line.rsplit(|b| *b == b' ').next().unwrap_or_default();
@@ -107,7 +125,11 @@ pub struct Replay<I> {
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for Replay<I> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         if self.pos < self.prefix.len() {
             let n = (self.prefix.len() - self.pos).min(buf.remaining());
             let start = self.pos;
@@ -124,7 +146,11 @@ impl<I: AsyncRead + Unpin> AsyncRead for Replay<I> {
 }
 
 impl<I: AsyncWrite + Unpin> AsyncWrite for Replay<I> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -133,7 +159,11 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Replay<I> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
-    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
     fn is_write_vectored(&self) -> bool {
@@ -151,7 +181,13 @@ fn status_bytes(code: u16) -> &'static [u8] {
 
 /// Reads the first request line (bounded by `max` bytes and `timeout`). Returns the IO to serve,
 /// or None when the connection was answered (408/505, 413 over `limits`) or closed.
-pub async fn first_head<I>(mut io: I, timeout: Duration, max: usize, h2_allowed: bool, limits: Option<RequestLimits>) -> Option<Replay<I>>
+pub async fn first_head<I>(
+    mut io: I,
+    timeout: Duration,
+    max: usize,
+    h2_allowed: bool,
+    limits: Option<RequestLimits>,
+) -> Option<Replay<I>>
 where
     I: AsyncRead + AsyncWrite + Unpin,
 {
@@ -161,7 +197,9 @@ where
         loop {
             // Judge the request line as soon as it is there; wait for the whole head otherwise.
             let verdict = judge(&buf, h2_allowed);
-            if !matches!(verdict, Some(Verdict::Reject(_))) && limits.is_some_and(|l| l.exceeded_by(&buf)) {
+            if !matches!(verdict, Some(Verdict::Reject(_)))
+                && limits.is_some_and(|l| l.exceeded_by(&buf))
+            {
                 return Ok(Verdict::Reject(413));
             }
             match verdict {
@@ -192,7 +230,11 @@ where
         }
     };
     match verdict {
-        Verdict::Serve => Some(Replay { prefix: buf, pos: 0, inner: io }),
+        Verdict::Serve => Some(Replay {
+            prefix: buf,
+            pos: 0,
+            inner: io,
+        }),
         Verdict::Reject(code) => {
             let _ = io.write_all(status_bytes(code)).await;
             let _ = io.shutdown().await;
@@ -229,18 +271,46 @@ mod tests {
     fn judges_request_lines() {
         assert_eq!(judge(b"GET / HTTP/1.1\r\n", false), Some(Verdict::Serve));
         assert_eq!(judge(b"GET / HTTP/1.0\r\n", false), Some(Verdict::Serve));
-        assert_eq!(judge(b"GET / HTTP/2.0\r\n", true), Some(Verdict::Reject(505)));
-        assert_eq!(judge(b"GET / HTTP/3\r\n", false), Some(Verdict::Reject(505)));
-        assert_eq!(judge(b"PRI * HTTP/2.0\r\n\r\nSM", false), Some(Verdict::Reject(505)));
-        assert_eq!(judge(b"PRI * HTTP/2.0\r\n\r\nSM", true), Some(Verdict::Serve));
-        assert_eq!(judge(b"GET / HTTP/x\r\n", false), Some(Verdict::Serve), "garbage is hyper's 400");
-        assert_eq!(judge(b"GET / HTTP/1.1", false), None, "not a whole line yet");
+        assert_eq!(
+            judge(b"GET / HTTP/2.0\r\n", true),
+            Some(Verdict::Reject(505))
+        );
+        assert_eq!(
+            judge(b"GET / HTTP/3\r\n", false),
+            Some(Verdict::Reject(505))
+        );
+        assert_eq!(
+            judge(b"PRI * HTTP/2.0\r\n\r\nSM", false),
+            Some(Verdict::Reject(505))
+        );
+        assert_eq!(
+            judge(b"PRI * HTTP/2.0\r\n\r\nSM", true),
+            Some(Verdict::Serve)
+        );
+        assert_eq!(
+            judge(b"GET / HTTP/x\r\n", false),
+            Some(Verdict::Serve),
+            "garbage is hyper's 400"
+        );
+        assert_eq!(
+            judge(b"GET / HTTP/1.1", false),
+            None,
+            "not a whole line yet"
+        );
     }
 
     #[test]
     fn request_limits() {
-        let l = RequestLimits { max_head_bytes: 100, max_url_bytes: 20 };
-        let head = |target: &str, header: usize| format!("GET {target} HTTP/1.1\r\nhost: x\r\nx-pad: {}\r\n\r\n", "p".repeat(header));
+        let l = RequestLimits {
+            max_head_bytes: 100,
+            max_url_bytes: 20,
+        };
+        let head = |target: &str, header: usize| {
+            format!(
+                "GET {target} HTTP/1.1\r\nhost: x\r\nx-pad: {}\r\n\r\n",
+                "p".repeat(header)
+            )
+        };
         // `GET /a HTTP/1.1\r\n` (17) + `host: x\r\n` (9) + `x-pad: …\r\n` (9 + n).
         let rows: &[(String, bool)] = &[
             (head("/a", 0), false),
@@ -250,14 +320,27 @@ mod tests {
             (head(&format!("/{}", "u".repeat(20)), 0), true),
             // Unfinished heads: judged by what has arrived.
             (format!("GET /{} HTTP/1.1\r\nhost", "u".repeat(30)), true),
-            (format!("GET /a HTTP/1.1\r\nx-pad: {}", "p".repeat(90)), true),
-            (format!("GET /a HTTP/1.1\r\nx-pad: {}", "p".repeat(10)), false),
+            (
+                format!("GET /a HTTP/1.1\r\nx-pad: {}", "p".repeat(90)),
+                true,
+            ),
+            (
+                format!("GET /a HTTP/1.1\r\nx-pad: {}", "p".repeat(10)),
+                false,
+            ),
             ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_string(), false),
         ];
         for (i, (buf, want)) in rows.iter().enumerate() {
             assert_eq!(l.exceeded_by(buf.as_bytes()), *want, "row {i}");
         }
-        let req = |target: &str, pad: usize| http::Request::builder().uri(target).header("host", "x").header("x-pad", "p".repeat(pad)).body(()).unwrap_or_default();
+        let req = |target: &str, pad: usize| {
+            http::Request::builder()
+                .uri(target)
+                .header("host", "x")
+                .header("x-pad", "p".repeat(pad))
+                .body(())
+                .unwrap_or_default()
+        };
         assert!(!l.exceeded_by_request(&req("/a", 65)));
         assert!(l.exceeded_by_request(&req("/a", 66)));
         assert!(l.exceeded_by_request(&req(&format!("/{}", "u".repeat(20)), 0)));

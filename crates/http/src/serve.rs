@@ -43,7 +43,11 @@ impl ConnInfo {
 
 /// A tier's request handler. The future owns what it needs (clone an `Arc` of the tier's state).
 pub trait Handler: Send + Sync + 'static {
-    fn handle(&self, req: Request<Incoming>, conn: &Arc<ConnInfo>) -> BoxFuture<'static, Response<Body>>;
+    fn handle(
+        &self,
+        req: Request<Incoming>,
+        conn: &Arc<ConnInfo>,
+    ) -> BoxFuture<'static, Response<Body>>;
 }
 
 /// How one listener serves.
@@ -85,20 +89,32 @@ impl ServeOptions {
     /// The most head bytes read before giving up on a head: room for `max_header_bytes`, and
     /// past the request limits so that they are the ones that answer.
     fn head_buffer(&self) -> usize {
-        let past_limits = self.request_limits.map_or(0, |l| l.max_head_bytes.saturating_mul(2));
+        let past_limits = self
+            .request_limits
+            .map_or(0, |l| l.max_head_bytes.saturating_mul(2));
         self.max_header_bytes.max(8192).max(past_limits)
     }
 }
 
 /// A plain response the serving layer itself gives (limits).
 pub fn status_response(status: StatusCode, server: &'static str) -> Response<Body> {
-    let body = format!("{} {}\n", status.as_u16(), status.canonical_reason().unwrap_or(""));
+    let body = format!(
+        "{} {}\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
     let mut r = Response::new(full(body));
     *r.status_mut() = status;
     let h = r.headers_mut();
-    h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
+    h.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain"),
+    );
     h.insert(http::header::SERVER, http::HeaderValue::from_static(server));
-    h.insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    h.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
     r
 }
 
@@ -142,14 +158,27 @@ pub async fn serve(
             let _permit = permit;
             match acceptor {
                 None => {
-                    let info = Arc::new(ConnInfo { peer, local, tls: None });
-                    let Some(io) = prelude::first_head(stream, opts.header_read_timeout, opts.head_buffer(), opts.h2, opts.request_limits).await else {
+                    let info = Arc::new(ConnInfo {
+                        peer,
+                        local,
+                        tls: None,
+                    });
+                    let Some(io) = prelude::first_head(
+                        stream,
+                        opts.header_read_timeout,
+                        opts.head_buffer(),
+                        opts.h2,
+                        opts.request_limits,
+                    )
+                    .await
+                    else {
                         return;
                     };
                     serve_conn(io, info, handler, &opts, stop).await;
                 }
                 Some(acc) => {
-                    let hs = tokio::time::timeout(opts.header_read_timeout, acc.accept(stream)).await;
+                    let hs =
+                        tokio::time::timeout(opts.header_read_timeout, acc.accept(stream)).await;
                     let Ok(Ok(tls)) = hs else {
                         tracing::debug!(listener = %opts.name, %peer, "TLS handshake failed or timed out");
                         return;
@@ -168,11 +197,23 @@ pub async fn serve(
                             .unwrap_or_default(),
                     };
                     let h2 = info.alpn.as_deref() == Some(b"h2");
-                    let info = Arc::new(ConnInfo { peer, local, tls: Some(info) });
+                    let info = Arc::new(ConnInfo {
+                        peer,
+                        local,
+                        tls: Some(info),
+                    });
                     if h2 {
                         serve_conn(tls, info, handler, &opts, stop).await;
                     } else {
-                        let Some(io) = prelude::first_head(tls, opts.header_read_timeout, opts.head_buffer(), false, opts.request_limits).await else {
+                        let Some(io) = prelude::first_head(
+                            tls,
+                            opts.header_read_timeout,
+                            opts.head_buffer(),
+                            false,
+                            opts.request_limits,
+                        )
+                        .await
+                        else {
                             return;
                         };
                         serve_conn(io, info, handler, &opts, stop).await;
@@ -187,8 +228,13 @@ pub async fn serve(
     let _ = tokio::time::timeout(opts.shutdown_grace, stop_tx.closed()).await;
 }
 
-async fn serve_conn<I>(io: I, info: Arc<ConnInfo>, handler: Arc<dyn Handler>, opts: &ServeOptions, mut stop: watch::Receiver<bool>)
-where
+async fn serve_conn<I>(
+    io: I,
+    info: Arc<ConnInfo>,
+    handler: Arc<dyn Handler>,
+    opts: &ServeOptions,
+    mut stop: watch::Receiver<bool>,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -205,7 +251,11 @@ where
         .max_header_list_size(u32::try_from(opts.max_header_bytes).unwrap_or(u32::MAX))
         .max_pending_accept_reset_streams(20)
         .max_local_error_reset_streams(1024);
-    let builder = if opts.h2 { builder } else { builder.http1_only() };
+    let builder = if opts.h2 {
+        builder
+    } else {
+        builder.http1_only()
+    };
     let max_uri = opts.max_uri_bytes;
     let limits = opts.request_limits;
     let svc_info = info.clone();

@@ -62,9 +62,12 @@ impl ResolvesServerCert for SniResolver {
 
 /// TLS versions allowed by an `ssl_policy` name (ELBSecurityPolicy-TLS13-* allow 1.2 and 1.3,
 /// `-TLS13-1-3-*` only 1.3; everything else 1.2 and 1.3, since rustls has no 1.0/1.1).
-pub fn versions_for_policy(policy: Option<&str>) -> &'static [&'static rustls::SupportedProtocolVersion] {
+pub fn versions_for_policy(
+    policy: Option<&str>,
+) -> &'static [&'static rustls::SupportedProtocolVersion] {
     static ONLY13: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
-    static BOTH: [&rustls::SupportedProtocolVersion; 2] = [&rustls::version::TLS13, &rustls::version::TLS12];
+    static BOTH: [&rustls::SupportedProtocolVersion; 2] =
+        [&rustls::version::TLS13, &rustls::version::TLS12];
     match policy {
         Some(p) if p.contains("TLS13-1-3") => &ONLY13,
         _ => &BOTH,
@@ -72,18 +75,28 @@ pub fn versions_for_policy(policy: Option<&str>) -> &'static [&'static rustls::S
 }
 
 /// A server config with SNI certificate choice and ALPN (`h2` only when `h2` is true).
-pub fn server_config(resolver: SniResolver, h2: bool, ssl_policy: Option<&str>) -> Result<Arc<rustls::ServerConfig>, rustls::Error> {
+pub fn server_config(
+    resolver: SniResolver,
+    h2: bool,
+    ssl_policy: Option<&str>,
+) -> Result<Arc<rustls::ServerConfig>, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(versions_for_policy(ssl_policy))?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
-    cfg.alpn_protocols = if h2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] };
+    cfg.alpn_protocols = if h2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(Arc::new(cfg))
 }
 
 /// A client config that trusts the system's web roots plus `extra` (the local CA).
-pub fn client_config(extra: &[rustls::pki_types::CertificateDer<'static>]) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+pub fn client_config(
+    extra: &[rustls::pki_types::CertificateDer<'static>],
+) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for c in extra {
@@ -128,7 +141,12 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn verify_tls13_signature(
         &self,
@@ -136,7 +154,12 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()

@@ -11,7 +11,11 @@ use std::sync::Arc;
 
 struct Ok200;
 impl Handler for Ok200 {
-    fn handle(&self, _r: http::Request<hyper::body::Incoming>, _c: &Arc<ConnInfo>) -> BoxFuture<'static, http::Response<Body>> {
+    fn handle(
+        &self,
+        _r: http::Request<hyper::body::Incoming>,
+        _c: &Arc<ConnInfo>,
+    ) -> BoxFuture<'static, http::Response<Body>> {
         Box::pin(async { http::Response::new(full("ok")) })
     }
 }
@@ -28,13 +32,18 @@ async fn the_ca_survives_a_restart() {
     assert_eq!(again.cert_pem(), pem, "the same CA after a restart");
 
     let mut r = SniResolver::new();
-    r.add(&["site.test".into()], again.issue(&["site.test".into()]).unwrap());
+    r.add(
+        &["site.test".into()],
+        again.issue(&["site.test".into()]).unwrap(),
+    );
     let mut o = ServeOptions::new("t", &Default::default());
     o.tls = Some(server_config(r, true, None).unwrap());
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     tokio::spawn(serve(l, Arc::new(Ok200), o, std::future::pending()));
-    let reply = get(&Target::https(addr, "site.test", &pem), "site.test", "/").await.unwrap();
+    let reply = get(&Target::https(addr, "site.test", &pem), "site.test", "/")
+        .await
+        .unwrap();
     assert_eq!(reply.text(), "ok");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -33,7 +33,10 @@ async fn a_stalled_tls_handshake_is_a_tls_failure() {
         }
     });
     let c = UpstreamClient::with_handshake_timeout(options(), Duration::from_millis(300));
-    let e = c.send(get(format!("https://{addr}/")), Duration::from_secs(10)).await.unwrap_err();
+    let e = c
+        .send(get(format!("https://{addr}/")), Duration::from_secs(10))
+        .await
+        .unwrap_err();
     assert!(matches!(e, UpstreamError::Tls(_)), "{e:?}");
     held.abort();
 }
@@ -44,7 +47,10 @@ async fn refused_and_silent_upstreams() {
     let closed = l.local_addr().unwrap();
     drop(l);
     let c = UpstreamClient::new(options());
-    let e = c.send(get(format!("http://{closed}/")), Duration::from_secs(5)).await.unwrap_err();
+    let e = c
+        .send(get(format!("http://{closed}/")), Duration::from_secs(5))
+        .await
+        .unwrap_err();
     assert!(matches!(e, UpstreamError::Connect(_)), "{e:?}");
     assert!(e.is_connect());
 
@@ -56,7 +62,10 @@ async fn refused_and_silent_upstreams() {
             kept.push(s);
         }
     });
-    let e = c.send(get(format!("http://{addr}/")), Duration::from_millis(300)).await.unwrap_err();
+    let e = c
+        .send(get(format!("http://{addr}/")), Duration::from_millis(300))
+        .await
+        .unwrap_err();
     assert!(matches!(e, UpstreamError::Timeout), "{e:?}");
     held.abort();
 }

@@ -6,10 +6,10 @@ use edgeway_http::ca::LocalCa;
 use edgeway_http::tls::{server_config, SniResolver};
 use edgeway_http::{full, serve, Body, ConnInfo, Handler, ServeOptions};
 use edgeway_testkit::{eventually, get, Target};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use futures_util::future::BoxFuture;
 use http::{Request, Response};
 use hyper::body::Incoming;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -23,18 +23,34 @@ struct Echo {
 }
 
 impl Handler for Echo {
-    fn handle(&self, req: Request<Incoming>, conn: &Arc<ConnInfo>) -> BoxFuture<'static, Response<Body>> {
+    fn handle(
+        &self,
+        req: Request<Incoming>,
+        conn: &Arc<ConnInfo>,
+    ) -> BoxFuture<'static, Response<Body>> {
         let conn = conn.clone();
         let inflight = self.inflight.clone();
         inflight.fetch_add(1, Ordering::SeqCst);
-        let wait = req.uri().query().and_then(|q| q.strip_prefix("ms=")).and_then(|v| v.parse::<u64>().ok());
+        let wait = req
+            .uri()
+            .query()
+            .and_then(|q| q.strip_prefix("ms="))
+            .and_then(|v| v.parse::<u64>().ok());
         Box::pin(async move {
             if let Some(ms) = wait {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
             }
             inflight.fetch_sub(1, Ordering::SeqCst);
-            let sni = conn.tls.as_ref().and_then(|t| t.sni.clone()).unwrap_or_default();
-            Response::new(full(format!("peer={} sni={sni} version={:?}", conn.peer.ip(), req.version())))
+            let sni = conn
+                .tls
+                .as_ref()
+                .and_then(|t| t.sni.clone())
+                .unwrap_or_default();
+            Response::new(full(format!(
+                "peer={} sni={sni} version={:?}",
+                conn.peer.ip(),
+                req.version()
+            )))
         })
     }
 }
@@ -55,7 +71,12 @@ async fn start(opts: ServeOptions) -> Server {
     let done = tokio::spawn(serve(l, Arc::new(echo), opts, async move {
         let _ = rx.await;
     }));
-    Server { addr, inflight, stop: Some(tx), done }
+    Server {
+        addr,
+        inflight,
+        stop: Some(tx),
+        done,
+    }
 }
 
 async fn until_in_flight(s: &Server) {
@@ -84,7 +105,9 @@ async fn a_long_uri_gets_414() {
     let mut o = opts();
     o.max_uri_bytes = 100;
     let s = start(o).await;
-    let r = get(&Target::http(s.addr), "x", &format!("/{}", "a".repeat(200))).await.unwrap();
+    let r = get(&Target::http(s.addr), "x", &format!("/{}", "a".repeat(200)))
+        .await
+        .unwrap();
     assert_eq!(r.status, 414);
     let r = get(&Target::http(s.addr), "x", "/short").await.unwrap();
     assert_eq!(r.status, 200);
@@ -95,7 +118,10 @@ async fn an_oversized_header_section_gets_431_and_a_closed_connection() {
     let mut o = opts();
     o.max_header_bytes = 8192;
     let s = start(o).await;
-    let big = format!("GET / HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n", "b".repeat(20_000));
+    let big = format!(
+        "GET / HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
+        "b".repeat(20_000)
+    );
     let out = raw(s.addr, big.as_bytes()).await;
     assert!(out.starts_with("HTTP/1.1 431"), "{out}");
 }
@@ -117,7 +143,10 @@ async fn a_slow_header_is_cut_off() {
     // Never finish the head: the server must close (with 408 or nothing) within its timeout.
     let mut out = Vec::new();
     let r = tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut out)).await;
-    assert!(r.is_ok(), "the connection stayed open past the header read timeout");
+    assert!(
+        r.is_ok(),
+        "the connection stayed open past the header read timeout"
+    );
     let text = String::from_utf8_lossy(&out);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
 }
@@ -127,7 +156,10 @@ async fn tls_with_sni_and_alpn_h2() {
     let ca = LocalCa::ephemeral().unwrap();
     let mut r = SniResolver::new();
     r.add(&["a.test".into()], ca.issue(&["a.test".into()]).unwrap());
-    r.add(&["*.b.test".into()], ca.issue(&["*.b.test".into()]).unwrap());
+    r.add(
+        &["*.b.test".into()],
+        ca.issue(&["*.b.test".into()]).unwrap(),
+    );
     let mut o = opts();
     o.tls = Some(server_config(r, true, None).unwrap());
     let s = start(o).await;
@@ -140,7 +172,10 @@ async fn tls_with_sni_and_alpn_h2() {
     assert!(reply.text().contains("sni=x.b.test"));
     // A name no certificate covers gets the default one, which the client rejects.
     let t = Target::https(s.addr, "other.test", ca.cert_pem());
-    assert!(get(&t, "other.test", "/").await.unwrap_err().contains("TLS"));
+    assert!(get(&t, "other.test", "/")
+        .await
+        .unwrap_err()
+        .contains("TLS"));
 }
 
 #[tokio::test]
@@ -152,8 +187,14 @@ async fn shutdown_stops_accepting_and_lets_in_flight_requests_finish() {
     s.stop.take().unwrap().send(()).unwrap();
     let reply = slow.await.unwrap().unwrap();
     assert_eq!(reply.status, 200, "the in-flight request finished");
-    tokio::time::timeout(Duration::from_secs(5), s.done).await.unwrap().unwrap();
-    assert!(TcpStream::connect(addr).await.is_err(), "no longer accepting");
+    tokio::time::timeout(Duration::from_secs(5), s.done)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "no longer accepting"
+    );
 }
 
 #[tokio::test]
@@ -169,7 +210,10 @@ async fn the_connection_cap_holds_extra_connections_back() {
     let second = get(&Target::http(addr), "x", "/").await.unwrap();
     assert_eq!(second.status, 200);
     assert!(first.await.unwrap().is_ok());
-    assert!(started.elapsed() >= Duration::from_millis(200), "the second connection waited for a slot");
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "the second connection waited for a slot"
+    );
 }
 
 #[tokio::test]
@@ -178,7 +222,10 @@ async fn unsupported_versions_get_505() {
     let out = raw(s.addr, b"GET / HTTP/2.0\r\nhost: x\r\n\r\n").await;
     assert!(out.starts_with("HTTP/1.1 505"), "{out}");
     let out = raw(s.addr, b"GET / HTTP/1.0\r\nhost: x\r\n\r\n").await;
-    assert!(out.starts_with("HTTP/1.0 200") || out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(
+        out.starts_with("HTTP/1.0 200") || out.starts_with("HTTP/1.1 200"),
+        "{out}"
+    );
     // An HTTP/2 preface where HTTP/2 is off.
     let mut o = opts();
     o.h2 = false;

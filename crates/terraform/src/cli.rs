@@ -18,22 +18,35 @@ pub struct ImportArgs {
 
 /// Parses the flags into [`ImportOptions`].
 pub fn options(a: &ImportArgs) -> Result<ImportOptions, String> {
-    let mut o = ImportOptions { path: a.path.clone(), var_files: a.var_files.clone(), demo_targets: a.demo_targets, ..Default::default() };
+    let mut o = ImportOptions {
+        path: a.path.clone(),
+        var_files: a.var_files.clone(),
+        demo_targets: a.demo_targets,
+        ..Default::default()
+    };
     for v in &a.vars {
-        o.vars.push(split_assignment(v).map_err(|e| format!("--var: {e}"))?);
+        o.vars
+            .push(split_assignment(v).map_err(|e| format!("--var: {e}"))?);
     }
     for t in &a.targets {
         let (name, addrs) = split_assignment(t).map_err(|e| format!("--target: {e}"))?;
-        let list: Vec<String> = addrs.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        let list: Vec<String> = addrs
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
         for addr in &list {
-            if edgeway_config::parse_socket_addr(addr).is_err() && addr.parse::<std::net::IpAddr>().is_err() {
+            if edgeway_config::parse_socket_addr(addr).is_err()
+                && addr.parse::<std::net::IpAddr>().is_err()
+            {
                 return Err(format!("--target {name}: `{addr}` is not ip:port"));
             }
         }
         o.targets.push((name, list));
     }
     for l in &a.listens {
-        o.listens.push(split_assignment(l).map_err(|e| format!("--listen: {e}"))?);
+        o.listens
+            .push(split_assignment(l).map_err(|e| format!("--listen: {e}"))?);
     }
     Ok(o)
 }
@@ -63,7 +76,9 @@ pub fn import_main(a: &ImportArgs) -> u8 {
     }
     let written = match &a.output {
         Some(p) => std::fs::write(p, &res.toml).map_err(|e| format!("{}: {e}", p.display())),
-        None => std::io::stdout().write_all(res.toml.as_bytes()).map_err(|e| e.to_string()),
+        None => std::io::stdout()
+            .write_all(res.toml.as_bytes())
+            .map_err(|e| e.to_string()),
     };
     if let Err(e) = written {
         eprintln!("{e}");
@@ -78,7 +93,13 @@ pub fn import_main(a: &ImportArgs) -> u8 {
 
 /// Loads the config and parses the request of `edgeway explain`; `Err` carries the message and
 /// the exit code.
-pub fn explain_request(config: &Path, url: &str, method: &str, headers: &[String], from: Option<&str>) -> Result<(edgeway_config::Config, crate::explain::Request), (String, u8)> {
+pub fn explain_request(
+    config: &Path,
+    url: &str,
+    method: &str,
+    headers: &[String],
+    from: Option<&str>,
+) -> Result<(edgeway_config::Config, crate::explain::Request), (String, u8)> {
     let cfg = edgeway_config::load(config).map_err(|e| (e.to_string(), 2))?;
     let mut hs = Vec::new();
     for h in headers {
@@ -97,7 +118,14 @@ pub fn explain_request(config: &Path, url: &str, method: &str, headers: &[String
 }
 
 /// `edgeway explain`: prints the decisions (text or JSON). Returns the exit code.
-pub fn explain_main(config: &Path, url: &str, method: &str, headers: &[String], from: Option<&str>, json: bool) -> u8 {
+pub fn explain_main(
+    config: &Path,
+    url: &str,
+    method: &str,
+    headers: &[String],
+    from: Option<&str>,
+    json: bool,
+) -> u8 {
     let (cfg, req) = match explain_request(config, url, method, headers, from) {
         Ok(x) => x,
         Err((e, code)) => {

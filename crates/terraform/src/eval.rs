@@ -33,8 +33,15 @@ pub struct ModuleSrc {
 impl ModuleSrc {
     pub fn load(path: &Path) -> Result<Self, String> {
         let files = source::read_module(path)?;
-        let dir = if path.is_dir() { path.to_path_buf() } else { path.parent().map(Path::to_path_buf).unwrap_or_default() };
-        let mut m = ModuleSrc { dir, ..Default::default() };
+        let dir = if path.is_dir() {
+            path.to_path_buf()
+        } else {
+            path.parent().map(Path::to_path_buf).unwrap_or_default()
+        };
+        let mut m = ModuleSrc {
+            dir,
+            ..Default::default()
+        };
         for f in files {
             for b in f.body.blocks {
                 match b.ident.as_str() {
@@ -53,7 +60,8 @@ impl ModuleSrc {
 
     fn find(&self, data: bool, rtype: &str, name: &str) -> Option<&Block> {
         let list = if data { &self.data } else { &self.resources };
-        list.iter().find(|b| b.labels.len() == 2 && b.labels[0] == rtype && b.labels[1] == name)
+        list.iter()
+            .find(|b| b.labels.len() == 2 && b.labels[0] == rtype && b.labels[1] == name)
     }
 }
 
@@ -95,7 +103,10 @@ pub struct Scope {
 
 impl Scope {
     fn module(inst: usize) -> Self {
-        Scope { inst, ..Default::default() }
+        Scope {
+            inst,
+            ..Default::default()
+        }
     }
     fn with_var(&self, name: &str, v: Value) -> Self {
         let mut s = self.clone();
@@ -107,8 +118,12 @@ impl Scope {
         match key {
             Key::None => {}
             Key::Int(i) if each_value.is_none() => s.count = Some(*i),
-            Key::Int(i) => s.each = Some((funcs::num(*i as f64), each_value.unwrap_or(Value::Null))),
-            Key::Str(k) => s.each = Some((Value::String(k.clone()), each_value.unwrap_or(Value::Null))),
+            Key::Int(i) => {
+                s.each = Some((funcs::num(*i as f64), each_value.unwrap_or(Value::Null)))
+            }
+            Key::Str(k) => {
+                s.each = Some((Value::String(k.clone()), each_value.unwrap_or(Value::Null)))
+            }
         }
         s
     }
@@ -189,7 +204,9 @@ impl EBody {
             }
         }
         for b in &self.blocks {
-            let e = m.entry(b.ident.clone()).or_insert_with(|| Value::Array(Vec::new()));
+            let e = m
+                .entry(b.ident.clone())
+                .or_insert_with(|| Value::Array(Vec::new()));
             if let Value::Array(l) = e {
                 l.push(b.body.to_value());
             }
@@ -227,7 +244,9 @@ fn marker_string(address: &str, attr: &str) -> String {
 /// Attributes of a resource type that AWS computes and that have a fixed meaning locally.
 fn static_attr(rtype: &str, attr: &str) -> Option<Value> {
     match (rtype, attr) {
-        ("aws_cloudfront_distribution", "hosted_zone_id") => Some(Value::String("Z2FDTNDATAQYW2".into())),
+        ("aws_cloudfront_distribution", "hosted_zone_id") => {
+            Some(Value::String("Z2FDTNDATAQYW2".into()))
+        }
         _ => None,
     }
 }
@@ -249,7 +268,9 @@ impl Evaluator {
             root_vars,
             in_progress: RefCell::default(),
             markers: RefCell::default(),
-            cwd: std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
+            cwd: std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
         }
     }
 
@@ -258,7 +279,8 @@ impl Evaluator {
     }
 
     fn inst(&self, i: usize) -> Result<Rc<Instance>, String> {
-        self.instance(i).ok_or_else(|| "internal: no such module instance".to_string())
+        self.instance(i)
+            .ok_or_else(|| "internal: no such module instance".to_string())
     }
 
     /// Runs `f` unless `key` is already being evaluated (a reference cycle).
@@ -279,7 +301,11 @@ impl Evaluator {
             Expression::Bool(b) => Ok(Value::Bool(*b)),
             Expression::Number(n) => Ok(Value::Number(*n)),
             Expression::String(t) => Ok(Value::String(t.clone())),
-            Expression::Array(items) => items.iter().map(|x| self.eval(x, s)).collect::<Result<Vec<_>, _>>().map(Value::Array),
+            Expression::Array(items) => items
+                .iter()
+                .map(|x| self.eval(x, s))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
             Expression::Object(o) => {
                 let mut m = Map::new();
                 for (k, v) in o {
@@ -312,9 +338,15 @@ impl Evaluator {
                         }
                         Err(last)
                     }
-                    "can" => Ok(Value::Bool(f.args.first().is_some_and(|a| self.eval(a, s).is_ok()))),
+                    "can" => Ok(Value::Bool(
+                        f.args.first().is_some_and(|a| self.eval(a, s).is_ok()),
+                    )),
                     _ => {
-                        let mut args = f.args.iter().map(|a| self.eval(a, s)).collect::<Result<Vec<_>, _>>()?;
+                        let mut args = f
+                            .args
+                            .iter()
+                            .map(|a| self.eval(a, s))
+                            .collect::<Result<Vec<_>, _>>()?;
                         if f.expand_final {
                             if let Some(Value::Array(last)) = args.pop() {
                                 args.extend(last);
@@ -336,8 +368,15 @@ impl Evaluator {
             Expression::ForExpr(f) => {
                 let coll = self.eval(&f.collection_expr, s)?;
                 let pairs: Vec<(Value, Value)> = match &coll {
-                    Value::Array(l) => l.iter().enumerate().map(|(i, v)| (funcs::num(i as f64), v.clone())).collect(),
-                    Value::Object(m) => sorted(m).into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+                    Value::Array(l) => l
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| (funcs::num(i as f64), v.clone()))
+                        .collect(),
+                    Value::Object(m) => sorted(m)
+                        .into_iter()
+                        .map(|(k, v)| (Value::String(k), v))
+                        .collect(),
                     Value::Null => Vec::new(),
                     other => return Err(format!("for: cannot iterate over {}", kind(other))),
                 };
@@ -369,7 +408,11 @@ impl Evaluator {
                         None => list.push(val),
                     }
                 }
-                Ok(if f.key_expr.is_some() { Value::Object(map) } else { Value::Array(list) })
+                Ok(if f.key_expr.is_some() {
+                    Value::Object(map)
+                } else {
+                    Value::Array(list)
+                })
             }
             _ => Err("unsupported expression".into()),
         }
@@ -401,9 +444,18 @@ impl Evaluator {
                     Directive::For(d) => {
                         let coll = self.eval(&d.collection_expr, s)?;
                         let pairs: Vec<(Value, Value)> = match &coll {
-                            Value::Array(l) => l.iter().enumerate().map(|(i, v)| (funcs::num(i as f64), v.clone())).collect(),
-                            Value::Object(m) => sorted(m).into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
-                            other => return Err(format!("for: cannot iterate over {}", kind(other))),
+                            Value::Array(l) => l
+                                .iter()
+                                .enumerate()
+                                .map(|(i, v)| (funcs::num(i as f64), v.clone()))
+                                .collect(),
+                            Value::Object(m) => sorted(m)
+                                .into_iter()
+                                .map(|(k, v)| (Value::String(k), v))
+                                .collect(),
+                            other => {
+                                return Err(format!("for: cannot iterate over {}", kind(other)))
+                            }
                         };
                         for (k, v) in pairs {
                             let mut inner = s.with_var(d.value_var.as_str(), v);
@@ -485,7 +537,12 @@ impl Evaluator {
         match v {
             Value::Array(l) => {
                 let i = to_f64(idx)?;
-                l.get(i as usize).cloned().ok_or_else(|| format!("index {i} is out of range (the list has {} elements)", l.len()))
+                l.get(i as usize).cloned().ok_or_else(|| {
+                    format!(
+                        "index {i} is out of range (the list has {} elements)",
+                        l.len()
+                    )
+                })
             }
             Value::Object(m) => {
                 let k = to_str(idx)?;
@@ -500,7 +557,10 @@ impl Evaluator {
         for (i, op) in ops.iter().enumerate() {
             v = match op {
                 TraversalOperator::GetAttr(a) => match &v {
-                    Value::Object(m) => m.get(a.as_str()).cloned().ok_or_else(|| format!("no attribute `{}`", a.as_str()))?,
+                    Value::Object(m) => m
+                        .get(a.as_str())
+                        .cloned()
+                        .ok_or_else(|| format!("no attribute `{}`", a.as_str()))?,
                     other => return Err(format!("`.{}` on {}", a.as_str(), kind(other))),
                 },
                 TraversalOperator::Index(e) => {
@@ -515,7 +575,11 @@ impl Evaluator {
                         other => vec![other],
                     };
                     let rest = &ops[i + 1..];
-                    return items.into_iter().map(|x| self.apply(x, rest, s)).collect::<Result<Vec<_>, _>>().map(Value::Array);
+                    return items
+                        .into_iter()
+                        .map(|x| self.apply(x, rest, s))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map(Value::Array);
                 }
             };
         }
@@ -550,7 +614,9 @@ impl Evaluator {
                 _ => Err("count.index outside a resource with count".into()),
             },
             "each" => {
-                let Some((k, v)) = &s.each else { return Err("each.* outside a resource with for_each".into()) };
+                let Some((k, v)) = &s.each else {
+                    return Err("each.* outside a resource with for_each".into());
+                };
                 let x = match attr(0)?.as_str() {
                     "key" => k.clone(),
                     "value" => v.clone(),
@@ -596,8 +662,14 @@ impl Evaluator {
     }
 
     fn compute_var(&self, inst: &Instance, name: &str) -> R {
-        let decl = inst.src.variables.iter().find(|b| b.labels.first().map(String::as_str) == Some(name));
-        let Some(decl) = decl else { return Err(format!("no variable \"{name}\" is declared")) };
+        let decl = inst
+            .src
+            .variables
+            .iter()
+            .find(|b| b.labels.first().map(String::as_str) == Some(name));
+        let Some(decl) = decl else {
+            return Err(format!("no variable \"{name}\" is declared"));
+        };
         let ty = decl.body.attr("type").map(|a| type_name(&a.expr));
         let given = match &inst.parent {
             None => match self.root_vars.get(name) {
@@ -606,7 +678,13 @@ impl Evaluator {
                 None => None,
             },
             Some((parent, call, scope)) => match call.body.attr(name) {
-                Some(a) => Some(self.eval(&a.expr, &Scope { inst: *parent, ..scope.clone() })?),
+                Some(a) => Some(self.eval(
+                    &a.expr,
+                    &Scope {
+                        inst: *parent,
+                        ..scope.clone()
+                    },
+                )?),
                 None => None,
             },
         };
@@ -645,12 +723,19 @@ impl Evaluator {
     pub fn expand(&self, block: &Block, s: &Scope) -> Result<Vec<(Key, Option<Value>)>, String> {
         if let Some(c) = block.body.attr("count") {
             let n = to_f64(&self.eval(&c.expr, s).map_err(|e| format!("count: {e}"))?)?;
-            return Ok((0..n.max(0.0) as i64).map(|i| (Key::Int(i), None)).collect());
+            return Ok((0..n.max(0.0) as i64)
+                .map(|i| (Key::Int(i), None))
+                .collect());
         }
         if let Some(f) = block.body.attr("for_each") {
-            let v = self.eval(&f.expr, s).map_err(|e| format!("for_each: {e}"))?;
+            let v = self
+                .eval(&f.expr, s)
+                .map_err(|e| format!("for_each: {e}"))?;
             return match v {
-                Value::Object(m) => Ok(sorted(&m).into_iter().map(|(k, v)| (Key::Str(k), Some(v))).collect()),
+                Value::Object(m) => Ok(sorted(&m)
+                    .into_iter()
+                    .map(|(k, v)| (Key::Str(k), Some(v)))
+                    .collect()),
                 Value::Array(l) => l
                     .iter()
                     .map(|x| to_str(x).map(|k| (Key::Str(k.clone()), Some(Value::String(k)))))
@@ -670,7 +755,13 @@ impl Evaluator {
     // ---- modules ----
 
     /// The child instance of module call `call` with `key`, made on first use.
-    pub fn child(&self, parent: usize, call: &Block, key: &Key, each_value: Option<Value>) -> Result<usize, String> {
+    pub fn child(
+        &self,
+        parent: usize,
+        call: &Block,
+        key: &Key,
+        each_value: Option<Value>,
+    ) -> Result<usize, String> {
         let name = call.labels.first().cloned().unwrap_or_default();
         let memo = (parent, name.clone(), key.clone());
         if let Some(r) = self.children.borrow().get(&memo) {
@@ -681,15 +772,26 @@ impl Evaluator {
         r
     }
 
-    fn make_child(&self, parent: usize, call: &Block, name: &str, key: &Key, each_value: Option<Value>) -> Result<usize, String> {
+    fn make_child(
+        &self,
+        parent: usize,
+        call: &Block,
+        name: &str,
+        key: &Key,
+        each_value: Option<Value>,
+    ) -> Result<usize, String> {
         let p = self.inst(parent)?;
         let source = call.body.attr("source").ok_or("module without `source`")?;
         let source = to_str(&self.eval(&source.expr, &Scope::module(parent))?)?;
         if !(source.starts_with("./") || source.starts_with("../")) {
-            return Err(format!("module source {source:?} is not a local path; its resources are not imported"));
+            return Err(format!(
+                "module source {source:?} is not a local path; its resources are not imported"
+            ));
         }
         let dir = normalize(&p.src.dir.join(&source));
-        let canon = dir.canonicalize().map_err(|e| format!("module source {source:?}: {e}"))?;
+        let canon = dir
+            .canonicalize()
+            .map_err(|e| format!("module source {source:?}: {e}"))?;
         let cached = self.modules.borrow().get(&canon).cloned();
         let src = match cached {
             Some(m) => m,
@@ -715,7 +817,12 @@ impl Evaluator {
 
     fn module_ref(&self, s: &Scope, name: &str, ops: &[TraversalOperator]) -> R {
         let inst = self.inst(s.inst)?;
-        let Some(call) = inst.src.modules.iter().find(|b| b.labels.first().map(String::as_str) == Some(name)) else {
+        let Some(call) = inst
+            .src
+            .modules
+            .iter()
+            .find(|b| b.labels.first().map(String::as_str) == Some(name))
+        else {
             return Err(format!("no module \"{name}\""));
         };
         let keys = self.expand(call, &Scope::module(s.inst))?;
@@ -739,7 +846,11 @@ impl Evaluator {
                 _ => list.push(v),
             }
         }
-        let v = if is_count { Value::Array(list) } else { Value::Object(map) };
+        let v = if is_count {
+            Value::Array(list)
+        } else {
+            Value::Object(map)
+        };
         self.apply(v, ops, s)
     }
 
@@ -749,7 +860,9 @@ impl Evaluator {
         let mut m = Map::new();
         let mut first_err = None;
         for o in &inst.src.outputs {
-            let (Some(name), Some(v)) = (o.labels.first(), o.body.attr("value")) else { continue };
+            let (Some(name), Some(v)) = (o.labels.first(), o.body.attr("value")) else {
+                continue;
+            };
             let key = format!("{}output.{name}", inst.prefix);
             match self.guarded(key, || self.eval(&v.expr, &Scope::module(child))) {
                 Ok(val) => {
@@ -778,7 +891,10 @@ impl Evaluator {
         let inst = self.inst(s.inst)?;
         let kind_word = if data { "data source" } else { "resource" };
         let Some(block) = inst.src.find(data, rtype, name) else {
-            return Err(format!("no {kind_word} {}{rtype}.{name}", if data { "data." } else { "" }));
+            return Err(format!(
+                "no {kind_word} {}{rtype}.{name}",
+                if data { "data." } else { "" }
+            ));
         };
         let ops = &ops[1..];
         let expanded = block.body.attr("count").is_some() || block.body.attr("for_each").is_some();
@@ -797,7 +913,10 @@ impl Evaluator {
                     Value::Number(_) => Key::Int(to_f64(&idx)? as i64),
                     other => Key::Str(to_str(other)?),
                 };
-                let (k, ev) = keys.into_iter().find(|(k, _)| *k == want).ok_or_else(|| format!("{rtype}.{name} has no instance {}", want.suffix()))?;
+                let (k, ev) = keys
+                    .into_iter()
+                    .find(|(k, _)| *k == want)
+                    .ok_or_else(|| format!("{rtype}.{name} has no instance {}", want.suffix()))?;
                 self.instance_ref(s.inst, data, block, &k, ev, &ops[1..], s)
             }
             Some(TraversalOperator::AttrSplat | TraversalOperator::FullSplat) => keys
@@ -818,17 +937,34 @@ impl Evaluator {
                         _ => list.push(v),
                     }
                 }
-                let v = if is_count { Value::Array(list) } else { Value::Object(map) };
+                let v = if is_count {
+                    Value::Array(list)
+                } else {
+                    Value::Object(map)
+                };
                 self.apply(v, ops, s)
             }
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn instance_ref(&self, inst: usize, data: bool, block: &Block, key: &Key, ev: Option<Value>, ops: &[TraversalOperator], s: &Scope) -> R {
+    fn instance_ref(
+        &self,
+        inst: usize,
+        data: bool,
+        block: &Block,
+        key: &Key,
+        ev: Option<Value>,
+        ops: &[TraversalOperator],
+        s: &Scope,
+    ) -> R {
         let (rtype, name) = (&block.labels[0], &block.labels[1]);
         let prefix = self.inst(inst)?.prefix.clone();
-        let address = format!("{prefix}{}{rtype}.{name}{}", if data { "data." } else { "" }, key.suffix());
+        let address = format!(
+            "{prefix}{}{rtype}.{name}{}",
+            if data { "data." } else { "" },
+            key.suffix()
+        );
         let scope = Scope::for_key(inst, key, ev);
         let marker = |attr: &str| -> Value {
             let m = marker_string(&address, attr);
@@ -851,16 +987,26 @@ impl Evaluator {
                 let a = a.as_str();
                 let v = if let Some(at) = block.body.attr(a) {
                     self.guarded(format!("{address}.{a}"), || self.eval(&at.expr, &scope))?
-                } else if block.body.blocks.iter().any(|b| b.ident == a || (b.ident == "dynamic" && b.labels.first().map(String::as_str) == Some(a))) {
+                } else if block.body.blocks.iter().any(|b| {
+                    b.ident == a
+                        || (b.ident == "dynamic" && b.labels.first().map(String::as_str) == Some(a))
+                }) {
                     let body = self.eval_body(&block.body, &scope);
                     match body.to_value() {
-                        Value::Object(mut m) => m.swap_remove(a).unwrap_or(Value::Array(Vec::new())),
+                        Value::Object(mut m) => {
+                            m.swap_remove(a).unwrap_or(Value::Array(Vec::new()))
+                        }
                         _ => Value::Array(Vec::new()),
                     }
                 } else if let Some(v) = static_attr(rtype, a) {
                     v
                 } else if a == "fqdn" && rtype == "aws_route53_record" {
-                    block.body.attr("name").map(|n| self.eval(&n.expr, &scope)).transpose()?.unwrap_or(Value::Null)
+                    block
+                        .body
+                        .attr("name")
+                        .map(|n| self.eval(&n.expr, &scope))
+                        .transpose()?
+                        .unwrap_or(Value::Null)
                 } else {
                     marker(a)
                 };
@@ -868,11 +1014,23 @@ impl Evaluator {
             }
             _ => {
                 // The whole object: arguments, nested blocks and the computed attributes.
-                let mut v = self.guarded(address.clone(), || Ok(self.eval_body(&block.body, &scope).to_value()))?;
+                let mut v = self.guarded(address.clone(), || {
+                    Ok(self.eval_body(&block.body, &scope).to_value())
+                })?;
                 if let Value::Object(m) = &mut v {
-                    for a in ["id", "arn", "dns_name", "domain_name", "zone_id", "hosted_zone_id"] {
+                    for a in [
+                        "id",
+                        "arn",
+                        "dns_name",
+                        "domain_name",
+                        "zone_id",
+                        "hosted_zone_id",
+                    ] {
                         if !m.contains_key(a) {
-                            m.insert(a.to_string(), static_attr(rtype, a).unwrap_or_else(|| marker(a)));
+                            m.insert(
+                                a.to_string(),
+                                static_attr(rtype, a).unwrap_or_else(|| marker(a)),
+                            );
                         }
                     }
                 }
@@ -889,7 +1047,12 @@ impl Evaluator {
         out
     }
 
-    fn collect(&self, inst_i: usize, out: &mut Vec<ResourceInstance>, warn: &mut Vec<(Loc, String, String)>) {
+    fn collect(
+        &self,
+        inst_i: usize,
+        out: &mut Vec<ResourceInstance>,
+        warn: &mut Vec<(Loc, String, String)>,
+    ) {
         let Ok(inst) = self.inst(inst_i) else { return };
         for (data, list) in [(true, &inst.src.data), (false, &inst.src.resources)] {
             for b in list.iter() {
@@ -897,7 +1060,11 @@ impl Evaluator {
                     continue;
                 }
                 let (rtype, name) = (&b.labels[0], &b.labels[1]);
-                let base = format!("{}{}{rtype}.{name}", inst.prefix, if data { "data." } else { "" });
+                let base = format!(
+                    "{}{}{rtype}.{name}",
+                    inst.prefix,
+                    if data { "data." } else { "" }
+                );
                 match self.expand(b, &Scope::module(inst_i)) {
                     Ok(keys) => {
                         for (k, ev) in keys {
@@ -907,13 +1074,19 @@ impl Evaluator {
                                 rtype: rtype.clone(),
                                 name: name.clone(),
                                 scope: Scope::for_key(inst_i, &k, ev),
-                                local_name: format!("{}{name}{}", inst.name_prefix, k.name_suffix()),
+                                local_name: format!(
+                                    "{}{name}{}",
+                                    inst.name_prefix,
+                                    k.name_suffix()
+                                ),
                                 key: k,
                                 block: b.clone(),
                             });
                         }
                     }
-                    Err(e) => warn.push((b.loc.clone(), base, format!("{e}; the resource is skipped"))),
+                    Err(e) => {
+                        warn.push((b.loc.clone(), base, format!("{e}; the resource is skipped")))
+                    }
                 }
             }
         }
@@ -923,7 +1096,11 @@ impl Evaluator {
             let keys = match self.expand(call, &Scope::module(inst_i)) {
                 Ok(k) => k,
                 Err(e) => {
-                    warn.push((call.loc.clone(), addr, format!("{e}; the module is skipped")));
+                    warn.push((
+                        call.loc.clone(),
+                        addr,
+                        format!("{e}; the module is skipped"),
+                    ));
                     continue;
                 }
             };
@@ -931,7 +1108,10 @@ impl Evaluator {
                 match self.child(inst_i, call, &k, ev) {
                     Ok(c) => self.collect(c, out, warn),
                     Err(e) => {
-                        let loc = call.body.attr("source").map_or(call.loc.clone(), |a| a.loc.clone());
+                        let loc = call
+                            .body
+                            .attr("source")
+                            .map_or(call.loc.clone(), |a| a.loc.clone());
                         warn.push((loc, format!("{addr}.source"), e));
                     }
                 }
@@ -946,13 +1126,25 @@ impl Evaluator {
     pub fn eval_body(&self, body: &Body, s: &Scope) -> EBody {
         let mut out = EBody::default();
         for a in &body.attrs {
-            if matches!(a.key.as_str(), "count" | "for_each" | "depends_on" | "provider" | "lifecycle") {
+            if matches!(
+                a.key.as_str(),
+                "count" | "for_each" | "depends_on" | "provider" | "lifecycle"
+            ) {
                 continue;
             }
-            out.attrs.push(EAttr { key: a.key.clone(), value: self.eval(&a.expr, s), loc: a.loc.clone(), used: Default::default() });
+            out.attrs.push(EAttr {
+                key: a.key.clone(),
+                value: self.eval(&a.expr, s),
+                loc: a.loc.clone(),
+                used: Default::default(),
+            });
         }
         for b in &body.blocks {
-            if b.ident == "lifecycle" || b.ident == "timeouts" || b.ident == "provisioner" || b.ident == "connection" {
+            if b.ident == "lifecycle"
+                || b.ident == "timeouts"
+                || b.ident == "provisioner"
+                || b.ident == "connection"
+            {
                 continue;
             }
             if b.ident == "dynamic" {
@@ -979,13 +1171,30 @@ impl Evaluator {
         let content = b.body.blocks("content").next();
         let items = b.body.attr("for_each").map(|a| self.eval(&a.expr, s));
         let (Some(content), Some(items)) = (content, items) else {
-            return vec![bad_block(&name, b, "a dynamic block needs for_each and content")];
+            return vec![bad_block(
+                &name,
+                b,
+                "a dynamic block needs for_each and content",
+            )];
         };
         let pairs: Vec<(Value, Value)> = match items {
-            Ok(Value::Array(l)) => l.into_iter().enumerate().map(|(i, v)| (funcs::num(i as f64), v)).collect(),
-            Ok(Value::Object(m)) => sorted(&m).into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+            Ok(Value::Array(l)) => l
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (funcs::num(i as f64), v))
+                .collect(),
+            Ok(Value::Object(m)) => sorted(&m)
+                .into_iter()
+                .map(|(k, v)| (Value::String(k), v))
+                .collect(),
             Ok(Value::Null) => Vec::new(),
-            Ok(other) => return vec![bad_block(&name, b, &format!("dynamic for_each over {}", kind(&other)))],
+            Ok(other) => {
+                return vec![bad_block(
+                    &name,
+                    b,
+                    &format!("dynamic for_each over {}", kind(&other)),
+                )]
+            }
             Err(e) => return vec![bad_block(&name, b, &format!("dynamic for_each: {e}"))],
         };
         pairs
@@ -995,15 +1204,25 @@ impl Evaluator {
                 it.insert("key".to_string(), k);
                 it.insert("value".to_string(), v);
                 let inner = s.with_var(&iterator, Value::Object(it));
-                EBlock { ident: name.clone(), labels: Vec::new(), body: self.eval_body(&content.body, &inner), loc: content.loc.clone(), used: Default::default() }
+                EBlock {
+                    ident: name.clone(),
+                    labels: Vec::new(),
+                    body: self.eval_body(&content.body, &inner),
+                    loc: content.loc.clone(),
+                    used: Default::default(),
+                }
             })
             .collect()
     }
 
     /// Evaluates an expression written as text in the root module (for tests and tools).
     pub fn eval_text(&self, expr: &str) -> R {
-        let body = hcl::parse(&format!("v = {expr}\n")).map_err(|e| format!("cannot parse {expr:?}: {e}"))?;
-        let attr = body.attributes().next().ok_or_else(|| format!("cannot parse {expr:?}"))?;
+        let body = hcl::parse(&format!("v = {expr}\n"))
+            .map_err(|e| format!("cannot parse {expr:?}: {e}"))?;
+        let attr = body
+            .attributes()
+            .next()
+            .ok_or_else(|| format!("cannot parse {expr:?}"))?;
         self.eval(attr.expr(), &Scope::module(0))
     }
 
@@ -1015,7 +1234,10 @@ impl Evaluator {
     /// Markers inside `v` (for strings like `dualstack.${aws_lb.x.dns_name}`).
     pub fn markers_in(&self, v: &str) -> Vec<Marker> {
         let m = self.markers.borrow();
-        m.iter().filter(|(k, _)| v.contains(k.as_str())).map(|(_, x)| x.clone()).collect()
+        m.iter()
+            .filter(|(k, _)| v.contains(k.as_str()))
+            .map(|(_, x)| x.clone())
+            .collect()
     }
 }
 
@@ -1025,7 +1247,12 @@ fn bad_block(name: &str, b: &Block, why: &str) -> EBlock {
         ident: name.to_string(),
         labels: Vec::new(),
         body: EBody {
-            attrs: vec![EAttr { key: "for_each".into(), value: Err(why.to_string()), loc: b.loc.clone(), used: Default::default() }],
+            attrs: vec![EAttr {
+                key: "for_each".into(),
+                value: Err(why.to_string()),
+                loc: b.loc.clone(),
+                used: Default::default(),
+            }],
             blocks: Vec::new(),
         },
         loc: b.loc.clone(),
@@ -1044,12 +1271,17 @@ fn type_name(e: &Expression) -> String {
 
 /// A `-var` value: raw for primitive types, parsed as an expression for collections.
 fn raw_var(raw: &str, ty: Option<&str>) -> R {
-    let complex = matches!(ty, Some("list" | "map" | "set" | "object" | "tuple")) || (ty.is_none_or(|t| t == "any") && (raw.starts_with('[') || raw.starts_with('{')));
+    let complex = matches!(ty, Some("list" | "map" | "set" | "object" | "tuple"))
+        || (ty.is_none_or(|t| t == "any") && (raw.starts_with('[') || raw.starts_with('{')));
     if !complex {
         return Ok(Value::String(raw.to_string()));
     }
-    let body = hcl::parse(&format!("v = {raw}")).map_err(|e| format!("cannot parse {raw:?}: {e}"))?;
-    let attr = body.attributes().next().ok_or_else(|| format!("cannot parse {raw:?}"))?;
+    let body =
+        hcl::parse(&format!("v = {raw}")).map_err(|e| format!("cannot parse {raw:?}: {e}"))?;
+    let attr = body
+        .attributes()
+        .next()
+        .ok_or_else(|| format!("cannot parse {raw:?}"))?;
     let ev = Evaluator::new(ModuleSrc::default(), HashMap::new());
     ev.eval(attr.expr(), &Scope::default())
 }
@@ -1059,8 +1291,12 @@ fn convert(v: Value, ty: Option<&str>) -> Value {
     match (ty, &v) {
         (Some("number"), Value::String(s)) => s.trim().parse::<f64>().map(funcs::num).unwrap_or(v),
         (Some("bool"), Value::String(s)) if s == "true" || s == "false" => Value::Bool(s == "true"),
-        (Some("string"), Value::Number(_) | Value::Bool(_)) => to_str(&v).map(Value::String).unwrap_or(v),
-        (Some("set"), Value::Array(l)) => funcs::call("toset", vec![Value::Array(l.clone())]).unwrap_or(v),
+        (Some("string"), Value::Number(_) | Value::Bool(_)) => {
+            to_str(&v).map(Value::String).unwrap_or(v)
+        }
+        (Some("set"), Value::Array(l)) => {
+            funcs::call("toset", vec![Value::Array(l.clone())]).unwrap_or(v)
+        }
         _ => v,
     }
 }
@@ -1073,7 +1309,9 @@ pub fn read_tfvars(path: &Path) -> Result<HashMap<String, VarValue>, String> {
     let ev = Evaluator::new(ModuleSrc::default(), HashMap::new());
     let mut out = HashMap::new();
     for a in body.attrs {
-        let v = ev.eval(&a.expr, &Scope::default()).map_err(|e| format!("{}: {}: {e}", a.loc, a.key))?;
+        let v = ev
+            .eval(&a.expr, &Scope::default())
+            .map_err(|e| format!("{}: {}: {e}", a.loc, a.key))?;
         out.insert(a.key, VarValue::Value(v));
     }
     Ok(out)

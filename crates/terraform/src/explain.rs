@@ -37,8 +37,15 @@ pub struct Request {
 
 impl Request {
     /// Parses `http(s)://host[:port]/path?query`.
-    pub fn parse(url: &str, method: &str, headers: Vec<(String, String)>, from: IpAddr) -> Result<Self, String> {
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| format!("{url}: expected http://... or https://..."))?;
+    pub fn parse(
+        url: &str,
+        method: &str,
+        headers: Vec<(String, String)>,
+        from: IpAddr,
+    ) -> Result<Self, String> {
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| format!("{url}: expected http://... or https://..."))?;
         let scheme = scheme.to_ascii_lowercase();
         if scheme != "http" && scheme != "https" {
             return Err(format!("{url}: the scheme must be http or https"));
@@ -54,8 +61,21 @@ impl Request {
             Some((p, q)) => (p, Some(q.to_string())),
             None => (pq, None),
         };
-        let path = if path.is_empty() { "/".to_string() } else { path.to_string() };
-        Ok(Request { method: method.to_ascii_uppercase(), scheme, host, port, path, query, headers, from })
+        let path = if path.is_empty() {
+            "/".to_string()
+        } else {
+            path.to_string()
+        };
+        Ok(Request {
+            method: method.to_ascii_uppercase(),
+            scheme,
+            host,
+            port,
+            path,
+            query,
+            headers,
+            from,
+        })
     }
 
     pub fn https(&self) -> bool {
@@ -82,7 +102,10 @@ impl Request {
     pub fn header_map(&self) -> HeaderMap {
         let mut m = HeaderMap::new();
         for (n, v) in &self.headers {
-            if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(n.as_bytes()), HeaderValue::from_str(v)) {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(n.as_bytes()),
+                HeaderValue::from_str(v),
+            ) {
                 m.append(n, v);
             }
         }
@@ -93,11 +116,17 @@ impl Request {
 fn split_host_port(a: &str) -> Result<(String, Option<u16>), String> {
     if let Some(rest) = a.strip_prefix('[') {
         let (ip, after) = rest.split_once(']').ok_or("unclosed [ in the host")?;
-        let port = after.strip_prefix(':').map(|p| p.parse::<u16>().map_err(|_| format!("bad port {p}"))).transpose()?;
+        let port = after
+            .strip_prefix(':')
+            .map(|p| p.parse::<u16>().map_err(|_| format!("bad port {p}")))
+            .transpose()?;
         return Ok((format!("[{}]", ip.to_ascii_lowercase()), port));
     }
     match a.rsplit_once(':') {
-        Some((h, p)) => Ok((h.to_ascii_lowercase(), Some(p.parse::<u16>().map_err(|_| format!("bad port {p}"))?))),
+        Some((h, p)) => Ok((
+            h.to_ascii_lowercase(),
+            Some(p.parse::<u16>().map_err(|_| format!("bad port {p}"))?),
+        )),
         None => Ok((a.to_ascii_lowercase(), None)),
     }
 }
@@ -147,13 +176,21 @@ impl Explanation {
             r.host,
             r.port.map(|p| format!(":{p}")).unwrap_or_default(),
             r.path,
-            r.query.as_ref().map(|q| format!("?{q}")).unwrap_or_default(),
+            r.query
+                .as_ref()
+                .map(|q| format!("?{q}"))
+                .unwrap_or_default(),
             r.from
         );
         for s in &self.steps {
             out.push_str(&format!("\n{:<15}{}\n", s.step, s.decision));
             for t in &s.tried {
-                out.push_str(&format!("  {} {}: {}\n", if t.matched { "✓" } else { "✗" }, t.what, t.why));
+                out.push_str(&format!(
+                    "  {} {}: {}\n",
+                    if t.matched { "✓" } else { "✗" },
+                    t.what,
+                    t.why
+                ));
             }
             for d in &s.details {
                 out.push_str(&format!("  {d}\n"));
@@ -187,30 +224,90 @@ pub struct AlbView<'a> {
 /// One rule condition: whether it matches (the load balancer's own compiled [`AlbCondition`]),
 /// and a sentence saying why.
 pub fn check_condition(c: &Condition, r: &AlbView<'_>) -> (bool, String) {
-    let view = RequestView { method: r.method, host: Some(r.host), path: r.path, query: r.query, headers: r.headers, peer: r.peer };
+    let view = RequestView {
+        method: r.method,
+        host: Some(r.host),
+        path: r.path,
+        query: r.query,
+        headers: r.headers,
+        peer: r.peer,
+    };
     let m = AlbCondition::compile(c).matches(&view);
     let list = |v: &[String]| v.join(", ");
     let verb = if m { "matches" } else { "does not match" };
     if let Some(v) = &c.host_header {
-        return (m, format!("host_header [{}] {verb} {:?}", list(&v.values), strip_port(r.host)));
+        return (
+            m,
+            format!(
+                "host_header [{}] {verb} {:?}",
+                list(&v.values),
+                strip_port(r.host)
+            ),
+        );
     }
     if let Some(v) = &c.path_pattern {
-        return (m, format!("path_pattern [{}] {verb} {:?}", list(&v.values), r.path));
+        return (
+            m,
+            format!("path_pattern [{}] {verb} {:?}", list(&v.values), r.path),
+        );
     }
     if let Some(v) = &c.http_request_method {
-        return (m, format!("http_request_method [{}] {} {}", list(&v.values), if m { "includes" } else { "does not include" }, r.method));
+        return (
+            m,
+            format!(
+                "http_request_method [{}] {} {}",
+                list(&v.values),
+                if m { "includes" } else { "does not include" },
+                r.method
+            ),
+        );
     }
     if let Some(v) = &c.source_ip {
-        return (m, format!("source_ip [{}] {} {}", list(&v.values), if m { "contains" } else { "does not contain" }, r.peer));
+        return (
+            m,
+            format!(
+                "source_ip [{}] {} {}",
+                list(&v.values),
+                if m { "contains" } else { "does not contain" },
+                r.peer
+            ),
+        );
     }
     if let Some(h) = &c.http_header {
-        let vals: Vec<&str> = r.headers.get_all(h.http_header_name.trim().to_ascii_lowercase().as_str()).iter().filter_map(|v| v.to_str().ok()).collect();
-        let seen = if vals.is_empty() { "absent".to_string() } else { format!("{:?}", vals.join(", ")) };
-        return (m, format!("http_header {} [{}] {verb} (the header is {seen})", h.http_header_name, list(&h.values)));
+        let vals: Vec<&str> = r
+            .headers
+            .get_all(h.http_header_name.trim().to_ascii_lowercase().as_str())
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let seen = if vals.is_empty() {
+            "absent".to_string()
+        } else {
+            format!("{:?}", vals.join(", "))
+        };
+        return (
+            m,
+            format!(
+                "http_header {} [{}] {verb} (the header is {seen})",
+                h.http_header_name,
+                list(&h.values)
+            ),
+        );
     }
     if !c.query_string.is_empty() {
-        let want: Vec<String> = c.query_string.iter().map(|q| format!("{}={}", q.key.clone().unwrap_or_default(), q.value)).collect();
-        return (m, format!("query_string [{}] {verb} {:?}", want.join(", "), r.query.unwrap_or("")));
+        let want: Vec<String> = c
+            .query_string
+            .iter()
+            .map(|q| format!("{}={}", q.key.clone().unwrap_or_default(), q.value))
+            .collect();
+        return (
+            m,
+            format!(
+                "query_string [{}] {verb} {:?}",
+                want.join(", "),
+                r.query.unwrap_or("")
+            ),
+        );
     }
     (false, "an empty condition never matches".into())
 }
@@ -231,7 +328,9 @@ fn orp_headers(h: &OrpHeaders) -> String {
         OrpHeaders::None => "no viewer headers".into(),
         OrpHeaders::Whitelist(l) => format!("headers [{}]", l.join(", ")),
         OrpHeaders::AllViewer => "every viewer header".into(),
-        OrpHeaders::AllViewerAndCloudFront(l) => format!("every viewer header and [{}]", l.join(", ")),
+        OrpHeaders::AllViewerAndCloudFront(l) => {
+            format!("every viewer header and [{}]", l.join(", "))
+        }
         OrpHeaders::AllExcept(l) => format!("every viewer header except [{}]", l.join(", ")),
     }
 }
@@ -257,22 +356,47 @@ fn zone_of<'c>(cfg: &'c Config, host: &str) -> Option<&'c edgeway_config::Zone> 
 /// The DNS step for `host`, and where the answer points.
 fn dns_step(cfg: &Config, host: &str, port: u16, https: bool) -> (Step, Option<Entry>) {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let mut step = Step { step: "dns", decision: String::new(), tried: vec![], details: vec![] };
-    if host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok() || host == "localhost" {
+    let mut step = Step {
+        step: "dns",
+        decision: String::new(),
+        tried: vec![],
+        details: vec![],
+    };
+    if host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .is_ok()
+        || host == "localhost"
+    {
         step.decision = format!("{host} needs no DNS lookup");
         return (step, None);
     }
     let Some(zone) = zone_of(cfg, &host) else {
-        step.decision = format!("{host} is in no zone of this config: the system resolver would answer");
+        step.decision =
+            format!("{host} is in no zone of this config: the system resolver would answer");
         return (step, None);
     };
-    let recs: Vec<_> = zone.records.iter().filter(|r| r.name.trim_end_matches('.').eq_ignore_ascii_case(&host) && (r.kind == "A" || r.kind == "AAAA" || r.kind == "CNAME")).collect();
+    let recs: Vec<_> = zone
+        .records
+        .iter()
+        .filter(|r| {
+            r.name.trim_end_matches('.').eq_ignore_ascii_case(&host)
+                && (r.kind == "A" || r.kind == "AAAA" || r.kind == "CNAME")
+        })
+        .collect();
     let Some(rec) = recs.first() else {
         step.decision = format!("NXDOMAIN: zone {} has no A record for {host}", zone.name);
-        return (step, Some(Entry::Nothing(format!("{host} does not resolve"))));
+        return (
+            step,
+            Some(Entry::Nothing(format!("{host} does not resolve"))),
+        );
     };
     if recs.len() > 1 {
-        step.details.push(format!("{} record sets answer for this name (routing policies choose); explaining the first", recs.len()));
+        step.details.push(format!(
+            "{} record sets answer for this name (routing policies choose); explaining the first",
+            recs.len()
+        ));
     }
     if let Some(a) = &rec.alias {
         if let Some(d) = &a.distribution {
@@ -284,14 +408,25 @@ fn dns_step(cfg: &Config, host: &str, port: u16, https: bool) -> (Step, Option<E
         }
         if let Some(l) = &a.load_balancer {
             if let Some(i) = cfg.load_balancers.iter().position(|x| &x.name == l) {
-                step.decision = format!("{host} {} → alias to load balancer {l}: answers with {}", rec.kind, cfg.load_balancers[i].bind_address);
+                step.decision = format!(
+                    "{host} {} → alias to load balancer {l}: answers with {}",
+                    rec.kind, cfg.load_balancers[i].bind_address
+                );
                 return (step, Some(Entry::LoadBalancer(i)));
             }
         }
         step.decision = format!("{host}: alias to something this config does not define");
-        return (step, Some(Entry::Nothing("the alias target is not defined".into())));
+        return (
+            step,
+            Some(Entry::Nothing("the alias target is not defined".into())),
+        );
     }
-    step.decision = format!("{host} {} → {} (TTL {})", rec.kind, rec.records.join(", "), rec.ttl.unwrap_or(300));
+    step.decision = format!(
+        "{host} {} → {} (TTL {})",
+        rec.kind,
+        rec.records.join(", "),
+        rec.ttl.unwrap_or(300)
+    );
     // Which listener owns that address and port?
     let ips: Vec<IpAddr> = rec.records.iter().filter_map(|r| r.parse().ok()).collect();
     (step, entry_by_address(cfg, &ips, port, https))
@@ -301,7 +436,10 @@ fn entry_by_address(cfg: &Config, ips: &[IpAddr], port: u16, https: bool) -> Opt
     let scheme = if https { "https://" } else { "http://" };
     for (i, d) in cfg.distributions.iter().enumerate() {
         for l in &d.listen {
-            if let Some(addr) = l.strip_prefix(scheme).and_then(|a| edgeway_config::parse_socket_addr(a).ok()) {
+            if let Some(addr) = l
+                .strip_prefix(scheme)
+                .and_then(|a| edgeway_config::parse_socket_addr(a).ok())
+            {
                 if addr.port() == port && (ips.is_empty() || ips.contains(&addr.ip())) {
                     return Some(Entry::Distribution(i));
                 }
@@ -309,7 +447,12 @@ fn entry_by_address(cfg: &Config, ips: &[IpAddr], port: u16, https: bool) -> Opt
         }
     }
     for (i, lb) in cfg.load_balancers.iter().enumerate() {
-        let ip_ok = ips.is_empty() || lb.bind_address.parse::<IpAddr>().is_ok_and(|ip| ips.contains(&ip)) || lb.bind_address == "localhost";
+        let ip_ok = ips.is_empty()
+            || lb
+                .bind_address
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ips.contains(&ip))
+            || lb.bind_address == "localhost";
         if ip_ok && lb.listeners.iter().any(|l| l.port == port) {
             return Some(Entry::LoadBalancer(i));
         }
@@ -325,16 +468,30 @@ fn action_summary(a: &Action) -> String {
                 format!("forward to target group {}", groups[0].0)
             } else {
                 let total: u32 = groups.iter().map(|g| g.1).sum();
-                let parts: Vec<String> = groups.iter().map(|(n, w)| format!("{n} (weight {w} of {total})")).collect();
+                let parts: Vec<String> = groups
+                    .iter()
+                    .map(|(n, w)| format!("{n} (weight {w} of {total})"))
+                    .collect();
                 format!("forward to target groups {}", parts.join(", "))
             }
         }
         "redirect" => match &a.redirect {
-            Some(r) => format!("redirect {} to {}://{}:{}{}?{}", r.status_code, r.protocol, r.host, r.port, r.path, r.query),
+            Some(r) => format!(
+                "redirect {} to {}://{}:{}{}?{}",
+                r.status_code, r.protocol, r.host, r.port, r.path, r.query
+            ),
             None => "redirect".into(),
         },
         "fixed-response" => match &a.fixed_response {
-            Some(f) => format!("fixed response {} ({}){}", f.status_code, f.content_type, f.message_body.as_ref().map(|b| format!(": {b:?}")).unwrap_or_default()),
+            Some(f) => format!(
+                "fixed response {} ({}){}",
+                f.status_code,
+                f.content_type,
+                f.message_body
+                    .as_ref()
+                    .map(|b| format!(": {b:?}"))
+                    .unwrap_or_default()
+            ),
             None => "fixed response".into(),
         },
         other => other.to_string(),
@@ -354,11 +511,19 @@ fn entry(cfg: &Config, req: &Request) -> (Step, Option<Entry>) {
     let port = req.effective_port();
     let (dns, entry) = dns_step(cfg, &req.host, port, req.https());
     // Locally the tiers listen on their own ports: prefer the one the URL names, else what DNS said.
-    let by_port = if req.port.is_some() { entry_by_address(cfg, &[], port, req.https()) } else { None };
+    let by_port = if req.port.is_some() {
+        entry_by_address(cfg, &[], port, req.https())
+    } else {
+        None
+    };
     let entry = match (by_port, entry) {
         (Some(e), _) => Some(e),
         (None, Some(e)) => Some(e),
-        (None, None) => cfg.distributions.iter().position(|d| !d.aliases.is_empty() && serves_host(&d.aliases, &d.id, Some(&req.host))).map(Entry::Distribution),
+        (None, None) => cfg
+            .distributions
+            .iter()
+            .position(|d| !d.aliases.is_empty() && serves_host(&d.aliases, &d.id, Some(&req.host)))
+            .map(Entry::Distribution),
     };
     (dns, entry)
 }
@@ -376,12 +541,22 @@ pub fn receiver(cfg: &Config, req: &Request) -> Option<Receiver> {
 pub fn alias_of(cfg: &Config, host: &str) -> Option<Receiver> {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     let zone = zone_of(cfg, &host)?;
-    let rec = zone.records.iter().find(|r| r.name.trim_end_matches('.').eq_ignore_ascii_case(&host) && (r.kind == "A" || r.kind == "AAAA"))?;
+    let rec = zone.records.iter().find(|r| {
+        r.name.trim_end_matches('.').eq_ignore_ascii_case(&host)
+            && (r.kind == "A" || r.kind == "AAAA")
+    })?;
     let a = rec.alias.as_ref()?;
-    if let Some(i) = a.distribution.as_ref().and_then(|d| cfg.distributions.iter().position(|x| &x.id == d)) {
+    if let Some(i) = a
+        .distribution
+        .as_ref()
+        .and_then(|d| cfg.distributions.iter().position(|x| &x.id == d))
+    {
         return Some(Receiver::Distribution(i));
     }
-    a.load_balancer.as_ref().and_then(|l| cfg.load_balancers.iter().position(|x| &x.name == l)).map(Receiver::LoadBalancer)
+    a.load_balancer
+        .as_ref()
+        .and_then(|l| cfg.load_balancers.iter().position(|x| &x.name == l))
+        .map(Receiver::LoadBalancer)
 }
 
 /// Explains `req` against `cfg`.
@@ -396,17 +571,33 @@ pub fn explain(cfg: &Config, req: &Request) -> Explanation {
             let lb = &cfg.load_balancers[i];
             let headers = req.header_map();
             let authority = req.authority();
-            let view = AlbView { method: &req.method, host: &authority, path: &req.path, query: req.query.as_deref(), headers: &headers, peer: req.from };
+            let view = AlbView {
+                method: &req.method,
+                host: &authority,
+                path: &req.path,
+                query: req.query.as_deref(),
+                headers: &headers,
+                peer: req.from,
+            };
             alb(cfg, lb, Some(port), req.https(), &view, &mut steps)
         }
         Some(Entry::Nothing(why)) => why,
         None => "nothing in this config receives this request".into(),
     };
-    Explanation { request: req.clone(), steps, outcome }
+    Explanation {
+        request: req.clone(),
+        steps,
+        outcome,
+    }
 }
 
 fn step(name: &'static str, decision: impl Into<String>) -> Step {
-    Step { step: name, decision: decision.into(), tried: vec![], details: vec![] }
+    Step {
+        step: name,
+        decision: decision.into(),
+        tried: vec![],
+        details: vec![],
+    }
 }
 
 /// The CloudFront part; returns the outcome.
@@ -414,8 +605,13 @@ fn edge(cfg: &Config, d: &Distribution, req: &Request, steps: &mut Vec<Step>) ->
     let mut st = step("distribution", format!("distribution {}", d.id));
     let scheme = if req.https() { "https://" } else { "http://" };
     match d.listen.iter().find(|l| l.starts_with(scheme)) {
-        Some(l) => st.details.push(format!("{} viewers connect to {l} locally", req.scheme.to_uppercase())),
-        None => st.details.push(format!("this distribution has no {} listener", req.scheme)),
+        Some(l) => st.details.push(format!(
+            "{} viewers connect to {l} locally",
+            req.scheme.to_uppercase()
+        )),
+        None => st
+            .details
+            .push(format!("this distribution has no {} listener", req.scheme)),
     }
     if !d.enabled {
         st.decision.push_str(" (disabled)");
@@ -427,7 +623,11 @@ fn edge(cfg: &Config, d: &Distribution, req: &Request, steps: &mut Vec<Step>) ->
     st.tried.push(Tried {
         what: format!("aliases [{}]", d.aliases.join(", ")),
         matched: served,
-        why: if served { format!("{} is served", req.host) } else { format!("{} is not an alias of this distribution", req.host) },
+        why: if served {
+            format!("{} is served", req.host)
+        } else {
+            format!("{} is not an alias of this distribution", req.host)
+        },
     });
     steps.push(st);
     if !served {
@@ -439,7 +639,15 @@ fn edge(cfg: &Config, d: &Distribution, req: &Request, steps: &mut Vec<Step>) ->
     for b in &d.ordered_cache_behavior {
         let p = b.path_pattern.clone().unwrap_or_default();
         let m = cf_path_matches(&p, &req.path);
-        st.tried.push(Tried { what: format!("path_pattern {p}"), matched: m, why: format!("{} {:?}", if m { "matches" } else { "does not match" }, req.path) });
+        st.tried.push(Tried {
+            what: format!("path_pattern {p}"),
+            matched: m,
+            why: format!(
+                "{} {:?}",
+                if m { "matches" } else { "does not match" },
+                req.path
+            ),
+        });
         if m {
             chosen = Some(b);
             break;
@@ -447,12 +655,23 @@ fn edge(cfg: &Config, d: &Distribution, req: &Request, steps: &mut Vec<Step>) ->
     }
     let b: &CacheBehavior = match chosen {
         Some(b) => {
-            st.decision = format!("ordered behavior {} → origin {}", b.path_pattern.clone().unwrap_or_default(), b.target_origin_id);
+            st.decision = format!(
+                "ordered behavior {} → origin {}",
+                b.path_pattern.clone().unwrap_or_default(),
+                b.target_origin_id
+            );
             b
         }
         None => {
-            st.tried.push(Tried { what: "default_cache_behavior (*)".into(), matched: true, why: "no ordered behavior matched".into() });
-            st.decision = format!("default behavior → origin {}", d.default_cache_behavior.target_origin_id);
+            st.tried.push(Tried {
+                what: "default_cache_behavior (*)".into(),
+                matched: true,
+                why: "no ordered behavior matched".into(),
+            });
+            st.decision = format!(
+                "default behavior → origin {}",
+                d.default_cache_behavior.target_origin_id
+            );
             &d.default_cache_behavior
         }
     };
@@ -471,7 +690,13 @@ fn edge(cfg: &Config, d: &Distribution, req: &Request, steps: &mut Vec<Step>) ->
     if !req.https() {
         match b.viewer_protocol_policy.as_str() {
             "redirect-to-https" => {
-                let https_port = d.listen.iter().find_map(|l| l.strip_prefix("https://")).and_then(|a| a.rsplit(':').next()).and_then(|p| p.parse::<u16>().ok()).unwrap_or(443);
+                let https_port = d
+                    .listen
+                    .iter()
+                    .find_map(|l| l.strip_prefix("https://"))
+                    .and_then(|a| a.rsplit(':').next())
+                    .and_then(|p| p.parse::<u16>().ok())
+                    .unwrap_or(443);
                 let loc = https_location(&req.host, https_port, &req.path_and_query());
                 let code = if safe { 301 } else { 307 };
                 st.decision = format!("viewer_protocol_policy redirect-to-https: {code} to {loc}");
@@ -490,7 +715,19 @@ fn edge(cfg: &Config, d: &Distribution, req: &Request, steps: &mut Vec<Step>) ->
     }
     let method = Method::from_bytes(req.method.as_bytes()).unwrap_or(Method::GET);
     let allowed = rb.allowed_methods.contains(&method);
-    st.tried.push(Tried { what: format!("allowed_methods [{}]", b.allowed_methods.join(", ")), matched: allowed, why: format!("{} {}", req.method, if allowed { "is allowed" } else { "is not allowed" }) });
+    st.tried.push(Tried {
+        what: format!("allowed_methods [{}]", b.allowed_methods.join(", ")),
+        matched: allowed,
+        why: format!(
+            "{} {}",
+            req.method,
+            if allowed {
+                "is allowed"
+            } else {
+                "is not allowed"
+            }
+        ),
+    });
     steps.push(st);
     if !allowed {
         return format!("403: {} is not an allowed method", req.method);
@@ -498,31 +735,65 @@ fn edge(cfg: &Config, d: &Distribution, req: &Request, steps: &mut Vec<Step>) ->
     // Cache policy, key and TTLs.
     let pol = &rb.cache_policy;
     let key = &pol.key;
-    let name = if pol.name == "legacy" { "legacy (forwarded_values and behavior TTLs)" } else { pol.name.as_str() };
+    let name = if pol.name == "legacy" {
+        "legacy (forwarded_values and behavior TTLs)"
+    } else {
+        pol.name.as_str()
+    };
     let mut st = step("cache", format!("cache policy {name}"));
     if pol.caching_disabled() {
-        st.details.push("TTLs 0/0/0: caching is disabled; every request goes to the origin".into());
+        st.details
+            .push("TTLs 0/0/0: caching is disabled; every request goes to the origin".into());
     } else {
-        st.details.push(format!("TTLs: min {}s, default {}s (when the origin sends no Cache-Control/Expires), max {}s", pol.min_ttl, pol.default_ttl, pol.max_ttl));
+        st.details.push(format!(
+            "TTLs: min {}s, default {}s (when the origin sends no Cache-Control/Expires), max {}s",
+            pol.min_ttl, pol.default_ttl, pol.max_ttl
+        ));
     }
     if !rb.caches_method(&method) {
-        st.details.push(format!("{} responses are never cached", req.method));
+        st.details
+            .push(format!("{} responses are never cached", req.method));
     }
     let path = edgeway_cdn::apply_default_root_object(&req.path, d.default_root_object.as_deref());
     if path != req.path {
-        st.details.push(format!("default_root_object: / becomes {path}"));
+        st.details
+            .push(format!("default_root_object: / becomes {path}"));
     }
     let headers = req.header_map();
-    let k = cache_key(&KeyInput { distribution: &d.id, method: &method, version: Version::HTTP_11, path: &path, query: req.query.as_deref(), headers: &headers, host: Some(&authority) }, &rb);
-    let encodings: Vec<&str> = [(key.accept_encoding_gzip, "gzip"), (key.accept_encoding_brotli, "br"), (key.accept_encoding_zstd, "zstd")].iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect();
+    let k = cache_key(
+        &KeyInput {
+            distribution: &d.id,
+            method: &method,
+            version: Version::HTTP_11,
+            path: &path,
+            query: req.query.as_deref(),
+            headers: &headers,
+            host: Some(&authority),
+        },
+        &rb,
+    );
+    let encodings: Vec<&str> = [
+        (key.accept_encoding_gzip, "gzip"),
+        (key.accept_encoding_brotli, "br"),
+        (key.accept_encoding_zstd, "zstd"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, n)| *n)
+    .collect();
     st.details.push(format!(
         "key: path, query strings {}, headers [{}], cookies {}, Accept-Encoding {}",
         name_set(&key.query_strings),
         key.headers.join(", "),
         name_set(&key.cookies),
-        if key.normalizes_accept_encoding() { format!("normalized ({})", encodings.join(", ")) } else { "not in the key".into() }
+        if key.normalizes_accept_encoding() {
+            format!("normalized ({})", encodings.join(", "))
+        } else {
+            "not in the key".into()
+        }
     ));
-    st.details.push(format!("this request's key: {}", k.replace('\n', " | ")));
+    st.details
+        .push(format!("this request's key: {}", k.replace('\n', " | ")));
     steps.push(st);
     // Origin (the primary, for an origin group).
     let Some(o) = d.origins.get(rb.origin) else {
@@ -538,12 +809,38 @@ fn edge(cfg: &Config, d: &Distribution, req: &Request, steps: &mut Vec<Step>) ->
     };
     let oport = if https { cc.https_port } else { cc.http_port };
     let domain = o.domain_name.trim_end_matches('.').to_ascii_lowercase();
-    let origin_path = o.origin_path.clone().unwrap_or_default().trim_end_matches('/').to_string();
+    let origin_path = o
+        .origin_path
+        .clone()
+        .unwrap_or_default()
+        .trim_end_matches('/')
+        .to_string();
     let orp = rb.origin_request_policy.as_ref();
-    let fwd_query = filter_query(req.query.as_deref(), &key.query_strings, orp.map(|o| &o.query_strings));
-    let url = origin_url(protocol, &domain, cc.http_port, cc.https_port, &origin_path, req.https(), &path, fwd_query.as_deref());
-    let custom: Vec<(HeaderName, HeaderValue)> =
-        o.custom_header.iter().filter_map(|h| Some((HeaderName::from_bytes(h.name.as_bytes()).ok()?, HeaderValue::from_str(&h.value).ok()?))).collect();
+    let fwd_query = filter_query(
+        req.query.as_deref(),
+        &key.query_strings,
+        orp.map(|o| &o.query_strings),
+    );
+    let url = origin_url(
+        protocol,
+        &domain,
+        cc.http_port,
+        cc.https_port,
+        &origin_path,
+        req.https(),
+        &path,
+        fwd_query.as_deref(),
+    );
+    let custom: Vec<(HeaderName, HeaderValue)> = o
+        .custom_header
+        .iter()
+        .filter_map(|h| {
+            Some((
+                HeaderName::from_bytes(h.name.as_bytes()).ok()?,
+                HeaderValue::from_str(&h.value).ok()?,
+            ))
+        })
+        .collect();
     let origin_headers = origin_request_headers(
         &headers,
         &OriginHeaderInput {
@@ -560,10 +857,17 @@ fn edge(cfg: &Config, d: &Distribution, req: &Request, steps: &mut Vec<Step>) ->
             request_id: "explain",
         },
     );
-    let origin_host = origin_headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or(&domain).to_string();
+    let origin_host = origin_headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(&domain)
+        .to_string();
     let mut st = step("origin", format!("origin {} → {url}", o.origin_id));
     if let Some(f) = &rb.failover {
-        let secondary = d.origins.get(f.secondary).map_or("?", |o| o.origin_id.as_str());
+        let secondary = d
+            .origins
+            .get(f.secondary)
+            .map_or("?", |o| o.origin_id.as_str());
         let codes: Vec<String> = f.status_codes.iter().map(u16::to_string).collect();
         st.details.push(format!(
             "origin group {}: primary {}, fails over to {secondary} on [{}], a connection failure or a timeout (GET, HEAD, OPTIONS only)",
@@ -572,67 +876,150 @@ fn edge(cfg: &Config, d: &Distribution, req: &Request, steps: &mut Vec<Step>) ->
             codes.join(", ")
         ));
     }
-    st.details.push(format!("origin_protocol_policy {}: {}", cc.origin_protocol_policy, if https { "HTTPS" } else { "HTTP" }));
+    st.details.push(format!(
+        "origin_protocol_policy {}: {}",
+        cc.origin_protocol_policy,
+        if https { "HTTPS" } else { "HTTP" }
+    ));
     st.details.push(match orp {
         Some(p) => format!("origin request policy {}: {}, query strings {}, cookies {}", p.name, orp_headers(&p.headers), name_set(&p.query_strings), name_set(&p.cookies)),
         None => "no origin request policy: only the cache key's headers, cookies and query strings (and CloudFront's defaults) are forwarded".into(),
     });
-    st.details.push(format!("Host to the origin: {origin_host}"));
+    st.details
+        .push(format!("Host to the origin: {origin_host}"));
     steps.push(st);
     // Which load balancer is the origin?
-    let lb = if let Ok(ip) = domain.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+    let lb = if let Ok(ip) = domain
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
         match entry_by_address(cfg, &[ip], oport, https) {
             Some(Entry::LoadBalancer(i)) => Some(i),
             _ => None,
         }
     } else {
-        zone_of(cfg, &domain).and_then(|z| z.records.iter().find(|r| r.name.trim_end_matches('.').eq_ignore_ascii_case(&domain))).and_then(|r| match &r.alias {
-            Some(a) => a.load_balancer.as_ref().and_then(|l| cfg.load_balancers.iter().position(|x| &x.name == l)),
-            None => {
-                let ips: Vec<IpAddr> = r.records.iter().filter_map(|x| x.parse().ok()).collect();
-                match entry_by_address(cfg, &ips, oport, https) {
-                    Some(Entry::LoadBalancer(i)) => Some(i),
-                    _ => None,
+        zone_of(cfg, &domain)
+            .and_then(|z| {
+                z.records
+                    .iter()
+                    .find(|r| r.name.trim_end_matches('.').eq_ignore_ascii_case(&domain))
+            })
+            .and_then(|r| match &r.alias {
+                Some(a) => a
+                    .load_balancer
+                    .as_ref()
+                    .and_then(|l| cfg.load_balancers.iter().position(|x| &x.name == l)),
+                None => {
+                    let ips: Vec<IpAddr> =
+                        r.records.iter().filter_map(|x| x.parse().ok()).collect();
+                    match entry_by_address(cfg, &ips, oport, https) {
+                        Some(Entry::LoadBalancer(i)) => Some(i),
+                        _ => None,
+                    }
                 }
-            }
-        })
+            })
     };
     let Some(lbi) = lb else {
         return format!("sent to the origin {url} (outside this config)");
     };
     // The ALB sees the edge as its peer and the headers the edge sends.
     let alb_path = format!("{origin_path}{path}");
-    let view = AlbView { method: &req.method, host: &origin_host, path: &alb_path, query: fwd_query.as_deref(), headers: &origin_headers, peer: IpAddr::from([127, 0, 0, 1]) };
-    alb(cfg, &cfg.load_balancers[lbi], Some(oport), https, &view, steps)
+    let view = AlbView {
+        method: &req.method,
+        host: &origin_host,
+        path: &alb_path,
+        query: fwd_query.as_deref(),
+        headers: &origin_headers,
+        peer: IpAddr::from([127, 0, 0, 1]),
+    };
+    alb(
+        cfg,
+        &cfg.load_balancers[lbi],
+        Some(oport),
+        https,
+        &view,
+        steps,
+    )
 }
 
 /// The ALB part; returns the outcome.
-fn alb(cfg: &Config, lb: &LoadBalancer, port: Option<u16>, https: bool, v: &AlbView<'_>, steps: &mut Vec<Step>) -> String {
+fn alb(
+    cfg: &Config,
+    lb: &LoadBalancer,
+    port: Option<u16>,
+    https: bool,
+    v: &AlbView<'_>,
+    steps: &mut Vec<Step>,
+) -> String {
     let want = if https { "HTTPS" } else { "HTTP" };
-    let l = port.and_then(|p| lb.listeners.iter().find(|l| l.port == p)).or_else(|| lb.listeners.iter().find(|l| l.protocol == want));
+    let l = port
+        .and_then(|p| lb.listeners.iter().find(|l| l.port == p))
+        .or_else(|| lb.listeners.iter().find(|l| l.protocol == want));
     let Some(l) = l else {
-        steps.push(Step { step: "listener", decision: format!("load balancer {} has no listener on port {}", lb.name, port.unwrap_or(0)), tried: vec![], details: vec![] });
+        steps.push(Step {
+            step: "listener",
+            decision: format!(
+                "load balancer {} has no listener on port {}",
+                lb.name,
+                port.unwrap_or(0)
+            ),
+            tried: vec![],
+            details: vec![],
+        });
         return "connection refused: no listener".into();
     };
-    let mut st = Step { step: "listener", decision: format!("load balancer {}, listener {} {}:{}", lb.name, l.protocol, lb.bind_address, l.port), tried: vec![], details: vec![] };
+    let mut st = Step {
+        step: "listener",
+        decision: format!(
+            "load balancer {}, listener {} {}:{}",
+            lb.name, l.protocol, lb.bind_address, l.port
+        ),
+        tried: vec![],
+        details: vec![],
+    };
     if l.protocol != want {
-        st.details.push(format!("the request arrives over {want} but the listener speaks {}: it would fail", l.protocol));
+        st.details.push(format!(
+            "the request arrives over {want} but the listener speaks {}: it would fail",
+            l.protocol
+        ));
     }
     steps.push(st);
-    let mut st = Step { step: "rules", decision: String::new(), tried: vec![], details: vec![] };
-    st.details.push(format!("the rules see method {}, host {:?}, path {:?}, query {:?}, peer {}", v.method, v.host, v.path, v.query.unwrap_or(""), v.peer));
+    let mut st = Step {
+        step: "rules",
+        decision: String::new(),
+        tried: vec![],
+        details: vec![],
+    };
+    st.details.push(format!(
+        "the rules see method {}, host {:?}, path {:?}, query {:?}, peer {}",
+        v.method,
+        v.host,
+        v.path,
+        v.query.unwrap_or(""),
+        v.peer
+    ));
     let mut rules: Vec<_> = l.rules.iter().collect();
     rules.sort_by_key(|r| r.priority);
     let mut action = &l.default_action;
     let mut matched = None;
     for r in rules {
-        let results: Vec<(bool, String)> = r.condition.iter().map(|c| check_condition(c, v)).collect();
+        let results: Vec<(bool, String)> =
+            r.condition.iter().map(|c| check_condition(c, v)).collect();
         let all = results.iter().all(|(m, _)| *m) && !results.is_empty();
         let why = match results.iter().find(|(m, _)| !*m) {
             Some((_, w)) => w.clone(),
-            None => results.iter().map(|(_, w)| w.clone()).collect::<Vec<_>>().join("; "),
+            None => results
+                .iter()
+                .map(|(_, w)| w.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
         };
-        st.tried.push(Tried { what: format!("rule {}", r.priority), matched: all, why });
+        st.tried.push(Tried {
+            what: format!("rule {}", r.priority),
+            matched: all,
+            why,
+        });
         if all {
             action = &r.action;
             matched = Some(r.priority);
@@ -645,7 +1032,12 @@ fn alb(cfg: &Config, lb: &LoadBalancer, port: Option<u16>, https: bool, v: &AlbV
     };
     steps.push(st);
     let summary = action_summary(action);
-    steps.push(Step { step: "action", decision: summary.clone(), tried: vec![], details: vec![] });
+    steps.push(Step {
+        step: "action",
+        decision: summary.clone(),
+        tried: vec![],
+        details: vec![],
+    });
     if action.kind != "forward" {
         return summary;
     }
@@ -653,14 +1045,38 @@ fn alb(cfg: &Config, lb: &LoadBalancer, port: Option<u16>, https: bool, v: &AlbV
     for (name, weight) in action.target_groups() {
         names.push(name.to_string());
         let Some(tg) = cfg.target_group(name) else {
-            steps.push(Step { step: "target_group", decision: format!("{name}: not defined"), tried: vec![], details: vec![] });
+            steps.push(Step {
+                step: "target_group",
+                decision: format!("{name}: not defined"),
+                tried: vec![],
+                details: vec![],
+            });
             continue;
         };
-        let mut st = Step { step: "target_group", decision: format!("{} ({} {}, weight {weight})", tg.name, tg.protocol, tg.load_balancing_algorithm_type), tried: vec![], details: vec![] };
+        let mut st = Step {
+            step: "target_group",
+            decision: format!(
+                "{} ({} {}, weight {weight})",
+                tg.name, tg.protocol, tg.load_balancing_algorithm_type
+            ),
+            tried: vec![],
+            details: vec![],
+        };
         if tg.targets.is_empty() {
-            st.details.push("no registered targets: the load balancer answers 503".into());
+            st.details
+                .push("no registered targets: the load balancer answers 503".into());
         } else {
-            let targets: Vec<String> = tg.targets.iter().map(|t| if t.contains(':') || tg.port.is_none() { t.clone() } else { format!("{t}:{}", tg.port.unwrap_or(80)) }).collect();
+            let targets: Vec<String> = tg
+                .targets
+                .iter()
+                .map(|t| {
+                    if t.contains(':') || tg.port.is_none() {
+                        t.clone()
+                    } else {
+                        format!("{t}:{}", tg.port.unwrap_or(80))
+                    }
+                })
+                .collect();
             st.details.push(format!("targets: {}", targets.join(", ")));
             st.details.push("eligible: the healthy ones; health is not known without traffic (targets start `initial`; when none is healthy, all get traffic: fail-open)".into());
         }
@@ -671,7 +1087,8 @@ fn alb(cfg: &Config, lb: &LoadBalancer, port: Option<u16>, https: bool, v: &AlbV
                 h.protocol, h.path, h.port, h.interval, h.timeout, h.healthy_threshold, h.unhealthy_threshold, h.matcher
             ));
         } else {
-            st.details.push("health checks disabled: every target is eligible".into());
+            st.details
+                .push("health checks disabled: every target is eligible".into());
         }
         steps.push(st);
     }
@@ -690,11 +1107,33 @@ mod tests {
 
     #[test]
     fn urls() {
-        let r = Request::parse("https://Dev.Example.com:8443/a/b?x=1#frag", "get", vec![], IpAddr::from([127, 0, 0, 1])).unwrap();
-        assert_eq!((r.host.as_str(), r.port, r.path.as_str(), r.query.as_deref(), r.method.as_str()), ("dev.example.com", Some(8443), "/a/b", Some("x=1"), "GET"));
-        assert_eq!((r.authority(), r.path_and_query()), ("dev.example.com:8443".to_string(), "/a/b?x=1".to_string()));
-        let r = Request::parse("http://[::1]", "GET", vec![], IpAddr::from([127, 0, 0, 1])).unwrap();
-        assert_eq!((r.host.as_str(), r.port, r.path.as_str()), ("[::1]", None, "/"));
+        let r = Request::parse(
+            "https://Dev.Example.com:8443/a/b?x=1#frag",
+            "get",
+            vec![],
+            IpAddr::from([127, 0, 0, 1]),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                r.host.as_str(),
+                r.port,
+                r.path.as_str(),
+                r.query.as_deref(),
+                r.method.as_str()
+            ),
+            ("dev.example.com", Some(8443), "/a/b", Some("x=1"), "GET")
+        );
+        assert_eq!(
+            (r.authority(), r.path_and_query()),
+            ("dev.example.com:8443".to_string(), "/a/b?x=1".to_string())
+        );
+        let r =
+            Request::parse("http://[::1]", "GET", vec![], IpAddr::from([127, 0, 0, 1])).unwrap();
+        assert_eq!(
+            (r.host.as_str(), r.port, r.path.as_str()),
+            ("[::1]", None, "/")
+        );
         assert!(Request::parse("ftp://x/", "GET", vec![], IpAddr::from([127, 0, 0, 1])).is_err());
     }
 }

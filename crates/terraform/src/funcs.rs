@@ -25,7 +25,10 @@ pub fn to_str(v: &Value) -> Result<String, String> {
 pub fn to_f64(v: &Value) -> Result<f64, String> {
     match v {
         Value::Number(n) => n.as_f64().ok_or_else(|| "not a number".to_string()),
-        Value::String(s) => s.trim().parse::<f64>().map_err(|_| format!("{s:?} is not a number")),
+        Value::String(s) => s
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| format!("{s:?} is not a number")),
         other => Err(format!("{} is not a number", kind(other))),
     }
 }
@@ -69,7 +72,15 @@ pub fn sorted(m: &Map<String, Value>) -> Vec<(String, Value)> {
 
 fn arity(name: &str, args: &[Value], min: usize, max: usize) -> Result<(), String> {
     if args.len() < min || args.len() > max {
-        return Err(format!("{name}() takes {} arguments, got {}", if min == max { min.to_string() } else { format!("{min}-{max}") }, args.len()));
+        return Err(format!(
+            "{name}() takes {} arguments, got {}",
+            if min == max {
+                min.to_string()
+            } else {
+                format!("{min}-{max}")
+            },
+            args.len()
+        ));
     }
     Ok(())
 }
@@ -102,12 +113,16 @@ fn format(spec: &str, args: &[Value]) -> Result<String, String> {
             out.push(c);
             continue;
         }
-        let Some(verb) = it.next() else { return Err("format: a lone % at the end".into()) };
+        let Some(verb) = it.next() else {
+            return Err("format: a lone % at the end".into());
+        };
         if verb == '%' {
             out.push('%');
             continue;
         }
-        let v = args.get(n).ok_or_else(|| format!("format: not enough arguments for {spec:?}"))?;
+        let v = args
+            .get(n)
+            .ok_or_else(|| format!("format: not enough arguments for {spec:?}"))?;
         n += 1;
         match verb {
             's' | 'v' => out.push_str(&to_str(v)?),
@@ -133,10 +148,20 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
         "formatlist" => {
             arity(name, a, 1, usize::MAX)?;
             let spec = s(0)?;
-            let len = a[1..].iter().filter_map(|v| v.as_array().map(Vec::len)).max().unwrap_or(0);
+            let len = a[1..]
+                .iter()
+                .filter_map(|v| v.as_array().map(Vec::len))
+                .max()
+                .unwrap_or(0);
             let mut out = Vec::new();
             for i in 0..len {
-                let row: Vec<Value> = a[1..].iter().map(|v| v.as_array().map_or(v.clone(), |l| l.get(i).cloned().unwrap_or(Value::Null))).collect();
+                let row: Vec<Value> = a[1..]
+                    .iter()
+                    .map(|v| {
+                        v.as_array()
+                            .map_or(v.clone(), |l| l.get(i).cloned().unwrap_or(Value::Null))
+                    })
+                    .collect();
                 out.push(Value::String(format(&spec, &row)?));
             }
             Value::Array(out)
@@ -155,7 +180,11 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
         "split" => {
             arity(name, a, 2, 2)?;
             let (sep, text) = (s(0)?, s(1)?);
-            Value::Array(text.split(sep.as_str()).map(|p| Value::String(p.to_string())).collect())
+            Value::Array(
+                text.split(sep.as_str())
+                    .map(|p| Value::String(p.to_string()))
+                    .collect(),
+            )
         }
         "lookup" => {
             arity(name, a, 2, 3)?;
@@ -233,7 +262,12 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
             num(n as f64)
         }
         "keys" => match arg(a, 0) {
-            Value::Object(m) => Value::Array(sorted(m).into_iter().map(|(k, _)| Value::String(k)).collect()),
+            Value::Object(m) => Value::Array(
+                sorted(m)
+                    .into_iter()
+                    .map(|(k, _)| Value::String(k))
+                    .collect(),
+            ),
             other => return Err(format!("keys: {} is not a map", kind(other))),
         },
         "values" => Value::Array(elements(arg(a, 0))?),
@@ -261,9 +295,22 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
             flat(arg(a, 0), &mut out);
             Value::Array(out)
         }
-        "compact" => Value::Array(elements(arg(a, 0))?.into_iter().filter(|v| !matches!(v, Value::Null) && v.as_str() != Some("")).collect()),
-        "coalesce" => a.iter().find(|v| !matches!(v, Value::Null) && v.as_str() != Some("")).cloned().ok_or("coalesce: every argument is null or empty")?,
-        "coalescelist" => a.iter().find(|v| v.as_array().is_some_and(|l| !l.is_empty())).cloned().unwrap_or(Value::Array(Vec::new())),
+        "compact" => Value::Array(
+            elements(arg(a, 0))?
+                .into_iter()
+                .filter(|v| !matches!(v, Value::Null) && v.as_str() != Some(""))
+                .collect(),
+        ),
+        "coalesce" => a
+            .iter()
+            .find(|v| !matches!(v, Value::Null) && v.as_str() != Some(""))
+            .cloned()
+            .ok_or("coalesce: every argument is null or empty")?,
+        "coalescelist" => a
+            .iter()
+            .find(|v| v.as_array().is_some_and(|l| !l.is_empty()))
+            .cloned()
+            .unwrap_or(Value::Array(Vec::new())),
         "zipmap" => {
             let (k, v) = (elements(arg(a, 0))?, elements(arg(a, 1))?);
             let mut m = Map::new();
@@ -301,14 +348,26 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
                 .split(' ')
                 .map(|w| {
                     let mut c = w.chars();
-                    c.next().map_or(String::new(), |f| f.to_uppercase().collect::<String>() + c.as_str())
+                    c.next().map_or(String::new(), |f| {
+                        f.to_uppercase().collect::<String>() + c.as_str()
+                    })
                 })
                 .collect::<Vec<_>>()
                 .join(" "),
         ),
         "trimspace" => Value::String(s(0)?.trim().to_string()),
-        "trimprefix" => Value::String(s(0)?.strip_prefix(s(1)?.as_str()).map(str::to_string).unwrap_or(s(0)?)),
-        "trimsuffix" => Value::String(s(0)?.strip_suffix(s(1)?.as_str()).map(str::to_string).unwrap_or(s(0)?)),
+        "trimprefix" => Value::String(
+            s(0)?
+                .strip_prefix(s(1)?.as_str())
+                .map(str::to_string)
+                .unwrap_or(s(0)?),
+        ),
+        "trimsuffix" => Value::String(
+            s(0)?
+                .strip_suffix(s(1)?.as_str())
+                .map(str::to_string)
+                .unwrap_or(s(0)?),
+        ),
         "trim" => {
             let cut = s(1)?;
             Value::String(s(0)?.trim_matches(|c| cut.contains(c)).to_string())
@@ -325,8 +384,16 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
             let t: Vec<char> = s(0)?.chars().collect();
             let off = to_f64(arg(a, 1))? as i64;
             let len = to_f64(arg(a, 2))? as i64;
-            let start = if off < 0 { (t.len() as i64 + off).max(0) as usize } else { (off as usize).min(t.len()) };
-            let end = if len < 0 { t.len() } else { (start + len as usize).min(t.len()) };
+            let start = if off < 0 {
+                (t.len() as i64 + off).max(0) as usize
+            } else {
+                (off as usize).min(t.len())
+            };
+            let end = if len < 0 {
+                t.len()
+            } else {
+                (start + len as usize).min(t.len())
+            };
             Value::String(t[start..end].iter().collect())
         }
         "startswith" => Value::Bool(s(0)?.starts_with(&s(1)?)),
@@ -335,7 +402,11 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
         "min" | "max" => {
             let nums: Vec<f64> = a.iter().map(to_f64).collect::<Result<_, _>>()?;
             let it = nums.into_iter();
-            let r = if name == "min" { it.fold(f64::INFINITY, f64::min) } else { it.fold(f64::NEG_INFINITY, f64::max) };
+            let r = if name == "min" {
+                it.fold(f64::INFINITY, f64::min)
+            } else {
+                it.fold(f64::NEG_INFINITY, f64::max)
+            };
             if r.is_infinite() {
                 return Err(format!("{name}: no arguments"));
             }
@@ -355,7 +426,10 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
         }
         "reverse" => Value::Array(elements(arg(a, 0))?.into_iter().rev().collect()),
         "sort" => {
-            let mut l: Vec<String> = elements(arg(a, 0))?.iter().map(to_str).collect::<Result<_, _>>()?;
+            let mut l: Vec<String> = elements(arg(a, 0))?
+                .iter()
+                .map(to_str)
+                .collect::<Result<_, _>>()?;
             l.sort();
             Value::Array(l.into_iter().map(Value::String).collect())
         }
@@ -369,10 +443,17 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
         }
         "index" => {
             let l = elements(arg(a, 0))?;
-            let i = l.iter().position(|v| v == arg(a, 1)).ok_or("index: not in the list")?;
+            let i = l
+                .iter()
+                .position(|v| v == arg(a, 1))
+                .ok_or("index: not in the list")?;
             num(i as f64)
         }
-        other => return Err(format!("function {other}() is not supported by the importer")),
+        other => {
+            return Err(format!(
+                "function {other}() is not supported by the importer"
+            ))
+        }
     })
 }
 
@@ -386,14 +467,20 @@ mod tests {
 
     #[test]
     fn format_verbs() {
-        assert_eq!(call("format", vec![st("%s-%d-%%"), st("a"), num(3.0)]).ok(), Some(st("a-3-%")));
+        assert_eq!(
+            call("format", vec![st("%s-%d-%%"), st("a"), num(3.0)]).ok(),
+            Some(st("a-3-%"))
+        );
         assert!(call("format", vec![st("%s")]).is_err());
     }
 
     #[test]
     fn sets_sort_strings_and_drop_duplicates() {
         let l = Value::Array(vec![st("b"), st("a"), st("b")]);
-        assert_eq!(call("toset", vec![l]).ok(), Some(Value::Array(vec![st("a"), st("b")])));
+        assert_eq!(
+            call("toset", vec![l]).ok(),
+            Some(Value::Array(vec![st("a"), st("b")]))
+        );
     }
 
     #[test]
@@ -402,7 +489,10 @@ mod tests {
         m.insert("a".to_string(), st("1"));
         let m = Value::Object(m);
         assert_eq!(call("lookup", vec![m.clone(), st("a")]).ok(), Some(st("1")));
-        assert_eq!(call("lookup", vec![m.clone(), st("b"), st("d")]).ok(), Some(st("d")));
+        assert_eq!(
+            call("lookup", vec![m.clone(), st("b"), st("d")]).ok(),
+            Some(st("d"))
+        );
         assert!(call("lookup", vec![m, st("b")]).is_err());
     }
 

@@ -4,8 +4,8 @@
 
 pub mod eval;
 pub mod funcs;
-pub mod source;
 pub mod read;
+pub mod source;
 pub mod translate;
 
 pub use read::Warning;

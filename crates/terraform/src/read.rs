@@ -1,7 +1,7 @@
 //! Reading evaluated bodies with types, recording a warning for every value that cannot be used
 //! and, at the end, for every attribute or block nobody read.
 
-use crate::eval::{EBody, EBlock};
+use crate::eval::{EBlock, EBody};
 use crate::funcs::{kind, to_bool, to_f64, to_str};
 use crate::source::Loc;
 use hcl::Value;
@@ -24,20 +24,33 @@ impl std::fmt::Display for Warning {
 pub type Warnings = RefCell<Vec<Warning>>;
 
 /// Keys never reported as ignored, anywhere: they have no effect on the data plane.
-const SILENT: &[&str] = &["tags", "tags_all", "provider", "depends_on", "lifecycle", "timeouts", "count", "for_each"];
+const SILENT: &[&str] = &[
+    "tags",
+    "tags_all",
+    "provider",
+    "depends_on",
+    "lifecycle",
+    "timeouts",
+    "count",
+    "for_each",
+];
 
 /// Why an ignored key matters, for the keys whose absence changes behavior.
 fn reason(key: &str) -> &'static str {
     match key {
         "web_acl_id" | "enable_waf_fail_open" => "WAF is not emulated; requests are not filtered",
         "logging_config" | "access_logs" | "connection_logs" => "access logs are not written to S3",
-        "function_association" | "lambda_function_association" => "CloudFront Functions and Lambda@Edge are not run",
+        "function_association" | "lambda_function_association" => {
+            "CloudFront Functions and Lambda@Edge are not run"
+        }
         "response_headers_policy_id" => "response headers policies are not applied",
         "trusted_signers" | "trusted_key_groups" => "signed URLs and cookies are not enforced",
         "realtime_log_config_arn" => "real-time logs are not written",
         "field_level_encryption_id" => "field-level encryption is not applied",
         "origin_shield" => "Origin Shield is not emulated (one edge location)",
-        "geoproximity_routing_policy" | "cidr_routing_policy" => "this routing policy is not emulated; the record is answered as a simple record",
+        "geoproximity_routing_policy" | "cidr_routing_policy" => {
+            "this routing policy is not emulated; the record is answered as a simple record"
+        }
         "transform" => "rule transforms are not applied",
         _ => "not supported by edgeway; ignored",
     }
@@ -57,8 +70,16 @@ impl<'a> Reader<'a> {
     }
 
     pub fn warn_at(&self, loc: &Loc, key: &str, why: impl Into<String>) {
-        let path = if key.is_empty() { self.path.clone() } else { format!("{}.{key}", self.path) };
-        self.w.borrow_mut().push(Warning { loc: loc.clone(), path, why: why.into() });
+        let path = if key.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}.{key}", self.path)
+        };
+        self.w.borrow_mut().push(Warning {
+            loc: loc.clone(),
+            path,
+            why: why.into(),
+        });
     }
 
     /// A warning at `key` (or at the block when it is not written).
@@ -73,7 +94,13 @@ impl<'a> Reader<'a> {
             .iter()
             .find(|a| a.key == key)
             .map(|a| a.loc.clone())
-            .or_else(|| self.body.blocks.iter().find(|b| b.ident == key).map(|b| b.loc.clone()))
+            .or_else(|| {
+                self.body
+                    .blocks
+                    .iter()
+                    .find(|b| b.ident == key)
+                    .map(|b| b.loc.clone())
+            })
             .unwrap_or_else(|| self.loc.clone())
     }
 
@@ -83,8 +110,16 @@ impl<'a> Reader<'a> {
 
     /// Marks `key` read without looking at it.
     pub fn skip(&self, key: &str) {
-        self.body.attrs.iter().filter(|a| a.key == key).for_each(|a| a.used.set(true));
-        self.body.blocks.iter().filter(|b| b.ident == key).for_each(|b| b.used.set(true));
+        self.body
+            .attrs
+            .iter()
+            .filter(|a| a.key == key)
+            .for_each(|a| a.used.set(true));
+        self.body
+            .blocks
+            .iter()
+            .filter(|b| b.ident == key)
+            .for_each(|b| b.used.set(true));
     }
 
     /// The value of `key` (None when absent, null, or not evaluable: then with a warning).
@@ -132,12 +167,16 @@ impl<'a> Reader<'a> {
 
     pub fn u32(&self, key: &str) -> Option<u32> {
         let n = self.u64(key)?;
-        u32::try_from(n).map_err(|_| self.warn(key, format!("{n} is too large"))).ok()
+        u32::try_from(n)
+            .map_err(|_| self.warn(key, format!("{n} is too large")))
+            .ok()
     }
 
     pub fn u16(&self, key: &str) -> Option<u16> {
         let n = self.u64(key)?;
-        u16::try_from(n).map_err(|_| self.warn(key, format!("{n} is not a port"))).ok()
+        u16::try_from(n)
+            .map_err(|_| self.warn(key, format!("{n} is not a port")))
+            .ok()
     }
 
     /// A list (or set) of strings.
@@ -160,7 +199,12 @@ impl<'a> Reader<'a> {
             .filter(|b| b.ident == ident)
             .map(|b: &'a EBlock| {
                 b.used.set(true);
-                Reader { body: &b.body, path: format!("{}.{ident}", self.path), loc: b.loc.clone(), w }
+                Reader {
+                    body: &b.body,
+                    path: format!("{}.{ident}", self.path),
+                    loc: b.loc.clone(),
+                    w,
+                }
             })
             .collect()
     }
@@ -175,7 +219,11 @@ impl<'a> Reader<'a> {
 fn report_unused(body: &EBody, path: &str, silent: &[&str], w: &Warnings) {
     for a in &body.attrs {
         if !a.used.get() && !SILENT.contains(&a.key.as_str()) && !silent.contains(&a.key.as_str()) {
-            w.borrow_mut().push(Warning { loc: a.loc.clone(), path: format!("{path}.{}", a.key), why: reason(&a.key).into() });
+            w.borrow_mut().push(Warning {
+                loc: a.loc.clone(),
+                path: format!("{path}.{}", a.key),
+                why: reason(&a.key).into(),
+            });
         }
     }
     let mut seen = Vec::new();
@@ -183,9 +231,16 @@ fn report_unused(body: &EBody, path: &str, silent: &[&str], w: &Warnings) {
         let p = format!("{path}.{}", b.ident);
         if b.used.get() {
             report_unused(&b.body, &p, silent, w);
-        } else if !SILENT.contains(&b.ident.as_str()) && !silent.contains(&b.ident.as_str()) && !seen.contains(&b.ident) {
+        } else if !SILENT.contains(&b.ident.as_str())
+            && !silent.contains(&b.ident.as_str())
+            && !seen.contains(&b.ident)
+        {
             seen.push(b.ident.clone());
-            w.borrow_mut().push(Warning { loc: b.loc.clone(), path: p, why: reason(&b.ident).into() });
+            w.borrow_mut().push(Warning {
+                loc: b.loc.clone(),
+                path: p,
+                why: reason(&b.ident).into(),
+            });
         }
     }
 }

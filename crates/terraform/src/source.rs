@@ -71,13 +71,24 @@ impl Lines {
     fn new(file: Rc<str>, src: &str) -> Self {
         let mut starts = vec![0];
         starts.extend(src.match_indices('\n').map(|(i, _)| i + 1));
-        Self { file, starts, src: src.to_string() }
+        Self {
+            file,
+            starts,
+            src: src.to_string(),
+        }
     }
     fn loc(&self, offset: usize) -> Loc {
         let line = self.starts.partition_point(|&s| s <= offset).max(1);
         let start = self.starts[line - 1];
-        let col = self.src.get(start..offset.min(self.src.len())).map_or(1, |s| s.chars().count() + 1);
-        Loc { file: self.file.clone(), line, col }
+        let col = self
+            .src
+            .get(start..offset.min(self.src.len()))
+            .map_or(1, |s| s.chars().count() + 1);
+        Loc {
+            file: self.file.clone(),
+            line,
+            col,
+        }
     }
     fn at(&self, span: Option<std::ops::Range<usize>>) -> Loc {
         self.loc(span.map_or(0, |s| s.start))
@@ -116,8 +127,13 @@ fn convert(body: &hcl::edit::structure::Body, lines: &Lines) -> Body {
 
 /// How to show `path` in messages: relative to the current directory when it is under it.
 pub fn display_path(path: &Path) -> String {
-    let shown = std::env::current_dir().ok().and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf));
-    shown.unwrap_or_else(|| path.to_path_buf()).display().to_string()
+    let shown = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf));
+    shown
+        .unwrap_or_else(|| path.to_path_buf())
+        .display()
+        .to_string()
 }
 
 /// The `.tf` files of a module directory (or the one file named), sorted by name.
@@ -169,7 +185,9 @@ mod tests {
 
     #[test]
     fn syntax_errors_name_the_place() {
-        let e = parse("bad.tf", "resource \"a\" {\n  x = \n}\n").err().unwrap_or_default();
+        let e = parse("bad.tf", "resource \"a\" {\n  x = \n}\n")
+            .err()
+            .unwrap_or_default();
         assert!(e.starts_with("bad.tf:"), "{e}");
     }
 }

@@ -4,11 +4,12 @@ use crate::eval::{EBody, Evaluator, Marker, ResourceInstance, VarValue};
 use crate::read::{Reader, Warning, Warnings};
 use crate::source::Loc;
 use edgeway_config::{
-    managed, Action, Admin, Alias, CacheBehavior, CachePolicy, Condition, Config, CookiesConfig, CustomErrorResponse, CustomHeader,
-    CustomOriginConfig, DemoTarget, Distribution, Dns, FixedResponse, Forward, ForwardedCookies, ForwardedValues, GroupStickiness,
-    HeadersConfig, HealthCheck, HttpHeaderCondition, Items, KeyParameters, Listener, LoadBalancer, Origin, OriginRequestPolicy,
-    QueryStringCondition, QueryStringsConfig, Record, Redirect, Rule, Stickiness, TargetGroup, Values, ViewerCertificate,
-    WeightedTargetGroup, Zone,
+    managed, Action, Admin, Alias, CacheBehavior, CachePolicy, Condition, Config, CookiesConfig,
+    CustomErrorResponse, CustomHeader, CustomOriginConfig, DemoTarget, Distribution, Dns,
+    FixedResponse, Forward, ForwardedCookies, ForwardedValues, GroupStickiness, HeadersConfig,
+    HealthCheck, HttpHeaderCondition, Items, KeyParameters, Listener, LoadBalancer, Origin,
+    OriginRequestPolicy, QueryStringCondition, QueryStringsConfig, Record, Redirect, Rule,
+    Stickiness, TargetGroup, Values, ViewerCertificate, WeightedTargetGroup, Zone,
 };
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -50,7 +51,11 @@ impl ImportResult {
 }
 
 /// Types that are read only when something refers to them.
-const QUIET_TYPES: &[&str] = &["aws_acm_certificate", "aws_acm_certificate_validation", "aws_lb_listener_certificate"];
+const QUIET_TYPES: &[&str] = &[
+    "aws_acm_certificate",
+    "aws_acm_certificate_validation",
+    "aws_lb_listener_certificate",
+];
 
 struct Tx<'e> {
     ev: &'e Evaluator,
@@ -83,7 +88,9 @@ fn base<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, Strin
 
 /// Splits `NAME=VALUE`.
 pub fn split_assignment(s: &str) -> Result<(String, String), String> {
-    s.split_once('=').map(|(a, b)| (a.trim().to_string(), b.trim().to_string())).ok_or_else(|| format!("`{s}` is not NAME=VALUE"))
+    s.split_once('=')
+        .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))
 }
 
 /// Imports the Terraform configuration at `opts.path`.
@@ -92,7 +99,10 @@ pub fn import(opts: &ImportOptions) -> Result<ImportResult, String> {
     let mut vars: HashMap<String, VarValue> = HashMap::new();
     let mut files: Vec<PathBuf> = Vec::new();
     if let Ok(rd) = std::fs::read_dir(&root.dir) {
-        let mut auto: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.to_string_lossy().ends_with(".auto.tfvars")).collect();
+        let mut auto: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.to_string_lossy().ends_with(".auto.tfvars"))
+            .collect();
         auto.sort();
         let main = root.dir.join("terraform.tfvars");
         if main.is_file() {
@@ -133,7 +143,8 @@ pub fn import(opts: &ImportOptions) -> Result<ImportResult, String> {
     tx.run(&resources);
     let mut errors = Vec::new();
     let cfg = tx.cfg;
-    let known = !cfg.distributions.is_empty() || !cfg.load_balancers.is_empty() || !cfg.zones.is_empty();
+    let known =
+        !cfg.distributions.is_empty() || !cfg.load_balancers.is_empty() || !cfg.zones.is_empty();
     if !known {
         errors.push(format!(
             "{}: no resource edgeway knows (aws_cloudfront_distribution, aws_lb, aws_route53_zone, ...)",
@@ -151,9 +162,20 @@ pub fn import(opts: &ImportOptions) -> Result<ImportResult, String> {
         }
     }
     let mut warnings = w.into_inner();
-    warnings.sort_by(|a, b| (a.loc.file.as_ref(), a.loc.line, a.loc.col).cmp(&(b.loc.file.as_ref(), b.loc.line, b.loc.col)));
+    warnings.sort_by(|a, b| {
+        (a.loc.file.as_ref(), a.loc.line, a.loc.col).cmp(&(
+            b.loc.file.as_ref(),
+            b.loc.line,
+            b.loc.col,
+        ))
+    });
     warnings.dedup();
-    Ok(ImportResult { config: cfg, toml, warnings, errors })
+    Ok(ImportResult {
+        config: cfg,
+        toml,
+        warnings,
+        errors,
+    })
 }
 
 impl<'e> Tx<'e> {
@@ -169,7 +191,12 @@ impl<'e> Tx<'e> {
     }
 
     fn listen_flag(&self, key: &str) -> Option<String> {
-        self.opts.listens.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+        self.opts
+            .listens
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
     }
 
     /// A free local port: `want`, else `want + 100`, ...
@@ -183,12 +210,20 @@ impl<'e> Tx<'e> {
     }
 
     fn run(&mut self, all: &[ResourceInstance]) {
-        let of = |t: &str, data: bool| all.iter().filter(move |r| r.rtype == t && r.data == data).collect::<Vec<_>>();
+        let of = |t: &str, data: bool| {
+            all.iter()
+                .filter(move |r| r.rtype == t && r.data == data)
+                .collect::<Vec<_>>()
+        };
         // Ports named by flags are taken first.
         for (k, v) in &self.opts.listens {
             if k.contains(':') || k == "dns" || k == "admin" || v.contains("://") {
                 for part in v.split(',') {
-                    if let Some(p) = part.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse::<u16>().ok()) {
+                    if let Some(p) = part
+                        .rsplit(':')
+                        .next()
+                        .and_then(|p| p.trim_end_matches('/').parse::<u16>().ok())
+                    {
                         self.used_ports.insert(p);
                     }
                 }
@@ -206,9 +241,13 @@ impl<'e> Tx<'e> {
             self.tg_locs.insert(r.address.clone(), r.block.loc.clone());
         }
         for r in of("aws_cloudfront_distribution", false) {
-            self.dist_ids.insert(r.address.clone(), r.local_name.clone());
+            self.dist_ids
+                .insert(r.address.clone(), r.local_name.clone());
         }
-        for r in of("aws_cloudfront_cache_policy", false).into_iter().chain(of("aws_cloudfront_origin_request_policy", false)) {
+        for r in of("aws_cloudfront_cache_policy", false)
+            .into_iter()
+            .chain(of("aws_cloudfront_origin_request_policy", false))
+        {
             let body = self.body(r);
             let rd = self.reader(r, &body);
             let name = rd.str("name").unwrap_or_else(|| r.local_name.clone());
@@ -224,7 +263,10 @@ impl<'e> Tx<'e> {
         self.attachments(&of("aws_lb_target_group_attachment", false));
         self.listeners_pass(&of("aws_lb_listener", false));
         self.rules(&of("aws_lb_listener_rule", false));
-        self.zones(&of("aws_route53_zone", false), &of("aws_route53_zone", true));
+        self.zones(
+            &of("aws_route53_zone", false),
+            &of("aws_route53_zone", true),
+        );
         for r in of("aws_route53_health_check", false) {
             self.health_check(r);
         }
@@ -240,11 +282,15 @@ impl<'e> Tx<'e> {
         }
         self.finish_targets();
         if !self.cfg.zones.is_empty() {
-            let listen = self.listen_flag("dns").unwrap_or_else(|| "127.0.0.1:8053".into());
+            let listen = self
+                .listen_flag("dns")
+                .unwrap_or_else(|| "127.0.0.1:8053".into());
             self.cfg.dns = base::<Dns>(serde_json::json!({ "listen": listen })).ok();
         }
         if !self.cfg.distributions.is_empty() || !self.cfg.load_balancers.is_empty() {
-            let listen = self.listen_flag("admin").unwrap_or_else(|| "127.0.0.1:9900".into());
+            let listen = self
+                .listen_flag("admin")
+                .unwrap_or_else(|| "127.0.0.1:9900".into());
             self.cfg.admin = Some(Admin { listen });
         }
         const HANDLED: &[&str] = &[
@@ -262,16 +308,34 @@ impl<'e> Tx<'e> {
         ];
         for r in all {
             if r.data {
-                if !matches!(r.rtype.as_str(), "aws_cloudfront_cache_policy" | "aws_cloudfront_origin_request_policy" | "aws_route53_zone" | "aws_acm_certificate") {
+                if !matches!(
+                    r.rtype.as_str(),
+                    "aws_cloudfront_cache_policy"
+                        | "aws_cloudfront_origin_request_policy"
+                        | "aws_route53_zone"
+                        | "aws_acm_certificate"
+                ) {
                     self.warn_block(r, format!("data source {} is not read (edgeway has no AWS account to ask); references to it cannot be resolved", r.rtype));
                 }
-            } else if !HANDLED.contains(&r.rtype.as_str()) && !QUIET_TYPES.contains(&r.rtype.as_str()) {
+            } else if !HANDLED.contains(&r.rtype.as_str())
+                && !QUIET_TYPES.contains(&r.rtype.as_str())
+            {
                 let why = match r.rtype.as_str() {
-                    "aws_lb_listener_certificate" => "extra listener certificates come from the local CA".to_string(),
-                    t if t.starts_with("aws_cloudfront_") => format!("{t} is not supported by edgeway yet; ignored"),
-                    t if t.starts_with("aws_lb") || t.starts_with("aws_alb") => format!("{t} is not supported by edgeway; ignored"),
-                    t if t.starts_with("aws_route53_") => format!("{t} is not supported by edgeway; ignored"),
-                    t => format!("{t} is outside what edgeway emulates (DNS, CloudFront, ALB); ignored"),
+                    "aws_lb_listener_certificate" => {
+                        "extra listener certificates come from the local CA".to_string()
+                    }
+                    t if t.starts_with("aws_cloudfront_") => {
+                        format!("{t} is not supported by edgeway yet; ignored")
+                    }
+                    t if t.starts_with("aws_lb") || t.starts_with("aws_alb") => {
+                        format!("{t} is not supported by edgeway; ignored")
+                    }
+                    t if t.starts_with("aws_route53_") => {
+                        format!("{t} is not supported by edgeway; ignored")
+                    }
+                    t => format!(
+                        "{t} is outside what edgeway emulates (DNS, CloudFront, ALB); ignored"
+                    ),
                 };
                 self.warn_block(r, why);
             }
@@ -279,7 +343,11 @@ impl<'e> Tx<'e> {
     }
 
     fn warn_block(&self, r: &ResourceInstance, why: String) {
-        self.w.borrow_mut().push(Warning { loc: r.block.loc.clone(), path: r.address.clone(), why });
+        self.w.borrow_mut().push(Warning {
+            loc: r.block.loc.clone(),
+            path: r.address.clone(),
+            why,
+        });
     }
 
     // ---- load balancers ----
@@ -287,27 +355,41 @@ impl<'e> Tx<'e> {
     fn name_lb(&mut self, r: &ResourceInstance) {
         let body = self.body(r);
         let rd = self.reader(r, &body);
-        let kind = rd.str("load_balancer_type").unwrap_or_else(|| "application".into());
+        let kind = rd
+            .str("load_balancer_type")
+            .unwrap_or_else(|| "application".into());
         if kind != "application" {
             rd.warn("load_balancer_type", format!("only application load balancers are emulated; this {kind} load balancer and its listeners are skipped"));
             return;
         }
         let name = rd.str("name").unwrap_or_else(|| r.local_name.clone());
-        let bind_address = self.listen_flag(&name).or_else(|| self.listen_flag(&r.name)).unwrap_or_else(|| "127.0.0.1".into());
-        let Ok(mut d) = base::<LoadBalancer>(serde_json::json!({ "name": name })) else { return };
+        let bind_address = self
+            .listen_flag(&name)
+            .or_else(|| self.listen_flag(&r.name))
+            .unwrap_or_else(|| "127.0.0.1".into());
+        let Ok(mut d) = base::<LoadBalancer>(serde_json::json!({ "name": name })) else {
+            return;
+        };
         d.bind_address = bind_address;
         d.idle_timeout = rd.u64("idle_timeout").unwrap_or(60);
         d.enable_http2 = rd.bool("enable_http2").unwrap_or(true);
-        d.xff_header_processing_mode = rd.str("xff_header_processing_mode").unwrap_or_else(|| "append".into());
+        d.xff_header_processing_mode = rd
+            .str("xff_header_processing_mode")
+            .unwrap_or_else(|| "append".into());
         d.enable_xff_client_port = rd.bool("enable_xff_client_port").unwrap_or(false);
         d.preserve_host_header = rd.bool("preserve_host_header").unwrap_or(false);
-        d.desync_mitigation_mode = rd.str("desync_mitigation_mode").unwrap_or_else(|| "defensive".into());
+        d.desync_mitigation_mode = rd
+            .str("desync_mitigation_mode")
+            .unwrap_or_else(|| "defensive".into());
         d.drop_invalid_header_fields = rd.bool("drop_invalid_header_fields").unwrap_or(false);
         if let Some(a) = rd.block("access_logs") {
             let enabled = a.bool("enabled").unwrap_or(true);
             if let (true, Some(bucket)) = (enabled, a.str("bucket")) {
                 let prefix = a.str("prefix").unwrap_or_default();
-                d.access_logs = base::<edgeway_config::AccessLogs>(serde_json::json!({ "enabled": true, "bucket": bucket, "prefix": prefix })).ok();
+                d.access_logs = base::<edgeway_config::AccessLogs>(
+                    serde_json::json!({ "enabled": true, "bucket": bucket, "prefix": prefix }),
+                )
+                .ok();
             }
         }
         rd.skip("load_balancer_type");
@@ -340,7 +422,9 @@ impl<'e> Tx<'e> {
             return *p;
         }
         let name = self.cfg.load_balancers[lb].name.clone();
-        let flagged = self.listen_flag(&format!("{name}:{tf_port}")).and_then(|v| v.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()));
+        let flagged = self
+            .listen_flag(&format!("{name}:{tf_port}"))
+            .and_then(|v| v.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()));
         let local = match flagged {
             Some(p) => p,
             None => {
@@ -362,7 +446,10 @@ impl<'e> Tx<'e> {
             if let Some(n) = self.tg_names.get(&marker_base(&m)) {
                 return Some(n.clone());
             }
-            rd.warn(key, format!("{} is not a target group edgeway imported", m.address));
+            rd.warn(
+                key,
+                format!("{} is not a target group edgeway imported", m.address),
+            );
             return None;
         }
         // A literal ARN: arn:aws:elasticloadbalancing:...:targetgroup/NAME/ID.
@@ -375,14 +462,27 @@ impl<'e> Tx<'e> {
         if self.tg_names.values().any(|n| n == v) {
             return Some(v.to_string());
         }
-        rd.warn(key, format!("{v:?} is not a target group in this configuration"));
+        rd.warn(
+            key,
+            format!("{v:?} is not a target group in this configuration"),
+        );
         None
     }
 
     /// `default_action` / `action` blocks → the action edgeway runs (the last one in `order`;
     /// authenticate actions are reported and skipped).
-    fn action(&mut self, actions: Vec<Reader<'_>>, lb: usize, what: &str, owner: &Reader<'_>) -> Option<Action> {
-        let mut actions: Vec<(u64, Reader<'_>)> = actions.into_iter().enumerate().map(|(i, a)| (a.u64("order").unwrap_or(i as u64 + 1), a)).collect();
+    fn action(
+        &mut self,
+        actions: Vec<Reader<'_>>,
+        lb: usize,
+        what: &str,
+        owner: &Reader<'_>,
+    ) -> Option<Action> {
+        let mut actions: Vec<(u64, Reader<'_>)> = actions
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| (a.u64("order").unwrap_or(i as u64 + 1), a))
+            .collect();
         actions.sort_by_key(|(o, _)| *o);
         let mut chosen = None;
         for (_, a) in actions {
@@ -393,10 +493,19 @@ impl<'e> Tx<'e> {
                 continue;
             }
             if chosen.is_some() {
-                a.warn("", "only one terminal action is allowed; this one is ignored");
+                a.warn(
+                    "",
+                    "only one terminal action is allowed; this one is ignored",
+                );
                 continue;
             }
-            let mut act = Action { kind: kind.clone(), target_group: None, forward: None, redirect: None, fixed_response: None };
+            let mut act = Action {
+                kind: kind.clone(),
+                target_group: None,
+                forward: None,
+                redirect: None,
+                fixed_response: None,
+            };
             if let Some(arn) = a.str("target_group_arn") {
                 act.target_group = self.tg_name(&a, "target_group_arn", &arn);
             }
@@ -405,15 +514,24 @@ impl<'e> Tx<'e> {
                 for g in f.blocks("target_group") {
                     let Some(arn) = g.str("arn") else { continue };
                     if let Some(name) = self.tg_name(&g, "arn", &arn) {
-                        groups.push(WeightedTargetGroup { name, weight: g.u32("weight").unwrap_or(1) });
+                        groups.push(WeightedTargetGroup {
+                            name,
+                            weight: g.u32("weight").unwrap_or(1),
+                        });
                     }
                 }
-                let stickiness = f.block("stickiness").map(|s| GroupStickiness { enabled: s.bool("enabled").unwrap_or(false), duration: s.u64("duration").unwrap_or(1) });
+                let stickiness = f.block("stickiness").map(|s| GroupStickiness {
+                    enabled: s.bool("enabled").unwrap_or(false),
+                    duration: s.u64("duration").unwrap_or(1),
+                });
                 if act.target_group.is_none() && groups.len() == 1 && stickiness.is_none() {
                     act.target_group = groups.pop().map(|g| g.name);
                 } else if !groups.is_empty() {
                     act.target_group = None;
-                    act.forward = Some(Forward { target_group: groups, stickiness });
+                    act.forward = Some(Forward {
+                        target_group: groups,
+                        stickiness,
+                    });
                 }
             }
             if let Some(r) = a.block("redirect") {
@@ -443,7 +561,10 @@ impl<'e> Tx<'e> {
             chosen = Some(act);
         }
         if chosen.is_none() {
-            owner.warn(what, "no action edgeway can run; the listener or rule is skipped");
+            owner.warn(
+                what,
+                "no action edgeway can run; the listener or rule is skipped",
+            );
         }
         chosen
     }
@@ -455,7 +576,10 @@ impl<'e> Tx<'e> {
             let body = self.body(r);
             let rd = self.reader(r, &body);
             let Some(lb_ref) = rd.str("load_balancer_arn") else {
-                rd.warn("load_balancer_arn", "a listener needs load_balancer_arn; skipped");
+                rd.warn(
+                    "load_balancer_arn",
+                    "a listener needs load_balancer_arn; skipped",
+                );
                 continue;
             };
             let Some(lb) = self.lb_index_by_marker(&lb_ref) else {
@@ -481,7 +605,11 @@ impl<'e> Tx<'e> {
                 rd.skip("certificate_arn");
             }
             let local = self.lb_local_port(lb, tf_port);
-            let Some(default_action) = self.action(rd.blocks("default_action"), lb, "default_action", &rd) else { continue };
+            let Some(default_action) =
+                self.action(rd.blocks("default_action"), lb, "default_action", &rd)
+            else {
+                continue;
+            };
             rd.finish(&["certificate_arn", "alpn_policy", "mutual_authentication"]);
             let l = Listener {
                 port: local,
@@ -494,14 +622,20 @@ impl<'e> Tx<'e> {
             };
             let lbs = &mut self.cfg.load_balancers[lb];
             lbs.listeners.push(l);
-            self.listeners.insert(r.address.clone(), (lb, lbs.listeners.len() - 1));
+            self.listeners
+                .insert(r.address.clone(), (lb, lbs.listeners.len() - 1));
         }
     }
 
     fn rules(&mut self, list: &[&ResourceInstance]) {
         // Rules with a priority first; the others get the next free one, as AWS assigns it.
         let explicit = |r: &&&ResourceInstance| r.block.body.attr("priority").is_some();
-        let ordered: Vec<&ResourceInstance> = list.iter().filter(explicit).chain(list.iter().filter(|r| !explicit(r))).copied().collect();
+        let ordered: Vec<&ResourceInstance> = list
+            .iter()
+            .filter(explicit)
+            .chain(list.iter().filter(|r| !explicit(r)))
+            .copied()
+            .collect();
         for r in ordered {
             let body = self.body(r);
             let rd = self.reader(r, &body);
@@ -509,8 +643,18 @@ impl<'e> Tx<'e> {
                 rd.warn("listener_arn", "a rule needs listener_arn; skipped");
                 continue;
             };
-            let Some(&(lb, li)) = self.ev.marker(&l_ref).and_then(|m| self.listeners.get(&marker_base(&m))) else {
-                rd.warn("listener_arn", format!("{} is not a listener edgeway imported; the rule is skipped", l_ref.trim_start_matches("${").trim_end_matches('}')));
+            let Some(&(lb, li)) = self
+                .ev
+                .marker(&l_ref)
+                .and_then(|m| self.listeners.get(&marker_base(&m)))
+            else {
+                rd.warn(
+                    "listener_arn",
+                    format!(
+                        "{} is not a listener edgeway imported; the rule is skipped",
+                        l_ref.trim_start_matches("${").trim_end_matches('}')
+                    ),
+                );
                 continue;
             };
             let mut conditions = Vec::new();
@@ -519,15 +663,30 @@ impl<'e> Tx<'e> {
                     conditions.push(cond);
                 }
             }
-            let Some(action) = self.action(rd.blocks("action"), lb, "action", &rd) else { continue };
-            let taken: Vec<u32> = self.cfg.load_balancers[lb].listeners[li].rules.iter().map(|r| r.priority).collect();
-            let priority = rd.u32("priority").unwrap_or_else(|| taken.iter().max().map_or(1, |m| m + 1));
+            let Some(action) = self.action(rd.blocks("action"), lb, "action", &rd) else {
+                continue;
+            };
+            let taken: Vec<u32> = self.cfg.load_balancers[lb].listeners[li]
+                .rules
+                .iter()
+                .map(|r| r.priority)
+                .collect();
+            let priority = rd
+                .u32("priority")
+                .unwrap_or_else(|| taken.iter().max().map_or(1, |m| m + 1));
             rd.finish(&["tags"]);
             if conditions.is_empty() {
-                rd.warn("condition", "a rule without a condition edgeway understands is skipped");
+                rd.warn(
+                    "condition",
+                    "a rule without a condition edgeway understands is skipped",
+                );
                 continue;
             }
-            self.cfg.load_balancers[lb].listeners[li].rules.push(Rule { priority, condition: conditions, action });
+            self.cfg.load_balancers[lb].listeners[li].rules.push(Rule {
+                priority,
+                condition: conditions,
+                action,
+            });
         }
         for lb in &mut self.cfg.load_balancers {
             for l in &mut lb.listeners {
@@ -542,7 +701,9 @@ impl<'e> Tx<'e> {
         for r in list {
             let body = self.body(r);
             let rd = self.reader(r, &body);
-            let Some(name) = self.tg_names.get(&r.address).cloned() else { continue };
+            let Some(name) = self.tg_names.get(&r.address).cloned() else {
+                continue;
+            };
             rd.skip("name");
             let target_type = rd.str("target_type").unwrap_or_else(|| "instance".into());
             if target_type != "instance" && target_type != "ip" {
@@ -563,7 +724,14 @@ impl<'e> Tx<'e> {
                     unhealthy_threshold: h.u32("unhealthy_threshold").unwrap_or(3),
                     matcher: h.str("matcher").unwrap_or_else(|| "200".into()),
                 },
-                None => HealthCheck { protocol: if protocol == "HTTPS" { "HTTPS".into() } else { "HTTP".into() }, ..HealthCheck::default() },
+                None => HealthCheck {
+                    protocol: if protocol == "HTTPS" {
+                        "HTTPS".into()
+                    } else {
+                        "HTTP".into()
+                    },
+                    ..HealthCheck::default()
+                },
             };
             let stickiness = rd.block("stickiness").map(|s| Stickiness {
                 kind: s.str("type").unwrap_or_else(|| "lb_cookie".into()),
@@ -571,12 +739,20 @@ impl<'e> Tx<'e> {
                 cookie_duration: s.u64("cookie_duration").unwrap_or(86_400),
                 cookie_name: s.str("cookie_name"),
             });
-            let Ok(mut tg) = base::<TargetGroup>(serde_json::json!({ "name": name })) else { continue };
+            let Ok(mut tg) = base::<TargetGroup>(serde_json::json!({ "name": name })) else {
+                continue;
+            };
             tg.protocol = protocol;
             tg.port = rd.u16("port");
             tg.protocol_version = rd.str("protocol_version").unwrap_or_else(|| "HTTP1".into());
-            tg.target_type = if target_type == "ip" { "ip".into() } else { "instance".into() };
-            tg.load_balancing_algorithm_type = rd.str("load_balancing_algorithm_type").unwrap_or_else(|| "round_robin".into());
+            tg.target_type = if target_type == "ip" {
+                "ip".into()
+            } else {
+                "instance".into()
+            };
+            tg.load_balancing_algorithm_type = rd
+                .str("load_balancing_algorithm_type")
+                .unwrap_or_else(|| "round_robin".into());
             tg.slow_start = rd.u64("slow_start").unwrap_or(0);
             tg.deregistration_delay = rd.u64("deregistration_delay").unwrap_or(300);
             tg.health_check = health_check;
@@ -589,7 +765,10 @@ impl<'e> Tx<'e> {
                         base::<edgeway_config::UnhealthyStateRouting>(serde_json::json!({ "minimum_healthy_targets_count": count, "minimum_healthy_targets_percentage": pct })).ok()
                     })
                 };
-                tg.target_group_health = Some(edgeway_config::TargetGroupHealth { unhealthy_state_routing: routing("unhealthy_state_routing"), dns_failover: routing("dns_failover") });
+                tg.target_group_health = Some(edgeway_config::TargetGroupHealth {
+                    unhealthy_state_routing: routing("unhealthy_state_routing"),
+                    dns_failover: routing("dns_failover"),
+                });
             }
             rd.finish(&[
                 "vpc_id",
@@ -609,15 +788,23 @@ impl<'e> Tx<'e> {
         for r in list {
             let body = self.body(r);
             let rd = self.reader(r, &body);
-            let Some(arn) = rd.str("target_group_arn") else { continue };
-            let Some(name) = self.tg_name(&rd, "target_group_arn", &arn) else { continue };
-            let Some(id) = rd.str("target_id") else { continue };
+            let Some(arn) = rd.str("target_group_arn") else {
+                continue;
+            };
+            let Some(name) = self.tg_name(&rd, "target_group_arn", &arn) else {
+                continue;
+            };
+            let Some(id) = rd.str("target_id") else {
+                continue;
+            };
             let port = rd.u16("port");
             rd.finish(&["availability_zone"]);
             if self.opts.targets.iter().any(|(k, _)| *k == name) {
                 continue;
             }
-            let Some(tg) = self.cfg.target_groups.iter_mut().find(|t| t.name == name) else { continue };
+            let Some(tg) = self.cfg.target_groups.iter_mut().find(|t| t.name == name) else {
+                continue;
+            };
             if id.parse::<std::net::IpAddr>().is_ok() {
                 let port = port.or(tg.port);
                 tg.targets.push(match port {
@@ -625,7 +812,10 @@ impl<'e> Tx<'e> {
                     None => id,
                 });
             } else {
-                let what = self.ev.marker(&id).map_or(id.clone(), |m| format!("{}.{}", m.address, m.attr));
+                let what = self
+                    .ev
+                    .marker(&id)
+                    .map_or(id.clone(), |m| format!("{}.{}", m.address, m.attr));
                 rd.warn("target_id", format!("{what} is not an address edgeway can reach; give targets with --target {name}=HOST:PORT"));
             }
         }
@@ -635,12 +825,24 @@ impl<'e> Tx<'e> {
     fn finish_targets(&mut self) {
         let mut demo_port = 9101u16;
         for (key, addrs) in &self.opts.targets {
-            let by_tf = self.tg_names.iter().find(|(addr, _)| addr.rsplit('.').next() == Some(key.as_str()) || *addr == key).map(|(_, n)| n.clone());
-            let name = if self.cfg.target_groups.iter().any(|t| &t.name == key) { Some(key.clone()) } else { by_tf };
+            let by_tf = self
+                .tg_names
+                .iter()
+                .find(|(addr, _)| addr.rsplit('.').next() == Some(key.as_str()) || *addr == key)
+                .map(|(_, n)| n.clone());
+            let name = if self.cfg.target_groups.iter().any(|t| &t.name == key) {
+                Some(key.clone())
+            } else {
+                by_tf
+            };
             match name.and_then(|n| self.cfg.target_groups.iter_mut().find(|t| t.name == n)) {
                 Some(tg) => tg.targets = addrs.clone(),
                 None => self.w.borrow_mut().push(Warning {
-                    loc: Loc { file: "--target".into(), line: 0, col: 0 },
+                    loc: Loc {
+                        file: "--target".into(),
+                        line: 0,
+                        col: 0,
+                    },
                     path: key.clone(),
                     why: "no target group has this name".into(),
                 }),
@@ -651,7 +853,9 @@ impl<'e> Tx<'e> {
             .load_balancers
             .iter()
             .flat_map(|lb| lb.listeners.iter())
-            .flat_map(|l| std::iter::once(&l.default_action).chain(l.rules.iter().map(|r| &r.action)))
+            .flat_map(|l| {
+                std::iter::once(&l.default_action).chain(l.rules.iter().map(|r| &r.action))
+            })
             .flat_map(|a| a.target_groups().into_iter().map(|(n, _)| n.to_string()))
             .collect();
         let mut demos = Vec::new();
@@ -666,12 +870,24 @@ impl<'e> Tx<'e> {
                 self.used_ports.insert(demo_port);
                 let listen = format!("127.0.0.1:{demo_port}");
                 tg.targets.push(listen.clone());
-                demos.push(DemoTarget { listen, id: format!("{}-1", tg.name) });
+                demos.push(DemoTarget {
+                    listen,
+                    id: format!("{}-1", tg.name),
+                });
                 demo_port += 100;
                 continue;
             }
-            let addr = self.tg_names.iter().find(|(_, n)| **n == tg.name).map(|(a, _)| a.clone()).unwrap_or_default();
-            let loc = self.tg_locs.get(&addr).cloned().unwrap_or_else(|| Loc { file: "--target".into(), line: 0, col: 0 });
+            let addr = self
+                .tg_names
+                .iter()
+                .find(|(_, n)| **n == tg.name)
+                .map(|(a, _)| a.clone())
+                .unwrap_or_default();
+            let loc = self.tg_locs.get(&addr).cloned().unwrap_or_else(|| Loc {
+                file: "--target".into(),
+                line: 0,
+                col: 0,
+            });
             self.w.borrow_mut().push(Warning {
                 loc,
                 path: addr,
@@ -702,7 +918,10 @@ impl<'e> Tx<'e> {
             let idx = match self.cfg.zones.iter().position(|z| z.name == name) {
                 Some(i) => i,
                 None => {
-                    self.cfg.zones.push(Zone { name, records: Vec::new() });
+                    self.cfg.zones.push(Zone {
+                        name,
+                        records: Vec::new(),
+                    });
                     self.cfg.zones.len() - 1
                 }
             };
@@ -715,13 +934,32 @@ impl<'e> Tx<'e> {
             let body = self.body(r);
             let rd = self.reader(r, &body);
             let zone_ref = rd.str("zone_id").unwrap_or_default();
-            let Some(mut name) = rd.str("name").map(|n| n.trim_end_matches('.').to_ascii_lowercase()) else { continue };
-            let zi = match self.ev.marker(&zone_ref).and_then(|m| self.zone_index.get(&marker_base(&m)).copied()) {
+            let Some(mut name) = rd
+                .str("name")
+                .map(|n| n.trim_end_matches('.').to_ascii_lowercase())
+            else {
+                continue;
+            };
+            let zi = match self
+                .ev
+                .marker(&zone_ref)
+                .and_then(|m| self.zone_index.get(&marker_base(&m)).copied())
+            {
                 Some(i) => Some(i),
-                None => self.cfg.zones.iter().position(|z| name == z.name || name.ends_with(&format!(".{}", z.name))),
+                None => self
+                    .cfg
+                    .zones
+                    .iter()
+                    .position(|z| name == z.name || name.ends_with(&format!(".{}", z.name))),
             };
             let Some(zi) = zi else {
-                rd.warn("zone_id", format!("{} is not a zone edgeway imported; the record is skipped", zone_ref.trim_start_matches("${").trim_end_matches('}')));
+                rd.warn(
+                    "zone_id",
+                    format!(
+                        "{} is not a zone edgeway imported; the record is skipped",
+                        zone_ref.trim_start_matches("${").trim_end_matches('}')
+                    ),
+                );
                 continue;
             };
             let zone = self.cfg.zones[zi].name.clone();
@@ -730,7 +968,12 @@ impl<'e> Tx<'e> {
                 name = format!("{name}.{zone}");
             }
             let kind = rd.str("type").unwrap_or_else(|| "A".into());
-            let mut rec = Record { name, kind, set_identifier: rd.str("set_identifier"), ..Record::default() };
+            let mut rec = Record {
+                name,
+                kind,
+                set_identifier: rd.str("set_identifier"),
+                ..Record::default()
+            };
             if let Some(h) = rd.str("health_check_id") {
                 match self.ev.marker(&h).and_then(|m| self.hc_ids.get(&marker_base(&m)).cloned()) {
                     Some(id) => rec.health_check_id = Some(id),
@@ -738,19 +981,29 @@ impl<'e> Tx<'e> {
                 }
             }
             if let Some(p) = rd.block("weighted_routing_policy") {
-                rec.weighted_routing_policy = p.u32("weight").map(|weight| edgeway_config::WeightedRoutingPolicy { weight });
+                rec.weighted_routing_policy = p
+                    .u32("weight")
+                    .map(|weight| edgeway_config::WeightedRoutingPolicy { weight });
             }
             if let Some(p) = rd.block("failover_routing_policy") {
-                rec.failover_routing_policy = p.str("type").map(|kind| edgeway_config::FailoverRoutingPolicy { kind });
+                rec.failover_routing_policy = p
+                    .str("type")
+                    .map(|kind| edgeway_config::FailoverRoutingPolicy { kind });
             }
             if let Some(p) = rd.block("latency_routing_policy") {
-                rec.latency_routing_policy = p.str("region").map(|region| edgeway_config::LatencyRoutingPolicy { region });
+                rec.latency_routing_policy = p
+                    .str("region")
+                    .map(|region| edgeway_config::LatencyRoutingPolicy { region });
             }
             if let Some(p) = rd.block("geolocation_routing_policy") {
-                rec.geolocation_routing_policy =
-                    Some(edgeway_config::GeolocationRoutingPolicy { continent: p.str("continent"), country: p.str("country"), subdivision: p.str("subdivision") });
+                rec.geolocation_routing_policy = Some(edgeway_config::GeolocationRoutingPolicy {
+                    continent: p.str("continent"),
+                    country: p.str("country"),
+                    subdivision: p.str("subdivision"),
+                });
             }
-            rec.multivalue_answer_routing_policy = rd.bool("multivalue_answer_routing_policy").unwrap_or(false);
+            rec.multivalue_answer_routing_policy =
+                rd.bool("multivalue_answer_routing_policy").unwrap_or(false);
             if let Some(a) = rd.block("alias") {
                 let target = a.str("name").unwrap_or_default();
                 a.skip("zone_id");
@@ -759,9 +1012,17 @@ impl<'e> Tx<'e> {
                 let mut alias = None;
                 for m in ms {
                     if let Some(id) = self.dist_ids.get(&marker_base(&m)) {
-                        alias = Some(Alias { distribution: Some(id.clone()), load_balancer: None, evaluate_target_health: false });
+                        alias = Some(Alias {
+                            distribution: Some(id.clone()),
+                            load_balancer: None,
+                            evaluate_target_health: false,
+                        });
                     } else if let Some(lb) = self.lb_names.get(&marker_base(&m)) {
-                        alias = Some(Alias { distribution: None, load_balancer: Some(lb.clone()), evaluate_target_health: eth });
+                        alias = Some(Alias {
+                            distribution: None,
+                            load_balancer: Some(lb.clone()),
+                            evaluate_target_health: eth,
+                        });
                     }
                 }
                 match alias {
@@ -789,7 +1050,11 @@ impl<'e> Tx<'e> {
         let rd = self.reader(r, &body);
         let id = r.local_name.clone();
         let Some(kind) = rd.str("type") else { return };
-        let Ok(mut hc) = base::<edgeway_config::Route53HealthCheck>(serde_json::json!({ "id": id, "type": kind })) else { return };
+        let Ok(mut hc) = base::<edgeway_config::Route53HealthCheck>(
+            serde_json::json!({ "id": id, "type": kind }),
+        ) else {
+            return;
+        };
         hc.ip_address = rd.str("ip_address");
         hc.fqdn = rd.str("fqdn");
         hc.port = rd.u16("port");
@@ -799,7 +1064,14 @@ impl<'e> Tx<'e> {
         hc.failure_threshold = rd.u32("failure_threshold").unwrap_or(3);
         hc.invert_healthcheck = rd.bool("invert_healthcheck").unwrap_or(false);
         hc.disabled = rd.bool("disabled").unwrap_or(false);
-        rd.finish(&["measure_latency", "regions", "reference_name", "enable_sni", "cloudwatch_alarm_region", "cloudwatch_alarm_name"]);
+        rd.finish(&[
+            "measure_latency",
+            "regions",
+            "reference_name",
+            "enable_sni",
+            "cloudwatch_alarm_region",
+            "cloudwatch_alarm_name",
+        ]);
         self.hc_ids.insert(r.address.clone(), id);
         self.cfg.health_checks.push(hc);
     }
@@ -811,7 +1083,11 @@ impl<'e> Tx<'e> {
         let rd = self.reader(r, &body);
         let key = rd.str("name").or_else(|| rd.str("id")).unwrap_or_default();
         let bare = key.strip_prefix("Managed-").unwrap_or(&key);
-        let managed_name = if cache { managed::cache_policy(bare).map(|p| p.name.to_string()) } else { managed::origin_request_policy(bare).map(str::to_string) };
+        let managed_name = if cache {
+            managed::cache_policy(bare).map(|p| p.name.to_string())
+        } else {
+            managed::origin_request_policy(bare).map(str::to_string)
+        };
         rd.finish(&[]);
         match managed_name {
             Some(n) => {
@@ -819,7 +1095,8 @@ impl<'e> Tx<'e> {
             }
             None => {
                 // A custom policy looked up by name: fine when this configuration defines it.
-                self.policy_names.insert(r.address.clone(), bare.to_string());
+                self.policy_names
+                    .insert(r.address.clone(), bare.to_string());
             }
         }
     }
@@ -830,12 +1107,22 @@ impl<'e> Tx<'e> {
             if let Some(n) = self.policy_names.get(&marker_base(&m)) {
                 return Some(n.clone());
             }
-            rd.warn(key, format!("{} is not a policy edgeway imported", m.address));
+            rd.warn(
+                key,
+                format!("{} is not a policy edgeway imported", m.address),
+            );
             return None;
         }
-        let managed_name = if cache { managed::cache_policy(&v).map(|p| p.name.to_string()) } else { managed::origin_request_policy(&v).map(str::to_string) };
+        let managed_name = if cache {
+            managed::cache_policy(&v).map(|p| p.name.to_string())
+        } else {
+            managed::origin_request_policy(&v).map(str::to_string)
+        };
         if managed_name.is_none() && !self.policy_names.values().any(|n| *n == v) {
-            rd.warn(key, format!("{v:?} is neither a managed policy nor a policy in this configuration"));
+            rd.warn(
+                key,
+                format!("{v:?} is neither a managed policy nor a policy in this configuration"),
+            );
         }
         Some(managed_name.unwrap_or(v))
     }
@@ -843,7 +1130,9 @@ impl<'e> Tx<'e> {
     fn cache_policy(&mut self, r: &ResourceInstance) {
         let body = self.body(r);
         let rd = self.reader(r, &body);
-        let Some(name) = self.policy_names.get(&r.address).cloned() else { return };
+        let Some(name) = self.policy_names.get(&r.address).cloned() else {
+            return;
+        };
         rd.skip("name");
         let p = rd.block("parameters_in_cache_key_and_forwarded_to_origin");
         let params = p.as_ref().map(|p| KeyParameters {
@@ -869,7 +1158,9 @@ impl<'e> Tx<'e> {
     fn origin_request_policy(&mut self, r: &ResourceInstance) {
         let body = self.body(r);
         let rd = self.reader(r, &body);
-        let Some(name) = self.policy_names.get(&r.address).cloned() else { return };
+        let Some(name) = self.policy_names.get(&r.address).cloned() else {
+            return;
+        };
         rd.skip("name");
         let p = OriginRequestPolicy {
             name,
@@ -898,7 +1189,10 @@ impl<'e> Tx<'e> {
         }
         let prefix = l.str("prefix").unwrap_or_default();
         let path = format!("{bucket}/{}{id}.log", prefix.trim_start_matches('/'));
-        let dir = std::path::Path::new(&path).parent().map(|p| p.display().to_string()).unwrap_or_default();
+        let dir = std::path::Path::new(&path)
+            .parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         l.warn("bucket", format!("S3 is not emulated: log lines go to the local file {path} (the folder {dir} must exist)"));
         Some((path, l.bool("include_cookies").unwrap_or(false)))
     }
@@ -909,26 +1203,44 @@ impl<'e> Tx<'e> {
             return Some(i);
         }
         let d = domain.trim_end_matches('.').to_ascii_lowercase();
-        let name = self.cfg.zones.iter().flat_map(|z| z.records.iter()).find(|r| r.name == d).and_then(|r| r.alias.as_ref()).and_then(|a| a.load_balancer.clone())?;
+        let name = self
+            .cfg
+            .zones
+            .iter()
+            .flat_map(|z| z.records.iter())
+            .find(|r| r.name == d)
+            .and_then(|r| r.alias.as_ref())
+            .and_then(|a| a.load_balancer.clone())?;
         self.cfg.load_balancers.iter().position(|l| l.name == name)
     }
 
     fn distribution(&mut self, r: &ResourceInstance) {
         let body = self.body(r);
         let rd = self.reader(r, &body);
-        let Some(id) = self.dist_ids.get(&r.address).cloned() else { return };
+        let Some(id) = self.dist_ids.get(&r.address).cloned() else {
+            return;
+        };
         let n = self.cfg.distributions.len() as u16;
         let listen = match self.listen_flag(&id).or_else(|| self.listen_flag(&r.name)) {
-            Some(v) => v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+            Some(v) => v
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
             None => {
                 let (h, s) = (self.port(8080 + n), self.port(8443 + n));
-                vec![format!("http://127.0.0.1:{h}"), format!("https://127.0.0.1:{s}")]
+                vec![
+                    format!("http://127.0.0.1:{h}"),
+                    format!("https://127.0.0.1:{s}"),
+                ]
             }
         };
         // Origins.
         let mut origins = Vec::new();
         for o in rd.blocks("origin") {
-            let Some(origin_id) = o.str("origin_id") else { continue };
+            let Some(origin_id) = o.str("origin_id") else {
+                continue;
+            };
             let mut domain = o.str("domain_name").unwrap_or_default();
             let lb = self.origin_lb(&domain);
             if let Some(m) = self.ev.marker(&domain) {
@@ -955,7 +1267,9 @@ impl<'e> Tx<'e> {
                 let mut cc = CustomOriginConfig {
                     http_port: c.u16("http_port").unwrap_or(80),
                     https_port: c.u16("https_port").unwrap_or(443),
-                    origin_protocol_policy: c.str("origin_protocol_policy").unwrap_or_else(|| "https-only".into()),
+                    origin_protocol_policy: c
+                        .str("origin_protocol_policy")
+                        .unwrap_or_else(|| "https-only".into()),
                     origin_ssl_protocols: c.strings("origin_ssl_protocols").unwrap_or_default(),
                     origin_read_timeout: c.u64("origin_read_timeout").unwrap_or(30),
                     origin_keepalive_timeout: c.u64("origin_keepalive_timeout").unwrap_or(5),
@@ -971,7 +1285,16 @@ impl<'e> Tx<'e> {
                 }
                 cc
             });
-            let custom_header = o.blocks("custom_header").iter().filter_map(|h| Some(CustomHeader { name: h.str("name")?, value: h.str("value")? })).collect();
+            let custom_header = o
+                .blocks("custom_header")
+                .iter()
+                .filter_map(|h| {
+                    Some(CustomHeader {
+                        name: h.str("name")?,
+                        value: h.str("value")?,
+                    })
+                })
+                .collect();
             origins.push(Origin {
                 origin_id,
                 domain_name: domain,
@@ -985,16 +1308,31 @@ impl<'e> Tx<'e> {
         // Origin groups: failover from the first member to the second.
         let mut origin_group = Vec::new();
         for g in rd.blocks("origin_group") {
-            let Some(gid) = g.str("origin_id") else { continue };
-            let members: Vec<edgeway_config::OriginGroupMember> =
-                g.blocks("member").iter().filter_map(|m| m.str("origin_id")).map(|origin_id| edgeway_config::OriginGroupMember { origin_id }).collect();
+            let Some(gid) = g.str("origin_id") else {
+                continue;
+            };
+            let members: Vec<edgeway_config::OriginGroupMember> = g
+                .blocks("member")
+                .iter()
+                .filter_map(|m| m.str("origin_id"))
+                .map(|origin_id| edgeway_config::OriginGroupMember { origin_id })
+                .collect();
             let status_codes: Vec<u16> = g
                 .block("failover_criteria")
                 .and_then(|f| f.value("status_codes"))
                 .and_then(|v| crate::eval::list_of(&v).ok())
-                .map(|l| l.iter().filter_map(|x| crate::funcs::to_f64(x).ok()).map(|x| x as u16).collect())
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|x| crate::funcs::to_f64(x).ok())
+                        .map(|x| x as u16)
+                        .collect()
+                })
                 .unwrap_or_default();
-            origin_group.push(edgeway_config::OriginGroup { origin_id: gid, failover_criteria: edgeway_config::FailoverCriteria { status_codes }, member: members });
+            origin_group.push(edgeway_config::OriginGroup {
+                origin_id: gid,
+                failover_criteria: edgeway_config::FailoverCriteria { status_codes },
+                member: members,
+            });
         }
         let behavior = |b: &Reader<'_>, ordered: bool| -> Option<CacheBehavior> {
             let target = b.str("target_origin_id")?;
@@ -1004,11 +1342,19 @@ impl<'e> Tx<'e> {
                 query_string: f.bool("query_string").unwrap_or(false),
                 query_string_cache_keys: f.strings("query_string_cache_keys").unwrap_or_default(),
                 headers: f.strings("headers").unwrap_or_default(),
-                cookies: f.block("cookies").map(|c| ForwardedCookies { forward: c.str("forward").unwrap_or_else(|| "none".into()), whitelisted_names: c.strings("whitelisted_names").unwrap_or_default() }),
+                cookies: f.block("cookies").map(|c| ForwardedCookies {
+                    forward: c.str("forward").unwrap_or_else(|| "none".into()),
+                    whitelisted_names: c.strings("whitelisted_names").unwrap_or_default(),
+                }),
             });
-            let (mut min_ttl, mut default_ttl, mut max_ttl) = (b.u64("min_ttl"), b.u64("default_ttl"), b.u64("max_ttl"));
+            let (mut min_ttl, mut default_ttl, mut max_ttl) =
+                (b.u64("min_ttl"), b.u64("default_ttl"), b.u64("max_ttl"));
             if cache_policy_id.is_some() {
-                for (k, v) in [("min_ttl", min_ttl), ("default_ttl", default_ttl), ("max_ttl", max_ttl)] {
+                for (k, v) in [
+                    ("min_ttl", min_ttl),
+                    ("default_ttl", default_ttl),
+                    ("max_ttl", max_ttl),
+                ] {
                     if v.is_some_and(|v| v > 0) {
                         b.warn(k, "CloudFront ignores behavior TTLs when a cache policy is set; the policy's TTLs apply");
                     }
@@ -1018,9 +1364,15 @@ impl<'e> Tx<'e> {
             let out = CacheBehavior {
                 path_pattern: if ordered { b.str("path_pattern") } else { None },
                 target_origin_id: target,
-                viewer_protocol_policy: b.str("viewer_protocol_policy").unwrap_or_else(|| "allow-all".into()),
-                allowed_methods: b.strings("allowed_methods").unwrap_or_else(|| vec!["GET".into(), "HEAD".into()]),
-                cached_methods: b.strings("cached_methods").unwrap_or_else(|| vec!["GET".into(), "HEAD".into()]),
+                viewer_protocol_policy: b
+                    .str("viewer_protocol_policy")
+                    .unwrap_or_else(|| "allow-all".into()),
+                allowed_methods: b
+                    .strings("allowed_methods")
+                    .unwrap_or_else(|| vec!["GET".into(), "HEAD".into()]),
+                cached_methods: b
+                    .strings("cached_methods")
+                    .unwrap_or_else(|| vec!["GET".into(), "HEAD".into()]),
                 cache_policy_id,
                 origin_request_policy_id,
                 compress: b.bool("compress").unwrap_or(false),
@@ -1032,11 +1384,21 @@ impl<'e> Tx<'e> {
             b.finish(&["smooth_streaming"]);
             Some(out)
         };
-        let Some(default_cache_behavior) = rd.block("default_cache_behavior").and_then(|b| behavior(&b, false)) else {
-            rd.warn("default_cache_behavior", "a distribution needs a default_cache_behavior with target_origin_id; skipped");
+        let Some(default_cache_behavior) = rd
+            .block("default_cache_behavior")
+            .and_then(|b| behavior(&b, false))
+        else {
+            rd.warn(
+                "default_cache_behavior",
+                "a distribution needs a default_cache_behavior with target_origin_id; skipped",
+            );
             return;
         };
-        let ordered_cache_behavior = rd.blocks("ordered_cache_behavior").iter().filter_map(|b| behavior(b, true)).collect();
+        let ordered_cache_behavior = rd
+            .blocks("ordered_cache_behavior")
+            .iter()
+            .filter_map(|b| behavior(b, true))
+            .collect();
         let custom_error_response = rd
             .blocks("custom_error_response")
             .iter()
@@ -1050,12 +1412,16 @@ impl<'e> Tx<'e> {
             })
             .collect();
         let viewer_certificate = rd.block("viewer_certificate").map(|v| {
-            let arn = v.str("acm_certificate_arn").map(|a| match self.ev.marker(&a) {
-                Some(m) => m.address,
-                None => a,
-            });
+            let arn = v
+                .str("acm_certificate_arn")
+                .map(|a| match self.ev.marker(&a) {
+                    Some(m) => m.address,
+                    None => a,
+                });
             ViewerCertificate {
-                cloudfront_default_certificate: v.bool("cloudfront_default_certificate").unwrap_or(false),
+                cloudfront_default_certificate: v
+                    .bool("cloudfront_default_certificate")
+                    .unwrap_or(false),
                 acm_certificate_arn: arn,
                 minimum_protocol_version: v.str("minimum_protocol_version"),
                 ssl_support_method: v.str("ssl_support_method"),
@@ -1067,12 +1433,21 @@ impl<'e> Tx<'e> {
                 let t = g.str("restriction_type").unwrap_or_else(|| "none".into());
                 g.skip("locations");
                 if t != "none" {
-                    g.warn("restriction_type", format!("geo restriction ({t}) is not emulated: every viewer is served"));
+                    g.warn(
+                        "restriction_type",
+                        format!("geo restriction ({t}) is not emulated: every viewer is served"),
+                    );
                 }
             }
         }
-        let Ok(dcb) = serde_json::to_value(&default_cache_behavior) else { return };
-        let Ok(mut d) = base::<Distribution>(serde_json::json!({ "id": id, "listen": listen, "default_cache_behavior": dcb })) else { return };
+        let Ok(dcb) = serde_json::to_value(&default_cache_behavior) else {
+            return;
+        };
+        let Ok(mut d) = base::<Distribution>(
+            serde_json::json!({ "id": id, "listen": listen, "default_cache_behavior": dcb }),
+        ) else {
+            return;
+        };
         d.aliases = rd.strings("aliases").unwrap_or_default();
         d.enabled = rd.bool("enabled").unwrap_or(true);
         d.comment = rd.str("comment");
@@ -1084,11 +1459,20 @@ impl<'e> Tx<'e> {
         d.ordered_cache_behavior = ordered_cache_behavior;
         d.custom_error_response = custom_error_response;
         d.origin_group = origin_group;
-        if let Some((path, cookies)) = rd.block("logging_config").and_then(|l| self.access_log(&l, &id)) {
+        if let Some((path, cookies)) = rd
+            .block("logging_config")
+            .and_then(|l| self.access_log(&l, &id))
+        {
             d.access_log = Some(path);
             d.access_log_include_cookies = cookies;
         }
-        rd.finish(&["is_ipv6_enabled", "wait_for_deployment", "retain_on_delete", "staging", "continuous_deployment_policy_id"]);
+        rd.finish(&[
+            "is_ipv6_enabled",
+            "wait_for_deployment",
+            "retain_on_delete",
+            "staging",
+            "continuous_deployment_policy_id",
+        ]);
         self.cfg.distributions.push(d);
     }
 }
@@ -1104,24 +1488,40 @@ fn bucket_name(b: &str) -> String {
 }
 
 fn items(rd: &Reader<'_>, block: &str) -> Items {
-    Items { items: rd.block(block).and_then(|b| b.strings("items")).unwrap_or_default() }
+    Items {
+        items: rd
+            .block(block)
+            .and_then(|b| b.strings("items"))
+            .unwrap_or_default(),
+    }
 }
 
 fn headers_config(rd: &Reader<'_>) -> HeadersConfig {
     rd.block("headers_config")
-        .map(|h| HeadersConfig { header_behavior: h.str("header_behavior").unwrap_or_else(|| "none".into()), headers: items(&h, "headers") })
+        .map(|h| HeadersConfig {
+            header_behavior: h.str("header_behavior").unwrap_or_else(|| "none".into()),
+            headers: items(&h, "headers"),
+        })
         .unwrap_or_default()
 }
 
 fn cookies_config(rd: &Reader<'_>) -> CookiesConfig {
     rd.block("cookies_config")
-        .map(|h| CookiesConfig { cookie_behavior: h.str("cookie_behavior").unwrap_or_else(|| "none".into()), cookies: items(&h, "cookies") })
+        .map(|h| CookiesConfig {
+            cookie_behavior: h.str("cookie_behavior").unwrap_or_else(|| "none".into()),
+            cookies: items(&h, "cookies"),
+        })
         .unwrap_or_default()
 }
 
 fn query_strings_config(rd: &Reader<'_>) -> QueryStringsConfig {
     rd.block("query_strings_config")
-        .map(|h| QueryStringsConfig { query_string_behavior: h.str("query_string_behavior").unwrap_or_else(|| "none".into()), query_strings: items(&h, "query_strings") })
+        .map(|h| QueryStringsConfig {
+            query_string_behavior: h
+                .str("query_string_behavior")
+                .unwrap_or_else(|| "none".into()),
+            query_strings: items(&h, "query_strings"),
+        })
         .unwrap_or_default()
 }
 
@@ -1150,14 +1550,28 @@ fn condition(c: &Reader<'_>) -> Option<Condition> {
     } else if let Some(b) = c.block("source_ip") {
         out.source_ip = vals(&b);
     } else if let Some(b) = c.block("http_header") {
-        out.http_header = Some(HttpHeaderCondition { http_header_name: b.str("http_header_name")?, values: b.strings("values")? });
+        out.http_header = Some(HttpHeaderCondition {
+            http_header_name: b.str("http_header_name")?,
+            values: b.strings("values")?,
+        });
     } else {
         let qs = c.blocks("query_string");
         if qs.is_empty() {
-            c.warn("", "a condition edgeway does not understand; the rule is skipped");
+            c.warn(
+                "",
+                "a condition edgeway does not understand; the rule is skipped",
+            );
             return None;
         }
-        out.query_string = qs.iter().filter_map(|q| Some(QueryStringCondition { key: q.str("key"), value: q.str("value")? })).collect();
+        out.query_string = qs
+            .iter()
+            .filter_map(|q| {
+                Some(QueryStringCondition {
+                    key: q.str("key"),
+                    value: q.str("value")?,
+                })
+            })
+            .collect();
     }
     Some(out)
 }

@@ -11,7 +11,11 @@ static N: AtomicUsize = AtomicUsize::new(0);
 
 /// Writes `files` into a fresh directory.
 fn dir(files: &[(&str, &str)]) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("edgeway-tf-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let d = std::env::temp_dir().join(format!(
+        "edgeway-tf-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     for (name, src) in files {
@@ -24,7 +28,10 @@ fn dir(files: &[(&str, &str)]) -> PathBuf {
 
 fn ev_with(files: &[(&str, &str)], vars: &[(&str, &str)]) -> Evaluator {
     let d = dir(files);
-    let vars: HashMap<String, VarValue> = vars.iter().map(|(k, v)| (k.to_string(), VarValue::Raw(v.to_string()))).collect();
+    let vars: HashMap<String, VarValue> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), VarValue::Raw(v.to_string())))
+        .collect();
     Evaluator::new(ModuleSrc::load(&d).unwrap(), vars)
 }
 
@@ -56,7 +63,10 @@ variable "env" { default = "dev" }
 variable "port" { type = number }
 variable "names" { type = list(string) }
 "#;
-    let ev = ev_with(&[("main.tf", src)], &[("port", "8080"), ("names", r#"["a", "b"]"#)]);
+    let ev = ev_with(
+        &[("main.tf", src)],
+        &[("port", "8080"), ("names", r#"["a", "b"]"#)],
+    );
     assert_eq!(ev.eval_text("var.env").unwrap(), s("dev"));
     assert_eq!(ev.eval_text("var.port + 1").unwrap(), Value::from(8081));
     assert_eq!(ev.eval_text("var.names").unwrap(), list(&["a", "b"]));
@@ -68,7 +78,10 @@ variable "names" { type = list(string) }
 
 #[test]
 fn tfvars_files() {
-    let d = dir(&[("main.tf", "variable \"env\" {}\n"), ("terraform.tfvars", "env = \"stage\"\n")]);
+    let d = dir(&[
+        ("main.tf", "variable \"env\" {}\n"),
+        ("terraform.tfvars", "env = \"stage\"\n"),
+    ]);
     let vars = edgeway_terraform::eval::read_tfvars(&d.join("terraform.tfvars")).unwrap();
     let ev = Evaluator::new(ModuleSrc::load(&d).unwrap(), vars);
     assert_eq!(ev.eval_text("var.env").unwrap(), s("stage"));
@@ -87,7 +100,10 @@ locals {
   each = "%{ for x in ["a", "b"] }${x};%{ endfor }"
 }
 "#;
-    assert_eq!(eval(src, "local.url"), s("https://shop-dev.example.com:443/"));
+    assert_eq!(
+        eval(src, "local.url"),
+        s("https://shop-dev.example.com:443/")
+    );
     assert_eq!(eval(src, "local.both"), s("d"));
     assert_eq!(eval(src, "local.each"), s("a;b;"));
     // A template that is one interpolation keeps the value's type.
@@ -96,8 +112,14 @@ locals {
 
 #[test]
 fn local_cycles_are_errors() {
-    let ev = ev_with(&[("main.tf", "locals {\n a = local.b\n b = local.a\n}\n")], &[]);
-    assert!(ev.eval_text("local.a").unwrap_err().contains("refers to itself"));
+    let ev = ev_with(
+        &[("main.tf", "locals {\n a = local.b\n b = local.a\n}\n")],
+        &[],
+    );
+    assert!(ev
+        .eval_text("local.a")
+        .unwrap_err()
+        .contains("refers to itself"));
 }
 
 #[test]
@@ -105,23 +127,50 @@ fn functions() {
     assert_eq!(eval("", r#"format("%s-%d", "a", 7)"#), s("a-7"));
     assert_eq!(eval("", r#"join(",", ["a", "b"])"#), s("a,b"));
     assert_eq!(eval("", r#"lookup({ a = "1" }, "b", "d")"#), s("d"));
-    assert_eq!(eval("", r#"concat(["a"], ["b", "c"])"#), list(&["a", "b", "c"]));
-    assert_eq!(eval("", r#"merge({ a = "1" }, { a = "2", b = "3" })["a"]"#), s("2"));
-    assert_eq!(eval("", r#"tolist(toset(["b", "a", "b"]))"#), list(&["a", "b"]));
-    assert_eq!(eval("", r#"length(keys({ x = 1, y = 2 }))"#), Value::from(2));
+    assert_eq!(
+        eval("", r#"concat(["a"], ["b", "c"])"#),
+        list(&["a", "b", "c"])
+    );
+    assert_eq!(
+        eval("", r#"merge({ a = "1" }, { a = "2", b = "3" })["a"]"#),
+        s("2")
+    );
+    assert_eq!(
+        eval("", r#"tolist(toset(["b", "a", "b"]))"#),
+        list(&["a", "b"])
+    );
+    assert_eq!(
+        eval("", r#"length(keys({ x = 1, y = 2 }))"#),
+        Value::from(2)
+    );
     assert_eq!(eval("", r#"upper(replace("a-b", "-", "_"))"#), s("A_B"));
     assert_eq!(eval("", r#"try(local.nope, "fallback")"#), s("fallback"));
     assert_eq!(eval("", r#"coalesce("", "x")"#), s("x"));
-    assert!(ev_with(&[], &[]).eval_text("cidrsubnet(\"10.0.0.0/8\", 8, 1)").unwrap_err().contains("not supported"));
+    assert!(ev_with(&[], &[])
+        .eval_text("cidrsubnet(\"10.0.0.0/8\", 8, 1)")
+        .unwrap_err()
+        .contains("not supported"));
 }
 
 #[test]
 fn operators_conditionals_and_for_expressions() {
     assert_eq!(eval("", "1 + 2 * 3"), Value::from(7));
     assert_eq!(eval("", r#"2 > 1 && !false ? "y" : "n""#), s("y"));
-    assert_eq!(eval("", r#"[for x in ["a", "b"] : upper(x)]"#), list(&["A", "B"]));
-    assert_eq!(eval("", r#"{ for k, v in { a = 1, b = 2 } : k => v if v > 1 }.b"#), Value::from(2));
-    assert_eq!(eval("", r#"[{ n = "a" }, { n = "b" }][*].n"#), list(&["a", "b"]));
+    assert_eq!(
+        eval("", r#"[for x in ["a", "b"] : upper(x)]"#),
+        list(&["A", "B"])
+    );
+    assert_eq!(
+        eval(
+            "",
+            r#"{ for k, v in { a = 1, b = 2 } : k => v if v > 1 }.b"#
+        ),
+        Value::from(2)
+    );
+    assert_eq!(
+        eval("", r#"[{ n = "a" }, { n = "b" }][*].n"#),
+        list(&["a", "b"])
+    );
 }
 
 #[test]
@@ -143,14 +192,39 @@ resource "aws_cloudfront_distribution" "web" {}
     assert_eq!(ev.eval_text("aws_lb.front.name").unwrap(), s("front-lb"));
     let dns = ev.eval_text("aws_lb.front.dns_name").unwrap();
     let m = ev.marker(dns.as_str().unwrap()).unwrap();
-    assert_eq!((m.address.as_str(), m.attr.as_str()), ("aws_lb.front", "dns_name"));
-    assert_eq!(ev.eval_text("aws_lb_target_group.tg[1].name").unwrap(), s("tg-1"));
-    assert_eq!(ev.eval_text("aws_lb_target_group.tg[*].name").unwrap(), list(&["tg-0", "tg-1"]));
-    assert_eq!(ev.eval_text(r#"aws_lb_target_group.svc["api"].port"#).unwrap(), Value::from(8081));
-    let arn = ev.eval_text(r#"aws_lb_target_group.svc["web"].arn"#).unwrap();
-    assert_eq!(ev.marker(arn.as_str().unwrap()).unwrap().address, r#"aws_lb_target_group.svc["web"]"#);
-    assert_eq!(ev.eval_text("aws_cloudfront_distribution.web.hosted_zone_id").unwrap(), s("Z2FDTNDATAQYW2"));
-    assert!(ev.eval_text("aws_lb.nope.arn").unwrap_err().contains("no resource"));
+    assert_eq!(
+        (m.address.as_str(), m.attr.as_str()),
+        ("aws_lb.front", "dns_name")
+    );
+    assert_eq!(
+        ev.eval_text("aws_lb_target_group.tg[1].name").unwrap(),
+        s("tg-1")
+    );
+    assert_eq!(
+        ev.eval_text("aws_lb_target_group.tg[*].name").unwrap(),
+        list(&["tg-0", "tg-1"])
+    );
+    assert_eq!(
+        ev.eval_text(r#"aws_lb_target_group.svc["api"].port"#)
+            .unwrap(),
+        Value::from(8081)
+    );
+    let arn = ev
+        .eval_text(r#"aws_lb_target_group.svc["web"].arn"#)
+        .unwrap();
+    assert_eq!(
+        ev.marker(arn.as_str().unwrap()).unwrap().address,
+        r#"aws_lb_target_group.svc["web"]"#
+    );
+    assert_eq!(
+        ev.eval_text("aws_cloudfront_distribution.web.hosted_zone_id")
+            .unwrap(),
+        s("Z2FDTNDATAQYW2")
+    );
+    assert!(ev
+        .eval_text("aws_lb.nope.arn")
+        .unwrap_err()
+        .contains("no resource"));
 }
 
 #[test]
@@ -164,13 +238,25 @@ fn modules_inputs_and_outputs() {
     );
     assert_eq!(ev.eval_text("local.got").unwrap(), s("x-y"));
     let dns = ev.eval_text("module.m.dns").unwrap();
-    assert_eq!(ev.marker(dns.as_str().unwrap()).unwrap().address, "module.m.aws_lb.this");
+    assert_eq!(
+        ev.marker(dns.as_str().unwrap()).unwrap().address,
+        "module.m.aws_lb.this"
+    );
 }
 
 #[test]
 fn remote_modules_say_why() {
-    let ev = ev_with(&[("main.tf", "module \"vpc\" {\n  source = \"terraform-aws-modules/vpc/aws\"\n}\n")], &[]);
-    assert!(ev.eval_text("module.vpc.vpc_id").unwrap_err().contains("not a local path"));
+    let ev = ev_with(
+        &[(
+            "main.tf",
+            "module \"vpc\" {\n  source = \"terraform-aws-modules/vpc/aws\"\n}\n",
+        )],
+        &[],
+    );
+    assert!(ev
+        .eval_text("module.vpc.vpc_id")
+        .unwrap_err()
+        .contains("not a local path"));
 }
 
 #[test]
@@ -188,6 +274,8 @@ resource "aws_cloudfront_distribution" "d" {
 }
 "#;
     let ev = ev_with(&[("main.tf", src)], &[]);
-    let v = ev.eval_text("aws_cloudfront_distribution.d.ordered_cache_behavior[*].path_pattern").unwrap();
+    let v = ev
+        .eval_text("aws_cloudfront_distribution.d.ordered_cache_behavior[*].path_pattern")
+        .unwrap();
     assert_eq!(v, list(&["/a/*", "/b/*"]));
 }

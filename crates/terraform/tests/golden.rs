@@ -9,7 +9,11 @@ use std::path::Path;
 fn check(name: &str) {
     // Paths relative to the crate, so messages name `tests/fixtures/NAME.tf`.
     let tf = Path::new("tests/fixtures").join(format!("{name}.tf"));
-    let r = import(&ImportOptions { path: tf.clone(), ..Default::default() }).unwrap();
+    let r = import(&ImportOptions {
+        path: tf.clone(),
+        ..Default::default()
+    })
+    .unwrap();
     assert!(r.runs(), "{name}: {:?}", r.errors);
     let warnings: String = r.warnings.iter().map(|w| format!("{w}\n")).collect();
     let want_toml = tf.with_extension("toml");
@@ -18,8 +22,16 @@ fn check(name: &str) {
         std::fs::write(&want_toml, &r.toml).unwrap();
         std::fs::write(&want_warn, &warnings).unwrap();
     }
-    assert_eq!(r.toml, std::fs::read_to_string(&want_toml).unwrap(), "{name}: TOML differs");
-    assert_eq!(warnings, std::fs::read_to_string(&want_warn).unwrap(), "{name}: warnings differ");
+    assert_eq!(
+        r.toml,
+        std::fs::read_to_string(&want_toml).unwrap(),
+        "{name}: TOML differs"
+    );
+    assert_eq!(
+        warnings,
+        std::fs::read_to_string(&want_warn).unwrap(),
+        "{name}: warnings differ"
+    );
     // What the importer writes is what `edgeway check` accepts.
     edgeway_config::parse("golden.toml", &r.toml).unwrap();
 }

@@ -43,10 +43,18 @@ pub struct Target {
 
 impl Target {
     pub fn http(addr: SocketAddr) -> Self {
-        Self { addr, tls: None, h2: false }
+        Self {
+            addr,
+            tls: None,
+            h2: false,
+        }
     }
     pub fn https(addr: SocketAddr, sni: &str, ca_pem: &str) -> Self {
-        Self { addr, tls: Some((sni.to_string(), ca_pem.to_string())), h2: false }
+        Self {
+            addr,
+            tls: Some((sni.to_string(), ca_pem.to_string())),
+            h2: false,
+        }
     }
     pub fn h2(mut self) -> Self {
         self.h2 = true;
@@ -66,20 +74,29 @@ pub fn client_tls(ca_pem: &str, h2: bool) -> Arc<rustls::ClientConfig> {
         .expect("versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
-    cfg.alpn_protocols = if h2 { vec![b"h2".to_vec()] } else { vec![b"http/1.1".to_vec()] };
+    cfg.alpn_protocols = if h2 {
+        vec![b"h2".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Arc::new(cfg)
 }
 
 /// Sends one request on a new connection and reads the whole response.
 pub async fn send(t: &Target, req: Request<Full<Bytes>>) -> Result<Reply, String> {
-    let tcp = TcpStream::connect(t.addr).await.map_err(|e| format!("connect {}: {e}", t.addr))?;
+    let tcp = TcpStream::connect(t.addr)
+        .await
+        .map_err(|e| format!("connect {}: {e}", t.addr))?;
     let _ = tcp.set_nodelay(true);
     match &t.tls {
         None => exchange(TokioIo::new(tcp), t.h2, req).await,
         Some((sni, ca)) => {
             let connector = tokio_rustls::TlsConnector::from(client_tls(ca, t.h2));
             let name = ServerName::try_from(sni.clone()).map_err(|e| e.to_string())?;
-            let tls = connector.connect(name, tcp).await.map_err(|e| format!("TLS: {e}"))?;
+            let tls = connector
+                .connect(name, tcp)
+                .await
+                .map_err(|e| format!("TLS: {e}"))?;
             exchange(TokioIo::new(tls), t.h2, req).await
         }
     }
@@ -90,11 +107,15 @@ where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let resp = if h2 {
-        let (mut s, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await.map_err(|e| e.to_string())?;
+        let (mut s, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+            .await
+            .map_err(|e| e.to_string())?;
         tokio::spawn(conn);
         s.send_request(req).await.map_err(|e| e.to_string())?
     } else {
-        let (mut s, conn) = hyper::client::conn::http1::handshake(io).await.map_err(|e| e.to_string())?;
+        let (mut s, conn) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|e| e.to_string())?;
         tokio::spawn(conn);
         s.send_request(req).await.map_err(|e| e.to_string())?
     };
@@ -104,7 +125,12 @@ where
         .map_err(|_| "body timed out".to_string())?
         .map_err(|e| e.to_string())?
         .to_bytes();
-    Ok(Reply { status: parts.status, version: parts.version, headers: parts.headers, body })
+    Ok(Reply {
+        status: parts.status,
+        version: parts.version,
+        headers: parts.headers,
+        body,
+    })
 }
 
 /// A GET with a Host header (HTTP/1.1) or :authority (HTTP/2).
@@ -117,7 +143,8 @@ pub fn request(method: &str, t: &Target, host: &str, path: &str) -> Request<Full
     let scheme = if t.tls.is_some() { "https" } else { "http" };
     let b = Request::builder().method(method);
     let b = if t.h2 {
-        b.uri(format!("{scheme}://{host}{path}")).version(Version::HTTP_2)
+        b.uri(format!("{scheme}://{host}{path}"))
+            .version(Version::HTTP_2)
     } else {
         b.uri(path).header("host", host)
     };

@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use super::disk_file::{decode_file, encode_file, hash_key, parse_file_name, scan_file, EXT, MAX_KEY_LEN, MAX_META_LEN};
+use super::disk_file::{
+    decode_file, encode_file, hash_key, parse_file_name, scan_file, EXT, MAX_KEY_LEN, MAX_META_LEN,
+};
 use super::{CachedResponse, Storage};
 use crate::metrics::StoreMetrics;
 
@@ -31,7 +33,11 @@ impl DiskOptions {
     /// At most `max_bytes`, entries up to a quarter of it, no fsync (a torn file is caught by
     /// its checksum anyway).
     pub fn new(max_bytes: u64) -> DiskOptions {
-        DiskOptions { max_bytes, max_entry_bytes: max_bytes / 4, fsync: false }
+        DiskOptions {
+            max_bytes,
+            max_entry_bytes: max_bytes / 4,
+            fsync: false,
+        }
     }
 }
 
@@ -69,7 +75,15 @@ impl Index {
         self.remove(hash);
         let tick = self.tick();
         self.lru.insert(tick, hash);
-        self.slots.insert(hash, Slot { key, size, tick, generation });
+        self.slots.insert(
+            hash,
+            Slot {
+                key,
+                size,
+                tick,
+                generation,
+            },
+        );
         self.bytes += size;
     }
 }
@@ -83,7 +97,6 @@ pub struct DiskStore {
     seq: AtomicU64,
 }
 
-
 enum ReadOutcome {
     Hit(Box<CachedResponse>),
     Missing,
@@ -94,7 +107,11 @@ impl DiskStore {
     /// Opens (creating it if needed) the tier at `dir`, rebuilding the index from the files
     /// there: files with a bad header, a wrong length or a name that does not match their key
     /// are deleted; leftover temp files too. Then evicts down to the byte limit.
-    pub fn open(dir: impl Into<PathBuf>, opts: DiskOptions, metrics: StoreMetrics) -> io::Result<DiskStore> {
+    pub fn open(
+        dir: impl Into<PathBuf>,
+        opts: DiskOptions,
+        metrics: StoreMetrics,
+    ) -> io::Result<DiskStore> {
         let dir = dir.into();
         fs::create_dir_all(dir.join("tmp"))?;
         for e in fs::read_dir(dir.join("tmp"))?.flatten() {
@@ -104,12 +121,17 @@ impl DiskStore {
         for shard in fs::read_dir(&dir)?.flatten() {
             let name = shard.file_name();
             let Some(name) = name.to_str() else { continue };
-            if name.len() != 2 || !name.bytes().all(|b| b.is_ascii_hexdigit()) || !shard.path().is_dir() {
+            if name.len() != 2
+                || !name.bytes().all(|b| b.is_ascii_hexdigit())
+                || !shard.path().is_dir()
+            {
                 continue;
             }
             for f in fs::read_dir(shard.path())?.flatten() {
                 let path = f.path();
-                let Some(hash) = parse_file_name(&path) else { continue };
+                let Some(hash) = parse_file_name(&path) else {
+                    continue;
+                };
                 match scan_file(&path, hash) {
                     Some((key, size, mtime)) => found.push((mtime, hash, key, size)),
                     None => {
@@ -124,7 +146,13 @@ impl DiskStore {
         for (_, hash, key, size) in found {
             index.put(hash, key, size, 0);
         }
-        let store = DiskStore { dir, opts, index: Mutex::new(index), metrics, seq: AtomicU64::new(1) };
+        let store = DiskStore {
+            dir,
+            opts,
+            index: Mutex::new(index),
+            metrics,
+            seq: AtomicU64::new(1),
+        };
         {
             let mut index = store.lock();
             store.evict(&mut index, None);
@@ -181,9 +209,18 @@ impl DiskStore {
 
     fn write_temp(&self, bytes: &[u8]) -> io::Result<PathBuf> {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let path = self.dir.join("tmp").join(format!("{}-{seq}.tmp", std::process::id()));
+        let path = self
+            .dir
+            .join("tmp")
+            .join(format!("{}-{seq}.tmp", std::process::id()));
         let mut f = File::create(&path)?;
-        let written = f.write_all(bytes).and_then(|()| if self.opts.fsync { f.sync_data() } else { Ok(()) });
+        let written = f.write_all(bytes).and_then(|()| {
+            if self.opts.fsync {
+                f.sync_data()
+            } else {
+                Ok(())
+            }
+        });
         if let Err(e) = written {
             let _ = fs::remove_file(&path);
             return Err(e);
@@ -191,7 +228,6 @@ impl DiskStore {
         Ok(path)
     }
 }
-
 
 impl Storage for DiskStore {
     fn get(&self, key: &str) -> Option<Arc<CachedResponse>> {
@@ -222,7 +258,11 @@ impl Storage for DiskStore {
             bad => {
                 let mut index = self.lock();
                 // Only if no newer write replaced the file meanwhile.
-                if index.slots.get(&hash).is_some_and(|s| s.generation == generation) {
+                if index
+                    .slots
+                    .get(&hash)
+                    .is_some_and(|s| s.generation == generation)
+                {
                     index.remove(hash);
                     if matches!(bad, ReadOutcome::Corrupt) {
                         let _ = fs::remove_file(self.path_for(hash));
@@ -284,7 +324,12 @@ impl Storage for DiskStore {
 
     fn purge(&self, pred: &dyn Fn(&str) -> bool) -> usize {
         let mut index = self.lock();
-        let victims: Vec<u64> = index.slots.iter().filter(|(_, s)| pred(&s.key)).map(|(h, _)| *h).collect();
+        let victims: Vec<u64> = index
+            .slots
+            .iter()
+            .filter(|(_, s)| pred(&s.key))
+            .map(|(h, _)| *h)
+            .collect();
         for hash in &victims {
             index.remove(*hash);
             let _ = fs::remove_file(self.path_for(*hash));
@@ -316,7 +361,8 @@ mod tests {
         pub(crate) fn new(name: &str) -> TempDir {
             static N: AtomicU64 = AtomicU64::new(0);
             let n = N.fetch_add(1, Ordering::Relaxed);
-            let p = std::env::temp_dir().join(format!("edgeway-cache-{name}-{}-{n}", std::process::id()));
+            let p = std::env::temp_dir()
+                .join(format!("edgeway-cache-{name}-{}-{n}", std::process::id()));
             let _ = fs::remove_dir_all(&p);
             TempDir(p)
         }
@@ -333,8 +379,16 @@ mod tests {
     }
 
     fn open(dir: &TempDir, max: u64) -> DiskStore {
-        DiskStore::open(&dir.0, DiskOptions { max_bytes: max, max_entry_bytes: max, fsync: false }, StoreMetrics::detached())
-            .unwrap()
+        DiskStore::open(
+            &dir.0,
+            DiskOptions {
+                max_bytes: max,
+                max_entry_bytes: max,
+                fsync: false,
+            },
+            StoreMetrics::detached(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -349,7 +403,12 @@ mod tests {
             assert_eq!(s.len(), 2);
         }
         let m = edgeway_http::metrics::Metrics::new();
-        let s = DiskStore::open(&dir.0, DiskOptions::new(1 << 20), StoreMetrics::new(&m, "disk")).unwrap();
+        let s = DiskStore::open(
+            &dir.0,
+            DiskOptions::new(1 << 20),
+            StoreMetrics::new(&m, "disk"),
+        )
+        .unwrap();
         assert_eq!(s.len(), 2);
         assert_eq!(s.get("/a").unwrap().as_ref(), &sample(b"alpha"));
         assert_eq!(s.get("/b").unwrap().body, Bytes::from_static(b"beta"));
@@ -420,7 +479,11 @@ mod tests {
             s.insert("/good", entry(b"good"));
             s.insert("/trunc", entry(b"trunc"));
             s.insert("/renamed", entry(b"renamed"));
-            (s.path_of("/good"), s.path_of("/trunc"), s.path_of("/renamed"))
+            (
+                s.path_of("/good"),
+                s.path_of("/trunc"),
+                s.path_of("/renamed"),
+            )
         };
         let data = fs::read(&trunc).unwrap();
         fs::write(&trunc, &data[..HEADER_LEN + 2]).unwrap();
@@ -440,11 +503,16 @@ mod tests {
     #[test]
     fn byte_limit_evicts_least_recently_used() {
         let dir = TempDir::new("evict");
-        let probe = encode_file("/k0", &sample(b"0123456789").encode_meta(), b"0123456789").len() as u64;
+        let probe =
+            encode_file("/k0", &sample(b"0123456789").encode_meta(), b"0123456789").len() as u64;
         let metrics = StoreMetrics::detached();
         let s = DiskStore::open(
             &dir.0,
-            DiskOptions { max_bytes: probe * 3, max_entry_bytes: probe * 3, fsync: true },
+            DiskOptions {
+                max_bytes: probe * 3,
+                max_entry_bytes: probe * 3,
+                fsync: true,
+            },
             metrics.clone(),
         )
         .unwrap();
@@ -460,7 +528,10 @@ mod tests {
         assert!(s.get("/k0").is_some() && s.get("/k3").is_some());
         assert_eq!(metrics.evictions.get(), 1);
         // too large for the tier: not stored
-        let big = Arc::new(CachedResponse { body: Bytes::from(vec![0u8; (probe * 4) as usize]), ..sample(b"") });
+        let big = Arc::new(CachedResponse {
+            body: Bytes::from(vec![0u8; (probe * 4) as usize]),
+            ..sample(b"")
+        });
         assert!(!s.insert("/big", big));
         assert!(s.get("/big").is_none());
         // a smaller limit at restart evicts down to it
@@ -473,8 +544,13 @@ mod tests {
     async fn concurrent_writers_and_readers_never_see_a_torn_entry() {
         let dir = TempDir::new("concurrent");
         let metrics = StoreMetrics::detached();
-        let s = Arc::new(DiskStore::open(&dir.0, DiskOptions::new(1 << 22), metrics.clone()).unwrap());
-        let bodies: [&'static [u8]; 3] = [b"aaaaaaaaaaaaaaaa", b"bbbbbbbb", b"cccccccccccccccccccccccccccc"];
+        let s =
+            Arc::new(DiskStore::open(&dir.0, DiskOptions::new(1 << 22), metrics.clone()).unwrap());
+        let bodies: [&'static [u8]; 3] = [
+            b"aaaaaaaaaaaaaaaa",
+            b"bbbbbbbb",
+            b"cccccccccccccccccccccccccccc",
+        ];
         let mut tasks = Vec::new();
         for t in 0..8usize {
             let s = s.clone();

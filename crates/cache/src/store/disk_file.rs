@@ -49,12 +49,25 @@ impl FileHeader {
         if &b[..8] != MAGIC {
             return None;
         }
-        let u32_at = |i: usize| b.get(i..i + 4).and_then(|s| s.try_into().ok()).map(u32::from_le_bytes);
-        let u64_at = |i: usize| b.get(i..i + 8).and_then(|s| s.try_into().ok()).map(u64::from_le_bytes);
+        let u32_at = |i: usize| {
+            b.get(i..i + 4)
+                .and_then(|s| s.try_into().ok())
+                .map(u32::from_le_bytes)
+        };
+        let u64_at = |i: usize| {
+            b.get(i..i + 8)
+                .and_then(|s| s.try_into().ok())
+                .map(u64::from_le_bytes)
+        };
         if u32_at(8)? != VERSION || u32_at(32)? != crc32fast::hash(&b[..32]) {
             return None;
         }
-        let h = FileHeader { key_len: u32_at(12)?, meta_len: u32_at(16)?, body_len: u64_at(20)?, crc: u32_at(28)? };
+        let h = FileHeader {
+            key_len: u32_at(12)?,
+            meta_len: u32_at(16)?,
+            body_len: u64_at(20)?,
+            crc: u32_at(28)?,
+        };
         (h.key_len <= MAX_KEY_LEN && h.meta_len <= MAX_META_LEN).then_some(h)
     }
 }
@@ -87,7 +100,9 @@ pub(super) fn decode_file(data: Vec<u8>, key: &str) -> Option<CachedResponse> {
     }
     let key_end = HEADER_LEN + h.key_len as usize;
     let meta_end = key_end + h.meta_len as usize;
-    if crc32fast::hash(data.get(HEADER_LEN..)?) != h.crc || data.get(HEADER_LEN..key_end)? != key.as_bytes() {
+    if crc32fast::hash(data.get(HEADER_LEN..)?) != h.crc
+        || data.get(HEADER_LEN..key_end)? != key.as_bytes()
+    {
         return None;
     }
     let data = Bytes::from(data);
@@ -123,5 +138,9 @@ pub(super) fn scan_file(path: &Path, hash: u64) -> Option<(String, u64, SystemTi
     if hash_key(&key) != hash {
         return None;
     }
-    Some((key, meta.len(), meta.modified().unwrap_or(SystemTime::UNIX_EPOCH)))
+    Some((
+        key,
+        meta.len(),
+        meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+    ))
 }

@@ -42,7 +42,12 @@ const ENTRY_OVERHEAD: u64 = 256;
 
 impl CachedResponse {
     /// A response entry without variant information (set by [`crate::store::insert_response`]).
-    pub fn new(status: StatusCode, headers: HeaderMap, body: Bytes, freshness: Freshness) -> CachedResponse {
+    pub fn new(
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Bytes,
+        freshness: Freshness,
+    ) -> CachedResponse {
         CachedResponse {
             status,
             headers,
@@ -70,8 +75,13 @@ impl CachedResponse {
     /// The bytes this entry is charged for in a byte-bounded tier: body, headers, key and a
     /// fixed overhead.
     pub fn weight(&self, key_len: usize) -> u64 {
-        let headers: usize = self.headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
-        let extra = self.secondary_key.len() + self.vary.names().iter().map(String::len).sum::<usize>();
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum();
+        let extra =
+            self.secondary_key.len() + self.vary.names().iter().map(String::len).sum::<usize>();
         (self.body.len() + headers + key_len + extra) as u64 + ENTRY_OVERHEAD
     }
 
@@ -86,7 +96,10 @@ impl CachedResponse {
         let f = &self.freshness;
         put_duration(&mut w, f.lifetime);
         put_duration(&mut w, f.initial_age);
-        let rt = f.response_time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+        let rt = f
+            .response_time
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
         put_duration(&mut w, rt);
         put_duration(&mut w, f.stale_while_revalidate);
         match f.stale_if_error {
@@ -260,14 +273,23 @@ pub(crate) mod tests {
     #[test]
     fn round_trip() {
         let mut e = sample(b"hello");
-        assert_eq!(CachedResponse::decode(&e.encode_meta(), e.body.clone()), Some(e.clone()));
+        assert_eq!(
+            CachedResponse::decode(&e.encode_meta(), e.body.clone()),
+            Some(e.clone())
+        );
         e.vary = VarySpec::Headers(vec!["accept-encoding".into()]);
         e.secondary_key = "accept-encoding:gzip\n".into();
         e.freshness.stale_if_error = None;
         e.freshness.no_cache = true;
-        assert_eq!(CachedResponse::decode(&e.encode_meta(), e.body.clone()), Some(e.clone()));
+        assert_eq!(
+            CachedResponse::decode(&e.encode_meta(), e.body.clone()),
+            Some(e.clone())
+        );
         let m = CachedResponse::vary_marker(VarySpec::Any, e.freshness);
-        assert_eq!(CachedResponse::decode(&m.encode_meta(), Bytes::new()), Some(m));
+        assert_eq!(
+            CachedResponse::decode(&m.encode_meta(), Bytes::new()),
+            Some(m)
+        );
     }
 
     #[test]
@@ -275,7 +297,11 @@ pub(crate) mod tests {
         let e = sample(b"hello");
         let meta = e.encode_meta();
         for cut in 0..meta.len() {
-            assert_eq!(CachedResponse::decode(&meta[..cut], Bytes::new()), None, "cut at {cut}");
+            assert_eq!(
+                CachedResponse::decode(&meta[..cut], Bytes::new()),
+                None,
+                "cut at {cut}"
+            );
         }
         let mut longer = meta.clone();
         longer.push(0);

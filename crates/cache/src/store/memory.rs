@@ -46,20 +46,31 @@ impl MemoryStore {
 
     /// A memory tier holding at most `max_bytes`, with entries of at most `max_entry_bytes`
     /// (clamped to half of `max_bytes`). Larger entries are not stored.
-    pub fn with_max_entry(max_bytes: u64, max_entry_bytes: u64, metrics: StoreMetrics) -> MemoryStore {
+    pub fn with_max_entry(
+        max_bytes: u64,
+        max_entry_bytes: u64,
+        metrics: StoreMetrics,
+    ) -> MemoryStore {
         let max_bytes = max_bytes.max(1);
         let max_entry_bytes = max_entry_bytes.clamp(1, (max_bytes / 2).max(1));
         // Each shard must hold the largest entry in its main queue (97 % of the shard).
         let fit = (max_bytes as f64 * 0.95 / max_entry_bytes as f64) as u64;
         let shards = prev_power_of_two(fit).clamp(1, 16);
-        let estimated_items = usize::try_from(max_bytes / 4096).unwrap_or(usize::MAX).clamp(64, 1 << 22);
+        let estimated_items = usize::try_from(max_bytes / 4096)
+            .unwrap_or(usize::MAX)
+            .clamp(64, 1 << 22);
         let options = OptionsBuilder::new()
             .estimated_items_capacity(estimated_items)
             .weight_capacity(max_bytes)
             .shards(shards as usize)
             .build();
         let cache = match options {
-            Ok(o) => Cache::with_options(o, ByteWeighter, DefaultHashBuilder::default(), CountEvictions(metrics.evictions.clone())),
+            Ok(o) => Cache::with_options(
+                o,
+                ByteWeighter,
+                DefaultHashBuilder::default(),
+                CountEvictions(metrics.evictions.clone()),
+            ),
             Err(_) => Cache::with(
                 estimated_items,
                 max_bytes,
@@ -68,7 +79,11 @@ impl MemoryStore {
                 CountEvictions(metrics.evictions.clone()),
             ),
         };
-        MemoryStore { cache, max_entry_bytes, metrics }
+        MemoryStore {
+            cache,
+            max_entry_bytes,
+            metrics,
+        }
     }
 
     /// The largest entry this tier stores.
@@ -97,7 +112,12 @@ fn prev_power_of_two(n: u64) -> u64 {
 impl Storage for MemoryStore {
     fn get(&self, key: &str) -> Option<Arc<CachedResponse>> {
         let got = self.cache.get(key);
-        if got.is_some() { &self.metrics.hits } else { &self.metrics.misses }.inc();
+        if got.is_some() {
+            &self.metrics.hits
+        } else {
+            &self.metrics.misses
+        }
+        .inc();
         got
     }
 
@@ -171,9 +191,18 @@ mod tests {
         assert!(!s.remove("/b"));
         assert!(s.is_empty());
         assert_eq!(s.bytes(), 0);
-        assert_eq!(m.value("edgeway_cache_hits_total", &[("tier", "memory")]), 1);
-        assert_eq!(m.value("edgeway_cache_misses_total", &[("tier", "memory")]), 1);
-        assert_eq!(m.value("edgeway_cache_inserts_total", &[("tier", "memory")]), 3);
+        assert_eq!(
+            m.value("edgeway_cache_hits_total", &[("tier", "memory")]),
+            1
+        );
+        assert_eq!(
+            m.value("edgeway_cache_misses_total", &[("tier", "memory")]),
+            1
+        );
+        assert_eq!(
+            m.value("edgeway_cache_inserts_total", &[("tier", "memory")]),
+            3
+        );
         assert_eq!(m.value("edgeway_cache_bytes", &[("tier", "memory")]), 0);
     }
 
@@ -196,7 +225,10 @@ mod tests {
         assert_eq!(s.max_entry_bytes(), 10_000);
         assert!(s.insert("/big", entry(100)));
         assert!(!s.insert("/big", entry(20_000)));
-        assert!(s.get("/big").is_none(), "the older, smaller entry is gone too");
+        assert!(
+            s.get("/big").is_none(),
+            "the older, smaller entry is gone too"
+        );
         // the largest admitted size really is admitted
         let e = entry(1);
         let fits = entry((10_000 - e.weight(4)) as usize);
@@ -221,6 +253,9 @@ mod tests {
             s.insert(&format!("/scan{i}"), entry(1000));
         }
         let survivors = hot.iter().filter(|k| s.get(k).is_some()).count();
-        assert!(survivors >= 18, "only {survivors} of 20 hot keys survived a scan");
+        assert!(
+            survivors >= 18,
+            "only {survivors} of 20 hot keys survived a scan"
+        );
     }
 }

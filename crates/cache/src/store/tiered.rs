@@ -60,7 +60,9 @@ impl Storage for TieredStore {
 
     /// Entries in the larger tier.
     fn len(&self) -> usize {
-        self.memory.len().max(self.disk.as_ref().map_or(0, Storage::len))
+        self.memory
+            .len()
+            .max(self.disk.as_ref().map_or(0, Storage::len))
     }
 
     /// Bytes of both tiers.
@@ -83,14 +85,24 @@ mod tests {
         let open = || {
             TieredStore::new(
                 MemoryStore::new(1 << 20, StoreMetrics::new(&m, "memory")),
-                Some(DiskStore::open(&dir, DiskOptions::new(1 << 20), StoreMetrics::new(&m, "disk")).unwrap()),
+                Some(
+                    DiskStore::open(
+                        &dir,
+                        DiskOptions::new(1 << 20),
+                        StoreMetrics::new(&m, "disk"),
+                    )
+                    .unwrap(),
+                ),
             )
         };
         {
             let t = open();
             assert!(t.insert("/a", Arc::new(sample(b"A"))));
             assert!(t.get("/a").is_some());
-            assert_eq!(m.value("edgeway_cache_hits_total", &[("tier", "memory")]), 1);
+            assert_eq!(
+                m.value("edgeway_cache_hits_total", &[("tier", "memory")]),
+                1
+            );
         }
         // restart: memory is cold, disk is warm
         let t = open();
@@ -99,7 +111,10 @@ mod tests {
         assert_eq!(m.value("edgeway_cache_hits_total", &[("tier", "disk")]), 1);
         assert_eq!(t.memory().len(), 1, "promoted");
         assert!(t.get("/a").is_some());
-        assert_eq!(m.value("edgeway_cache_hits_total", &[("tier", "memory")]), 2);
+        assert_eq!(
+            m.value("edgeway_cache_hits_total", &[("tier", "memory")]),
+            2
+        );
         assert_eq!(t.purge_prefix("/"), 1);
         assert!(t.get("/a").is_none());
         assert!(t.is_empty());
@@ -109,13 +124,19 @@ mod tests {
 
     #[test]
     fn too_big_for_memory_still_on_disk() {
-        let dir = std::env::temp_dir().join(format!("edgeway-cache-tiered-big-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("edgeway-cache-tiered-big-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let t = TieredStore::new(
             MemoryStore::new(8_000, StoreMetrics::detached()),
-            Some(DiskStore::open(&dir, DiskOptions::new(1 << 20), StoreMetrics::detached()).unwrap()),
+            Some(
+                DiskStore::open(&dir, DiskOptions::new(1 << 20), StoreMetrics::detached()).unwrap(),
+            ),
         );
-        let big = Arc::new(crate::store::CachedResponse { body: bytes::Bytes::from(vec![1u8; 5000]), ..sample(b"") });
+        let big = Arc::new(crate::store::CachedResponse {
+            body: bytes::Bytes::from(vec![1u8; 5000]),
+            ..sample(b"")
+        });
         assert!(t.insert("/big", big));
         assert_eq!(t.memory().len(), 0);
         assert_eq!(t.get("/big").unwrap().body.len(), 5000);

@@ -42,7 +42,11 @@ pub fn lookup(store: &dyn Storage, primary: &str, request: &HeaderMap) -> Lookup
 }
 
 /// [`lookup`] with the request's headers built only when a stored entry varies (most do not).
-pub fn lookup_with<'a>(store: &dyn Storage, primary: &str, request: impl FnOnce() -> &'a HeaderMap) -> Lookup {
+pub fn lookup_with<'a>(
+    store: &dyn Storage,
+    primary: &str,
+    request: impl FnOnce() -> &'a HeaderMap,
+) -> Lookup {
     let Some(entry) = store.get(primary) else {
         return Lookup::Miss;
     };
@@ -62,7 +66,9 @@ pub fn lookup_with<'a>(store: &dyn Storage, primary: &str, request: impl FnOnce(
                 return Lookup::Miss;
             };
             match store.get(&variant_key(primary, &secondary)) {
-                Some(v) if v.kind == EntryKind::Response && v.secondary_key == secondary => Lookup::Hit(v),
+                Some(v) if v.kind == EntryKind::Response && v.secondary_key == secondary => {
+                    Lookup::Hit(v)
+                }
                 _ => Lookup::Miss,
             }
         }
@@ -71,7 +77,12 @@ pub fn lookup_with<'a>(store: &dyn Storage, primary: &str, request: impl FnOnce(
 
 /// Stores `response` (to `request`) under `primary`, keyed by its `Vary`. Returns false when
 /// nothing was stored.
-pub fn insert_response(store: &dyn Storage, primary: &str, request: &HeaderMap, mut response: CachedResponse) -> bool {
+pub fn insert_response(
+    store: &dyn Storage,
+    primary: &str,
+    request: &HeaderMap,
+    mut response: CachedResponse,
+) -> bool {
     let spec = VarySpec::from_headers(&response.headers);
     response.kind = EntryKind::Response;
     match &spec {
@@ -89,7 +100,8 @@ pub fn insert_response(store: &dyn Storage, primary: &str, request: &HeaderMap, 
             response.secondary_key = secondary.clone();
             let stored = store.insert(&variant_key(primary, &secondary), Arc::new(response));
             let current = store.get(primary);
-            let same_marker = current.is_some_and(|c| c.kind == EntryKind::VaryMarker && c.vary == marker.vary);
+            let same_marker =
+                current.is_some_and(|c| c.kind == EntryKind::VaryMarker && c.vary == marker.vary);
             if stored && !same_marker {
                 return store.insert(primary, Arc::new(marker));
             }
@@ -108,7 +120,10 @@ mod tests {
     fn hm(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         h
     }
@@ -116,7 +131,8 @@ mod tests {
     fn response(body: &'static [u8], vary: Option<&'static str>) -> CachedResponse {
         let mut r = sample(body);
         if let Some(v) = vary {
-            r.headers.insert(http::header::VARY, HeaderValue::from_static(v));
+            r.headers
+                .insert(http::header::VARY, HeaderValue::from_static(v));
         }
         r
     }
@@ -129,8 +145,16 @@ mod tests {
     fn without_vary() {
         let s = MemoryStore::new(1 << 20, StoreMetrics::detached());
         assert!(matches!(lookup(&s, "/a", &hm(&[])), Lookup::Miss));
-        assert!(insert_response(&s, "/a", &hm(&[]), response(b"plain", None)));
-        assert_eq!(body(lookup(&s, "/a", &hm(&[("accept-encoding", "br")]))), Some(b"plain".to_vec()));
+        assert!(insert_response(
+            &s,
+            "/a",
+            &hm(&[]),
+            response(b"plain", None)
+        ));
+        assert_eq!(
+            body(lookup(&s, "/a", &hm(&[("accept-encoding", "br")]))),
+            Some(b"plain".to_vec())
+        );
     }
 
     #[test]
@@ -138,11 +162,24 @@ mod tests {
         let s = MemoryStore::new(1 << 20, StoreMetrics::detached());
         let gzip = hm(&[("accept-encoding", "gzip")]);
         let br = hm(&[("Accept-Encoding", " br ")]);
-        assert!(insert_response(&s, "/a", &gzip, response(b"gz", Some("Accept-Encoding"))));
+        assert!(insert_response(
+            &s,
+            "/a",
+            &gzip,
+            response(b"gz", Some("Accept-Encoding"))
+        ));
         assert_eq!(body(lookup(&s, "/a", &gzip)), Some(b"gz".to_vec()));
         assert!(matches!(lookup(&s, "/a", &br), Lookup::Miss));
-        assert!(insert_response(&s, "/a", &br, response(b"brotli", Some("accept-encoding"))));
-        assert_eq!(body(lookup(&s, "/a", &hm(&[("accept-encoding", "br")]))), Some(b"brotli".to_vec()));
+        assert!(insert_response(
+            &s,
+            "/a",
+            &br,
+            response(b"brotli", Some("accept-encoding"))
+        ));
+        assert_eq!(
+            body(lookup(&s, "/a", &hm(&[("accept-encoding", "br")]))),
+            Some(b"brotli".to_vec())
+        );
         assert_eq!(body(lookup(&s, "/a", &gzip)), Some(b"gz".to_vec()));
         assert!(matches!(lookup(&s, "/a", &hm(&[])), Lookup::Miss));
         assert_eq!(s.len(), 3, "one marker and two variants");
@@ -154,7 +191,12 @@ mod tests {
     #[test]
     fn vary_star_matches_nothing() {
         let s = MemoryStore::new(1 << 20, StoreMetrics::detached());
-        assert!(insert_response(&s, "/a", &hm(&[]), response(b"star", Some("*"))));
+        assert!(insert_response(
+            &s,
+            "/a",
+            &hm(&[]),
+            response(b"star", Some("*"))
+        ));
         match lookup(&s, "/a", &hm(&[])) {
             Lookup::VaryAny(e) => assert_eq!(e.body.as_ref(), b"star"),
             other => panic!("{other:?}"),
@@ -170,8 +212,19 @@ mod tests {
         insert_response(&s, "/a", &gzip, response(b"v2", None));
         assert_eq!(body(lookup(&s, "/a", &gzip)), Some(b"v2".to_vec()));
         // and starts again, on another header
-        insert_response(&s, "/a", &hm(&[("x-lang", "en")]), response(b"v3", Some("X-Lang")));
-        assert_eq!(body(lookup(&s, "/a", &hm(&[("x-lang", "en")]))), Some(b"v3".to_vec()));
-        assert!(matches!(lookup(&s, "/a", &hm(&[("x-lang", "fr")])), Lookup::Miss));
+        insert_response(
+            &s,
+            "/a",
+            &hm(&[("x-lang", "en")]),
+            response(b"v3", Some("X-Lang")),
+        );
+        assert_eq!(
+            body(lookup(&s, "/a", &hm(&[("x-lang", "en")]))),
+            Some(b"v3".to_vec())
+        );
+        assert!(matches!(
+            lookup(&s, "/a", &hm(&[("x-lang", "fr")])),
+            Lookup::Miss
+        ));
     }
 }

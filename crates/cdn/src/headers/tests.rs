@@ -78,7 +78,10 @@ fn viewer() -> HeaderMap {
 }
 
 fn build(b: &Behavior, method: &Method) -> HeaderMap {
-    let custom = [(HeaderName::from_static("x-secret"), HeaderValue::from_static("s3cr3t"))];
+    let custom = [(
+        HeaderName::from_static("x-secret"),
+        HeaderValue::from_static("s3cr3t"),
+    )];
     let i = OriginHeaderInput {
         method,
         https: true,
@@ -126,7 +129,10 @@ fn default_forwarding_table() {
         ("if-none-match", Some("\"e\"")),
         ("content-type", Some("text/plain")),
         ("origin", Some("https://a.test")),
-        ("via", Some("1.1 proxy, 1.1 abc.cloudfront.net (CloudFront)")),
+        (
+            "via",
+            Some("1.1 proxy, 1.1 abc.cloudfront.net (CloudFront)"),
+        ),
     ];
     for (n, want) in table {
         assert_eq!(get(&h, n), *want, "{n}");
@@ -141,7 +147,10 @@ fn authorization_kept_for_uncached_methods() {
 
 #[test]
 fn all_viewer_forwards_host_cookies_and_everything() {
-    let h = build(&behavior("CachingDisabled", Some("AllViewer")), &Method::GET);
+    let h = build(
+        &behavior("CachingDisabled", Some("AllViewer")),
+        &Method::GET,
+    );
     let table: &[(&str, Option<&str>)] = &[
         ("host", Some("www.example.com")),
         ("accept", Some("text/html")),
@@ -158,7 +167,10 @@ fn all_viewer_forwards_host_cookies_and_everything() {
     for (n, want) in table {
         assert_eq!(get(&h, n), *want, "{n}");
     }
-    let h = build(&behavior("CachingDisabled", Some("AllViewerExceptHostHeader")), &Method::GET);
+    let h = build(
+        &behavior("CachingDisabled", Some("AllViewerExceptHostHeader")),
+        &Method::GET,
+    );
     assert_eq!(get(&h, "host"), Some("origin.test"));
     assert_eq!(get(&h, "accept"), Some("text/html"));
 }
@@ -186,7 +198,14 @@ fn accept_encoding_is_normalized() {
     let h = build(&behavior("CachingOptimized", None), &Method::GET);
     assert_eq!(get(&h, "accept-encoding"), Some("br,gzip"));
     let table: &[(&str, bool, bool, bool, Version, &str)] = &[
-        ("gzip, deflate, br", true, true, false, Version::HTTP_11, "br,gzip"),
+        (
+            "gzip, deflate, br",
+            true,
+            true,
+            false,
+            Version::HTTP_11,
+            "br,gzip",
+        ),
         ("gzip", true, true, false, Version::HTTP_2, "gzip"),
         ("br", true, false, false, Version::HTTP_11, "identity"),
         ("deflate", true, true, false, Version::HTTP_11, "identity"),
@@ -194,9 +213,30 @@ fn accept_encoding_is_normalized() {
         ("GZIP;q=0.5", true, true, false, Version::HTTP_11, "gzip"),
         ("gzip, br", true, true, false, Version::HTTP_10, "identity"),
         // zstd: only when the policy enables it; listed in preference order br, zstd, gzip.
-        ("zstd, gzip, br", true, true, false, Version::HTTP_11, "br,gzip"),
-        ("zstd, gzip, br", true, true, true, Version::HTTP_11, "br,zstd,gzip"),
-        ("gzip, zstd", true, true, true, Version::HTTP_11, "zstd,gzip"),
+        (
+            "zstd, gzip, br",
+            true,
+            true,
+            false,
+            Version::HTTP_11,
+            "br,gzip",
+        ),
+        (
+            "zstd, gzip, br",
+            true,
+            true,
+            true,
+            Version::HTTP_11,
+            "br,zstd,gzip",
+        ),
+        (
+            "gzip, zstd",
+            true,
+            true,
+            true,
+            Version::HTTP_11,
+            "zstd,gzip",
+        ),
         ("br, zstd", true, true, true, Version::HTTP_2, "br,zstd"),
         ("zstd", true, true, true, Version::HTTP_11, "zstd"),
         ("zstd", false, false, true, Version::HTTP_11, "zstd"),
@@ -206,24 +246,60 @@ fn accept_encoding_is_normalized() {
     for (offer, gzip, br, zstd, version, want) in table {
         let mut v = HeaderMap::new();
         v.insert("accept-encoding", HeaderValue::from_static(offer));
-        assert_eq!(normalized_accept_encoding(&v, *gzip, *br, *zstd, *version), *want, "{offer}");
+        assert_eq!(
+            normalized_accept_encoding(&v, *gzip, *br, *zstd, *version),
+            *want,
+            "{offer}"
+        );
     }
 }
 
 #[test]
 fn devices() {
-    let find = |ua: &str, n: &str| device_headers(ua).iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
-    assert_eq!(find("Mozilla/5.0 (X11; Linux x86_64)", "cloudfront-is-desktop-viewer"), Some(true));
-    assert_eq!(find("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Mobile/15E148", "cloudfront-is-mobile-viewer"), Some(true));
-    assert_eq!(find("Mozilla/5.0 (iPad; CPU OS 17_0)", "cloudfront-is-tablet-viewer"), Some(true));
-    assert_eq!(find("Mozilla/5.0 (Linux; Android 14; Pixel) Mobile", "cloudfront-is-android-viewer"), Some(true));
+    let find = |ua: &str, n: &str| {
+        device_headers(ua)
+            .iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, v)| *v)
+    };
+    assert_eq!(
+        find(
+            "Mozilla/5.0 (X11; Linux x86_64)",
+            "cloudfront-is-desktop-viewer"
+        ),
+        Some(true)
+    );
+    assert_eq!(
+        find(
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Mobile/15E148",
+            "cloudfront-is-mobile-viewer"
+        ),
+        Some(true)
+    );
+    assert_eq!(
+        find(
+            "Mozilla/5.0 (iPad; CPU OS 17_0)",
+            "cloudfront-is-tablet-viewer"
+        ),
+        Some(true)
+    );
+    assert_eq!(
+        find(
+            "Mozilla/5.0 (Linux; Android 14; Pixel) Mobile",
+            "cloudfront-is-android-viewer"
+        ),
+        Some(true)
+    );
 }
 
 #[test]
 fn viewer_response_cleanup() {
     let mut h = HeaderMap::new();
     h.insert("set-cookie", HeaderValue::from_static("a=1"));
-    h.insert("vary", HeaderValue::from_static("Accept-Encoding, User-Agent, Cookie"));
+    h.insert(
+        "vary",
+        HeaderValue::from_static("Accept-Encoding, User-Agent, Cookie"),
+    );
     h.insert("connection", HeaderValue::from_static("close"));
     h.insert("via", HeaderValue::from_static("1.1 alb"));
     clean_origin_response(&mut h, &behavior("CachingDisabled", None));
@@ -233,15 +309,29 @@ fn viewer_response_cleanup() {
 
     let mut h = HeaderMap::new();
     h.insert("set-cookie", HeaderValue::from_static("a=1"));
-    h.insert("vary", HeaderValue::from_static("Cookie, Accept-Language, X-Other"));
+    h.insert(
+        "vary",
+        HeaderValue::from_static("Cookie, Accept-Language, X-Other"),
+    );
     clean_origin_response(&mut h, &behavior("keyed", None));
     assert_eq!(get(&h, "set-cookie"), Some("a=1"));
     assert_eq!(get(&h, "vary"), Some("Cookie, Accept-Language"));
 
     let mut h = HeaderMap::new();
     h.insert("via", HeaderValue::from_static("1.1 alb"));
-    stamp_viewer_response(&mut h, &ViewerStamp { via: "2.0 e.cloudfront.net (CloudFront)", request_id: "r==", pop: "LOCAL1-C1", x_cache: "Miss from cloudfront" });
-    assert_eq!(get(&h, "via"), Some("1.1 alb, 2.0 e.cloudfront.net (CloudFront)"));
+    stamp_viewer_response(
+        &mut h,
+        &ViewerStamp {
+            via: "2.0 e.cloudfront.net (CloudFront)",
+            request_id: "r==",
+            pop: "LOCAL1-C1",
+            x_cache: "Miss from cloudfront",
+        },
+    );
+    assert_eq!(
+        get(&h, "via"),
+        Some("1.1 alb, 2.0 e.cloudfront.net (CloudFront)")
+    );
     assert_eq!(get(&h, "x-cache"), Some("Miss from cloudfront"));
     assert_eq!(get(&h, "x-amz-cf-pop"), Some("LOCAL1-C1"));
     assert_eq!(get(&h, "x-amz-cf-id"), Some("r=="));

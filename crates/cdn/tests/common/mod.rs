@@ -33,7 +33,10 @@ impl Resolve for TestResolve {
             if host.ends_with(".test") && !host.starts_with("nxdomain") {
                 Ok(vec![IpAddr::V4(Ipv4Addr::LOCALHOST)])
             } else {
-                Err(std::io::Error::new(std::io::ErrorKind::NotFound, format!("no such name {host}")))
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("no such name {host}"),
+                ))
             }
         })
     }
@@ -50,14 +53,27 @@ struct Echo {
 }
 
 impl Handler for Echo {
-    fn handle(&self, req: Request<Incoming>, _conn: &Arc<ConnInfo>) -> BoxFuture<'static, Response<Body>> {
+    fn handle(
+        &self,
+        req: Request<Incoming>,
+        _conn: &Arc<ConnInfo>,
+    ) -> BoxFuture<'static, Response<Body>> {
         let n = self.hits.fetch_add(1, Ordering::SeqCst) + 1;
         Box::pin(async move {
             let (parts, body) = req.into_parts();
-            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
             let mut headers = serde_json::Map::new();
             for name in parts.headers.keys() {
-                let values: Vec<&str> = parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+                let values: Vec<&str> = parts
+                    .headers
+                    .get_all(name)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .collect();
                 headers.insert(name.as_str().to_string(), Value::String(values.join("|")));
             }
             let path = parts.uri.path().to_string();
@@ -76,9 +92,11 @@ impl Handler for Echo {
                 .unwrap_or(StatusCode::OK);
             let mut r = Response::new(full(seen.to_string()));
             *r.status_mut() = status;
-            r.headers_mut().insert("content-type", "application/json".parse().unwrap());
+            r.headers_mut()
+                .insert("content-type", "application/json".parse().unwrap());
             r.headers_mut().insert("server", "echo".parse().unwrap());
-            r.headers_mut().insert("set-cookie", "from=origin".parse().unwrap());
+            r.headers_mut()
+                .insert("set-cookie", "from=origin".parse().unwrap());
             r.headers_mut().insert("x-origin-hits", n.into());
             r
         })
@@ -94,7 +112,12 @@ pub async fn echo_origin(tls: Option<Arc<rustls::ServerConfig>>) -> EchoOrigin {
     opts.tls = tls;
     opts.h2 = false;
     let h: Arc<dyn Handler> = Arc::new(Echo { hits: hits.clone() });
-    tokio::spawn(edgeway_http::serve(listener, h, opts, std::future::pending()));
+    tokio::spawn(edgeway_http::serve(
+        listener,
+        h,
+        opts,
+        std::future::pending(),
+    ));
     EchoOrigin { addr, hits }
 }
 
@@ -152,17 +175,39 @@ pub async fn start_edge(id: &str, ca: Arc<LocalCa>, toml: impl FnOnce(u16, u16) 
         Err(e) => panic!("{e}\n{src}"),
     };
     let metrics = Metrics::new();
-    let tier = CdnTier::new(&cfg, Arc::new(TestResolve), vec![ca.cert_der().clone()], metrics.clone()).unwrap();
+    let tier = CdnTier::new(
+        &cfg,
+        Arc::new(TestResolve),
+        vec![ca.cert_der().clone()],
+        metrics.clone(),
+    )
+    .unwrap();
     let t = tier.clone();
     let h_http = tier.handler(id, false, http.port()).unwrap();
     let h_https = tier.handler(id, true, https.port()).unwrap();
     // The edge's listeners as edgeway's stack sets them up: CloudFront's request size limits.
     let mut opts = ServeOptions::new("cdn", &Default::default());
     opts.request_limits = Some(edgeway_http::prelude::RequestLimits::CLOUDFRONT);
-    tokio::spawn(edgeway_http::serve(l_http, h_http, opts.clone(), std::future::pending()));
+    tokio::spawn(edgeway_http::serve(
+        l_http,
+        h_http,
+        opts.clone(),
+        std::future::pending(),
+    ));
     opts.tls = Some(tls_config(&ca, &["www.example.com"], true));
-    tokio::spawn(edgeway_http::serve(l_https, h_https, opts, std::future::pending()));
-    Edge { http, https, metrics, ca, tier: t }
+    tokio::spawn(edgeway_http::serve(
+        l_https,
+        h_https,
+        opts,
+        std::future::pending(),
+    ));
+    Edge {
+        http,
+        https,
+        metrics,
+        ca,
+        tier: t,
+    }
 }
 
 /// What a viewer got.
@@ -179,7 +224,8 @@ impl Got {
         self.headers.get(n).and_then(|v| v.to_str().ok())
     }
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
     /// A header the origin saw (from the echo JSON).
     pub fn seen(&self, n: &str) -> Option<String> {
@@ -200,14 +246,25 @@ pub fn req(method: &str, uri: &str, headers: &[(&str, &str)], body: &str) -> Req
 
 async fn collect(r: Response<Incoming>) -> Got {
     let (parts, body) = r.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    Got { status: parts.status.as_u16(), version: parts.version, headers: parts.headers, body }
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    Got {
+        status: parts.status.as_u16(),
+        version: parts.version,
+        headers: parts.headers,
+        body,
+    }
 }
 
 /// One HTTP/1.x request on a fresh connection.
 pub async fn send(addr: SocketAddr, r: Request<Full<Bytes>>) -> Got {
     let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
     tokio::spawn(conn);
     collect(tx.send_request(r).await.unwrap()).await
 }
@@ -220,7 +277,10 @@ pub async fn get(addr: SocketAddr, host: &str, path: &str) -> Got {
 /// One HTTP/2 request with prior knowledge (h2c); the URI must be absolute.
 pub async fn send_h2c(addr: SocketAddr, r: Request<Full<Bytes>>) -> Got {
     let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut tx, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await.unwrap();
+    let (mut tx, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
     tokio::spawn(conn);
     collect(tx.send_request(r).await.unwrap()).await
 }
@@ -242,11 +302,16 @@ pub async fn send_tls(addr: SocketAddr, ca: &LocalCa, sni: &str, r: Request<Full
     let tls = connector.connect(name, tcp).await.unwrap();
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
     if h2 {
-        let (mut tx, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls)).await.unwrap();
+        let (mut tx, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+                .await
+                .unwrap();
         tokio::spawn(conn);
         collect(tx.send_request(r).await.unwrap()).await
     } else {
-        let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.unwrap();
+        let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .unwrap();
         tokio::spawn(conn);
         collect(tx.send_request(r).await.unwrap()).await
     }
@@ -254,7 +319,15 @@ pub async fn send_tls(addr: SocketAddr, ca: &LocalCa, sni: &str, r: Request<Full
 
 /// A distribution block with one HTTP origin at `origin_port`; `extra` goes after the default
 /// behavior (ordered behaviors, policies, ...), `behavior` inside the default behavior.
-pub fn one_origin(http_port: u16, https_port: u16, origin_port: u16, dist: &str, origin: &str, behavior: &str, extra: &str) -> String {
+pub fn one_origin(
+    http_port: u16,
+    https_port: u16,
+    origin_port: u16,
+    dist: &str,
+    origin: &str,
+    behavior: &str,
+    extra: &str,
+) -> String {
     format!(
         r#"
 [[distribution]]

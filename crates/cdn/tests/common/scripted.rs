@@ -32,7 +32,10 @@ impl Answer {
     pub fn status(status: u16, body: &str, headers: &[(&str, &str)]) -> Self {
         Answer {
             status,
-            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             body: Bytes::from(body.to_string()),
             delay: Duration::ZERO,
             conditional: true,
@@ -62,13 +65,20 @@ pub struct Scripted {
 struct H(Arc<Mutex<State>>);
 
 impl Handler for H {
-    fn handle(&self, req: Request<Incoming>, _c: &Arc<ConnInfo>) -> BoxFuture<'static, Response<Body>> {
+    fn handle(
+        &self,
+        req: Request<Incoming>,
+        _c: &Arc<ConnInfo>,
+    ) -> BoxFuture<'static, Response<Body>> {
         let path = req.uri().path().to_string();
         let (answer, headers) = {
             let mut s = self.0.lock().unwrap();
             *s.hits.entry(path.clone()).or_default() += 1;
             s.last.insert(path.clone(), req.headers().clone());
-            s.methods.entry(path.clone()).or_default().push(req.method().to_string());
+            s.methods
+                .entry(path.clone())
+                .or_default()
+                .push(req.method().to_string());
             (s.answers.get(&path).cloned(), req.headers().clone())
         };
         let head = req.method() == http::Method::HEAD;
@@ -77,16 +87,35 @@ impl Handler for H {
             if !a.delay.is_zero() {
                 tokio::time::sleep(a.delay).await;
             }
-            let etag = a.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("etag")).map(|(_, v)| v.clone());
-            let inm = headers.get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_string);
+            let etag = a
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("etag"))
+                .map(|(_, v)| v.clone());
+            let inm = headers
+                .get("if-none-match")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             let not_modified = a.conditional && etag.is_some() && inm.is_some() && etag == inm;
-            let mut r = Response::new(if head || not_modified { edgeway_http::empty() } else { full(a.body.clone()) });
-            *r.status_mut() = if not_modified { StatusCode::NOT_MODIFIED } else { StatusCode::from_u16(a.status).unwrap() };
+            let mut r = Response::new(if head || not_modified {
+                edgeway_http::empty()
+            } else {
+                full(a.body.clone())
+            });
+            *r.status_mut() = if not_modified {
+                StatusCode::NOT_MODIFIED
+            } else {
+                StatusCode::from_u16(a.status).unwrap()
+            };
             for (k, v) in &a.headers {
-                r.headers_mut().append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+                r.headers_mut().append(
+                    HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                );
             }
             if head {
-                r.headers_mut().insert("content-length", a.body.len().into());
+                r.headers_mut()
+                    .insert("content-length", a.body.len().into());
             }
             r
         })
@@ -101,19 +130,46 @@ impl Scripted {
         let mut opts = ServeOptions::new("origin", &Default::default());
         opts.h2 = false;
         let h: Arc<dyn Handler> = Arc::new(H(state.clone()));
-        tokio::spawn(edgeway_http::serve(listener, h, opts, std::future::pending()));
+        tokio::spawn(edgeway_http::serve(
+            listener,
+            h,
+            opts,
+            std::future::pending(),
+        ));
         Scripted { addr, state }
     }
     pub fn set(&self, path: &str, a: Answer) {
-        self.state.lock().unwrap().answers.insert(path.to_string(), a);
+        self.state
+            .lock()
+            .unwrap()
+            .answers
+            .insert(path.to_string(), a);
     }
     pub fn hits(&self, path: &str) -> usize {
-        self.state.lock().unwrap().hits.get(path).copied().unwrap_or(0)
+        self.state
+            .lock()
+            .unwrap()
+            .hits
+            .get(path)
+            .copied()
+            .unwrap_or(0)
     }
     pub fn last(&self, path: &str) -> HeaderMap {
-        self.state.lock().unwrap().last.get(path).cloned().unwrap_or_default()
+        self.state
+            .lock()
+            .unwrap()
+            .last
+            .get(path)
+            .cloned()
+            .unwrap_or_default()
     }
     pub fn methods(&self, path: &str) -> Vec<String> {
-        self.state.lock().unwrap().methods.get(path).cloned().unwrap_or_default()
+        self.state
+            .lock()
+            .unwrap()
+            .methods
+            .get(path)
+            .cloned()
+            .unwrap_or_default()
     }
 }

@@ -35,22 +35,49 @@ const ANSWERS_HELP: &str = "Answers per configured record set, by name, type and
 
 impl Stats {
     pub(crate) fn new(metrics: Metrics) -> Self {
-        let bytes = |dir| metrics.counter("edgeway_dns_bytes_total", "DNS bytes received and sent.", &[("direction", dir)]);
+        let bytes = |dir| {
+            metrics.counter(
+                "edgeway_dns_bytes_total",
+                "DNS bytes received and sent.",
+                &[("direction", dir)],
+            )
+        };
         Self {
             bytes_in: bytes("in"),
             bytes_out: bytes("out"),
-            dropped: metrics.counter("edgeway_dns_dropped_total", "DNS packets dropped without an answer (unreadable or not a query).", &[]),
-            truncated: metrics.counter("edgeway_dns_truncated_total", "UDP answers truncated (TC set) because they did not fit.", &[]),
+            dropped: metrics.counter(
+                "edgeway_dns_dropped_total",
+                "DNS packets dropped without an answer (unreadable or not a query).",
+                &[],
+            ),
+            truncated: metrics.counter(
+                "edgeway_dns_truncated_total",
+                "UDP answers truncated (TC set) because they did not fit.",
+                &[],
+            ),
             metrics,
         }
     }
 
     fn query(&self, qtype: &str, rcode: ResponseCode) {
-        self.metrics.counter(QUERIES, QUERIES_HELP, &[("type", qtype), ("rcode", rcode_label(rcode))]).inc();
+        self.metrics
+            .counter(
+                QUERIES,
+                QUERIES_HELP,
+                &[("type", qtype), ("rcode", rcode_label(rcode))],
+            )
+            .inc();
     }
 
     fn answered(&self, set: &crate::AnsweredSet) {
-        let labels = [("name", set.name.as_str()), ("type", type_label(set.rtype)), ("set_identifier", set.set_identifier.as_deref().unwrap_or(""))];
+        let labels = [
+            ("name", set.name.as_str()),
+            ("type", type_label(set.rtype)),
+            (
+                "set_identifier",
+                set.set_identifier.as_deref().unwrap_or(""),
+            ),
+        ];
         self.metrics.counter(ANSWERS, ANSWERS_HELP, &labels).inc();
     }
 }
@@ -92,7 +119,13 @@ pub(crate) fn rcode_label(r: ResponseCode) -> &'static str {
 
 /// The response to one request packet, or `None` to drop it (too short to hold a header, or a
 /// response rather than a query).
-pub(crate) fn respond(authority: &Authority, packet: &[u8], source: Option<IpAddr>, transport: Transport, stats: &Stats) -> Option<Vec<u8>> {
+pub(crate) fn respond(
+    authority: &Authority,
+    packet: &[u8],
+    source: Option<IpAddr>,
+    transport: Transport,
+    stats: &Stats,
+) -> Option<Vec<u8>> {
     stats.bytes_in.add(packet.len() as u64);
     let out = build(authority, packet, source, transport, stats);
     match &out {
@@ -102,7 +135,13 @@ pub(crate) fn respond(authority: &Authority, packet: &[u8], source: Option<IpAdd
     out
 }
 
-fn build(authority: &Authority, packet: &[u8], source: Option<IpAddr>, transport: Transport, stats: &Stats) -> Option<Vec<u8>> {
+fn build(
+    authority: &Authority,
+    packet: &[u8],
+    source: Option<IpAddr>,
+    transport: Transport,
+    stats: &Stats,
+) -> Option<Vec<u8>> {
     // QR set: a response, never answered (no reflection loops).
     if packet.len() < 12 || packet[2] & 0x80 != 0 {
         return None;
@@ -116,7 +155,10 @@ fn build(authority: &Authority, packet: &[u8], source: Option<IpAddr>, transport
             return Some(formerr(packet));
         }
     };
-    let qtype = request.queries.first().map_or("OTHER", |q| type_label(q.query_type()));
+    let qtype = request
+        .queries
+        .first()
+        .map_or("OTHER", |q| type_label(q.query_type()));
     let answer = authority.answer_for(&request, source, rand::random());
     answer.record_sets.iter().for_each(|s| stats.answered(s));
     let response = answer.message;
@@ -180,7 +222,13 @@ mod tests {
 
     #[test]
     fn udp_limits() {
-        for (edns, want) in [(None, 512), (Some(100), 512), (Some(1232), 1232), (Some(4096), 4096), (Some(65000), 4096)] {
+        for (edns, want) in [
+            (None, 512),
+            (Some(100), 512),
+            (Some(1232), 1232),
+            (Some(4096), 4096),
+            (Some(65000), 4096),
+        ] {
             assert_eq!(udp_limit(&ask(edns)), want, "{edns:?}");
         }
     }
@@ -189,7 +237,10 @@ mod tests {
     fn bad_packets() {
         let stats = Stats::new(Metrics::new());
         let auth = Authority::default();
-        assert_eq!(respond(&auth, &[1, 2, 3], None, Transport::Udp, &stats), None);
+        assert_eq!(
+            respond(&auth, &[1, 2, 3], None, Transport::Udp, &stats),
+            None
+        );
         // A response is dropped.
         let mut resp = vec![0x12, 0x34, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0];
         assert_eq!(respond(&auth, &resp, None, Transport::Udp, &stats), None);
@@ -198,7 +249,12 @@ mod tests {
         resp[5] = 1;
         let out = respond(&auth, &resp, None, Transport::Udp, &stats).unwrap_or_default();
         assert_eq!(out, vec![0x12, 0x34, 0x81, 0x01, 0, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(stats.metrics.value(QUERIES, &[("type", "OTHER"), ("rcode", "FORMERR")]), 1);
+        assert_eq!(
+            stats
+                .metrics
+                .value(QUERIES, &[("type", "OTHER"), ("rcode", "FORMERR")]),
+            1
+        );
         assert_eq!(stats.metrics.value("edgeway_dns_dropped_total", &[]), 2);
     }
 }

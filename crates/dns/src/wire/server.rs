@@ -24,7 +24,10 @@ pub struct ServeOptions {
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        Self { tcp_idle_timeout: Duration::from_secs(10), max_tcp_connections: 256 }
+        Self {
+            tcp_idle_timeout: Duration::from_secs(10),
+            max_tcp_connections: 256,
+        }
     }
 }
 
@@ -38,7 +41,15 @@ pub async fn serve(
     metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    serve_with(ServeOptions::default(), udp, tcp, authority, metrics, shutdown).await;
+    serve_with(
+        ServeOptions::default(),
+        udp,
+        tcp,
+        authority,
+        metrics,
+        shutdown,
+    )
+    .await;
 }
 
 /// [`serve`] with explicit [`ServeOptions`].
@@ -70,20 +81,35 @@ async fn udp_loop(udp: UdpSocket, authority: Arc<ArcSwap<Authority>>, stats: Sta
                 continue;
             }
         };
-        let Some(answer) = respond(&authority.load(), &buf[..n], Some(peer.ip()), Transport::Udp, &stats) else { continue };
+        let Some(answer) = respond(
+            &authority.load(),
+            &buf[..n],
+            Some(peer.ip()),
+            Transport::Udp,
+            &stats,
+        ) else {
+            continue;
+        };
         if let Err(e) = udp.send_to(&answer, peer).await {
             tracing::debug!(%peer, "DNS UDP send: {e}");
         }
     }
 }
 
-async fn tcp_loop(tcp: TcpListener, authority: Arc<ArcSwap<Authority>>, stats: Stats, options: ServeOptions) {
+async fn tcp_loop(
+    tcp: TcpListener,
+    authority: Arc<ArcSwap<Authority>>,
+    stats: Stats,
+    options: ServeOptions,
+) {
     let slots = Arc::new(Semaphore::new(options.max_tcp_connections.max(1)));
     // Dropped (aborting every connection) when `serve` returns.
     let mut connections = JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}
-        let Ok(slot) = slots.clone().acquire_owned().await else { return };
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
         let (stream, peer) = match tcp.accept().await {
             Ok((stream, peer)) => (stream, peer),
             Err(e) => {
@@ -103,24 +129,44 @@ async fn tcp_loop(tcp: TcpListener, authority: Arc<ArcSwap<Authority>>, stats: S
 
 /// Serves length-prefixed queries on one connection, in order, until the client closes it, goes
 /// idle, or sends something that gets no answer.
-async fn connection(mut stream: TcpStream, peer: IpAddr, authority: &ArcSwap<Authority>, stats: &Stats, idle: Duration) {
+async fn connection(
+    mut stream: TcpStream,
+    peer: IpAddr,
+    authority: &ArcSwap<Authority>,
+    stats: &Stats,
+    idle: Duration,
+) {
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
     loop {
         let mut len = [0u8; 2];
-        if !matches!(tokio::time::timeout(idle, stream.read_exact(&mut len)).await, Ok(Ok(_))) {
+        if !matches!(
+            tokio::time::timeout(idle, stream.read_exact(&mut len)).await,
+            Ok(Ok(_))
+        ) {
             return;
         }
         buf.resize(usize::from(u16::from_be_bytes(len)), 0);
-        if !matches!(tokio::time::timeout(idle, stream.read_exact(&mut buf)).await, Ok(Ok(_))) {
+        if !matches!(
+            tokio::time::timeout(idle, stream.read_exact(&mut buf)).await,
+            Ok(Ok(_))
+        ) {
             return;
         }
-        let Some(answer) = respond(&authority.load(), &buf, Some(peer), Transport::Tcp, stats) else { return };
-        let Ok(n) = u16::try_from(answer.len()) else { return };
+        let Some(answer) = respond(&authority.load(), &buf, Some(peer), Transport::Tcp, stats)
+        else {
+            return;
+        };
+        let Ok(n) = u16::try_from(answer.len()) else {
+            return;
+        };
         let mut out = Vec::with_capacity(answer.len() + 2);
         out.extend_from_slice(&n.to_be_bytes());
         out.extend_from_slice(&answer);
-        if !matches!(tokio::time::timeout(idle, stream.write_all(&out)).await, Ok(Ok(()))) {
+        if !matches!(
+            tokio::time::timeout(idle, stream.write_all(&out)).await,
+            Ok(Ok(()))
+        ) {
             return;
         }
     }

@@ -49,10 +49,23 @@ pub async fn start_with(authority: Authority, options: ServeOptions) -> Server {
     let metrics = Metrics::new();
     let authority = Arc::new(ArcSwap::from_pointee(authority));
     let (tx, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(serve_with(options, udp, tcp, authority.clone(), metrics.clone(), async move {
-        let _ = rx.await;
-    }));
-    Server { addr, metrics, authority, stop: Some(tx), handle }
+    let handle = tokio::spawn(serve_with(
+        options,
+        udp,
+        tcp,
+        authority.clone(),
+        metrics.clone(),
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    Server {
+        addr,
+        metrics,
+        authority,
+        stop: Some(tx),
+        handle,
+    }
 }
 
 pub async fn start() -> Server {
@@ -60,19 +73,30 @@ pub async fn start() -> Server {
 }
 
 pub fn rec(name: &str, kind: &str, values: &[&str]) -> Record {
-    Record { name: name.into(), kind: kind.into(), ttl: None, records: values.iter().map(|v| v.to_string()).collect(), ..Record::default() }
+    Record {
+        name: name.into(),
+        kind: kind.into(),
+        ttl: None,
+        records: values.iter().map(|v| v.to_string()).collect(),
+        ..Record::default()
+    }
 }
 
 pub fn alias(name: &str, kind: &str, distribution: &str) -> Record {
     Record {
-        alias: Some(Alias { distribution: Some(distribution.into()), ..Alias::default() }),
+        alias: Some(Alias {
+            distribution: Some(distribution.into()),
+            ..Alias::default()
+        }),
         ..rec(name, kind, &[])
     }
 }
 
 /// A TXT record set of `n` 200-byte strings.
 pub fn big_txt(n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("{i:03}{}", "x".repeat(197))).collect()
+    (0..n)
+        .map(|i| format!("{i:03}{}", "x".repeat(197)))
+        .collect()
 }
 
 pub fn zones() -> Vec<Zone> {
@@ -88,15 +112,26 @@ pub fn zones() -> Vec<Zone> {
             rec("", "MX", &["10 mail.example."]),
             rec("v6", "AAAA", &["::1"]),
             rec("ext", "CNAME", &["nowhere.invalid."]),
-            rec("big", "TXT", &big.iter().map(String::as_str).collect::<Vec<_>>()),
-            rec("huge", "TXT", &huge.iter().map(String::as_str).collect::<Vec<_>>()),
+            rec(
+                "big",
+                "TXT",
+                &big.iter().map(String::as_str).collect::<Vec<_>>(),
+            ),
+            rec(
+                "huge",
+                "TXT",
+                &huge.iter().map(String::as_str).collect::<Vec<_>>(),
+            ),
         ],
     }]
 }
 
 pub fn targets(ips: &[&str]) -> HashMap<String, Vec<IpAddr>> {
     let mut m = HashMap::new();
-    m.insert("distribution/site".to_string(), ips.iter().map(|i| i.parse().unwrap()).collect());
+    m.insert(
+        "distribution/site".to_string(),
+        ips.iter().map(|i| i.parse().unwrap()).collect(),
+    );
     m
 }
 

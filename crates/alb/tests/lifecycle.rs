@@ -5,41 +5,7 @@
 
 mod common;
 use common::*;
-use std::net::SocketAddr;
 use std::time::Duration;
-
-async fn lb(targets: &[&Target], extra: &str) -> (Alb, SocketAddr) {
-    let l = bind().await;
-    let port = l.local_addr().unwrap().port();
-    let list = targets
-        .iter()
-        .map(|t| format!("\"{}\"", t.addr))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let toml = format!(
-        r#"
-[[load_balancer]]
-name = "web"
-[[load_balancer.listener]]
-port = {port}
-default_action = {{ type = "forward", target_group = "app" }}
-
-[[target_group]]
-name = "app"
-targets = [{list}]
-{extra}
-[target_group.health_check]
-path = "/health"
-interval = 5
-timeout = 2
-healthy_threshold = 2
-unhealthy_threshold = 2
-"#
-    );
-    let alb = alb(&toml, vec![("web", l)]).await;
-    alb.tier.check_now().await;
-    (alb, ([127, 0, 0, 1], port).into())
-}
 
 fn body(t: &Target) -> String {
     format!(
@@ -63,7 +29,7 @@ fn state_of(alb: &Alb, t: &Target) -> (String, Option<String>) {
 #[tokio::test]
 async fn a_registered_target_gets_traffic_after_its_first_check() {
     let (a, b) = (target("a").await, target("b").await);
-    let (alb, addr) = lb(&[&a], "").await;
+    let (alb, addr) = checked_lb(&[&a], "").await;
     let r = alb
         .tier
         .api("POST", "/target-groups/app/register", body(&b).as_bytes())
@@ -93,7 +59,7 @@ async fn a_registered_target_gets_traffic_after_its_first_check() {
 #[tokio::test]
 async fn a_deregistered_target_drains() {
     let (a, b) = (target("a").await, target("b").await);
-    let (alb, addr) = lb(&[&a, &b], "deregistration_delay = 60").await;
+    let (alb, addr) = checked_lb(&[&a, &b], "deregistration_delay = 60").await;
     // One request held on a, one on b (round robin).
     let held: Vec<_> = (0..2)
         .map(|_| tokio::spawn(async move { get(addr, "/hold").await }))
@@ -136,7 +102,7 @@ async fn a_deregistered_target_drains() {
 #[tokio::test]
 async fn stragglers_get_502_when_the_delay_ends() {
     let (a, b) = (target("a").await, target("b").await);
-    let (alb, addr) = lb(&[&a, &b], "deregistration_delay = 1").await;
+    let (alb, addr) = checked_lb(&[&a, &b], "deregistration_delay = 1").await;
     let held = tokio::spawn(async move { get(addr, "/hold").await });
     eventually(5, "held on a", || a.hits() == 1).await;
     alb.tier
@@ -165,7 +131,7 @@ async fn minimum_healthy_targets_fail_open_early() {
     let (a, b, c) = (target("a").await, target("b").await, target("c").await);
     let routing =
         "target_group_health = { unhealthy_state_routing = { minimum_healthy_targets_count = 2 } }";
-    let (alb, addr) = lb(&[&a, &b, &c], routing).await;
+    let (alb, addr) = checked_lb(&[&a, &b, &c], routing).await;
     b.set_healthy(false);
     c.set_healthy(false);
     alb.tier.check_now().await;

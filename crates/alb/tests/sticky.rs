@@ -7,36 +7,7 @@ use common::*;
 use std::net::SocketAddr;
 
 async fn lb(targets: &[&Target], stickiness: &str) -> (Alb, SocketAddr) {
-    let l = bind().await;
-    let port = l.local_addr().unwrap().port();
-    let list = targets
-        .iter()
-        .map(|t| format!("\"{}\"", t.addr))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let toml = format!(
-        r#"
-[[load_balancer]]
-name = "web"
-[[load_balancer.listener]]
-port = {port}
-default_action = {{ type = "forward", target_group = "app" }}
-
-[[target_group]]
-name = "app"
-targets = [{list}]
-stickiness = {stickiness}
-[target_group.health_check]
-path = "/health"
-interval = 5
-timeout = 2
-healthy_threshold = 2
-unhealthy_threshold = 2
-"#
-    );
-    let alb = alb(&toml, vec![("web", l)]).await;
-    alb.tier.check_now().await;
-    (alb, ([127, 0, 0, 1], port).into())
+    checked_lb(targets, &format!("stickiness = {stickiness}")).await
 }
 
 #[tokio::test]

@@ -412,3 +412,39 @@ pub async fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// One load balancer `web` whose listener forwards to group `app` = `targets`, health-checked on
+/// `/health` (every 5 s, 2/2 thresholds), with `extra` lines in the group; one check round is run
+/// before it returns.
+pub async fn checked_lb(targets: &[&Target], extra: &str) -> (Alb, SocketAddr) {
+    let l = bind().await;
+    let port = l.local_addr().unwrap().port();
+    let list = targets
+        .iter()
+        .map(|t| format!("\"{}\"", t.addr))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let toml = format!(
+        r#"
+[[load_balancer]]
+name = "web"
+[[load_balancer.listener]]
+port = {port}
+default_action = {{ type = "forward", target_group = "app" }}
+
+[[target_group]]
+name = "app"
+targets = [{list}]
+{extra}
+[target_group.health_check]
+path = "/health"
+interval = 5
+timeout = 2
+healthy_threshold = 2
+unhealthy_threshold = 2
+"#
+    );
+    let alb = alb(&toml, vec![("web", l)]).await;
+    alb.tier.check_now().await;
+    (alb, ([127, 0, 0, 1], port).into())
+}

@@ -26,7 +26,20 @@ pub(crate) struct Stats {
     bytes_out: Counter,
     dropped: Counter,
     truncated: Counter,
+    /// `queries_total{type,rcode}`, taken from the registry once per label pair (both label sets
+    /// are bounded), so a query bumps an atomic instead of locking the registry.
+    queries: std::sync::Arc<[std::sync::OnceLock<Counter>]>,
 }
+
+/// Every `type` label [`type_label`] gives.
+const TYPE_LABELS: &[&str] = &[
+    "A", "AAAA", "CNAME", "TXT", "MX", "NS", "SOA", "SRV", "PTR", "CAA", "HTTPS", "SVCB", "ANY",
+    "AXFR", "OTHER",
+];
+/// Every `rcode` label [`rcode_label`] gives.
+const RCODE_LABELS: &[&str] = &[
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "BADVERS", "OTHER",
+];
 
 const QUERIES: &str = "edgeway_dns_queries_total";
 const QUERIES_HELP: &str = "DNS queries answered, by query type and response code.";
@@ -55,18 +68,28 @@ impl Stats {
                 "UDP answers truncated (TC set) because they did not fit.",
                 &[],
             ),
+            queries: (0..TYPE_LABELS.len() * RCODE_LABELS.len())
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
             metrics,
         }
     }
 
     fn query(&self, qtype: &str, rcode: ResponseCode) {
-        self.metrics
-            .counter(
-                QUERIES,
-                QUERIES_HELP,
-                &[("type", qtype), ("rcode", rcode_label(rcode))],
-            )
-            .inc();
+        let rcode = rcode_label(rcode);
+        let t = TYPE_LABELS.iter().position(|l| *l == qtype);
+        let r = RCODE_LABELS.iter().position(|l| *l == rcode);
+        let slot = t
+            .zip(r)
+            .and_then(|(t, r)| self.queries.get(t * RCODE_LABELS.len() + r));
+        let make = || {
+            self.metrics
+                .counter(QUERIES, QUERIES_HELP, &[("type", qtype), ("rcode", rcode)])
+        };
+        match slot {
+            Some(slot) => slot.get_or_init(make).inc(),
+            None => make().inc(),
+        }
     }
 
     fn answered(&self, set: &crate::AnsweredSet) {
@@ -208,6 +231,28 @@ mod tests {
     use super::*;
     use hickory_proto::op::{Edns, Query};
     use hickory_proto::rr::Name;
+
+    #[test]
+    fn the_counter_table_covers_every_label() {
+        for t in 0..=u16::MAX {
+            assert!(
+                TYPE_LABELS.contains(&type_label(RecordType::from(t))),
+                "type {t}"
+            );
+        }
+        for r in 0..=u8::MAX {
+            assert!(
+                RCODE_LABELS.contains(&rcode_label(ResponseCode::from_low(r))),
+                "rcode {r}"
+            );
+        }
+        // The same counter the registry renders.
+        let m = Metrics::new();
+        let stats = Stats::new(m.clone());
+        stats.query("A", ResponseCode::NoError);
+        stats.query("A", ResponseCode::NoError);
+        assert_eq!(m.value(QUERIES, &[("type", "A"), ("rcode", "NOERROR")]), 2);
+    }
 
     fn ask(edns: Option<u16>) -> Message {
         let mut m = Message::query();

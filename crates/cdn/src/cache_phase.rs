@@ -404,7 +404,7 @@ impl Edge {
         b: &Behavior,
         v: &Viewer<'_>,
         c: &Cacheable,
-        resp: Response<hyper::body::Incoming>,
+        resp: Response<edgeway_http::UpstreamBody>,
         request_time: std::time::SystemTime,
         leader: Leader,
     ) -> Result<(Response<Body>, CacheResult), CdnError> {
@@ -529,7 +529,7 @@ impl Edge {
         path: &str,
         query: Option<&str>,
         cond: &HeaderMap,
-    ) -> Result<Response<hyper::body::Incoming>, CdnError> {
+    ) -> Result<Response<edgeway_http::UpstreamBody>, CdnError> {
         let mut headers = v.headers.clone();
         for n in [
             header::RANGE,

@@ -5,9 +5,9 @@
 use crate::body::RequestBody;
 use crate::origin::Origin;
 use edgeway_http::metrics::Counter;
+use edgeway_http::UpstreamBody;
 use edgeway_http::UpstreamError;
 use http::{HeaderMap, Method, Request, Response, Uri, Version};
-use hyper::body::Incoming;
 
 /// Whether a failed attempt is tried again.
 pub fn should_retry(
@@ -40,7 +40,7 @@ pub async fn send(
     origin: &Origin,
     mut req: OriginRequest,
     attempts_counter: &Counter,
-) -> Result<Response<Incoming>, UpstreamError> {
+) -> Result<Response<UpstreamBody>, UpstreamError> {
     let uri = req.uri;
     let mut attempt = 0u32;
     loop {

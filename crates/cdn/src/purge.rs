@@ -7,8 +7,8 @@ use crate::error_page::CdnError;
 use crate::invalidation::{covers, key_resource, parse_request, Record};
 use crate::tier::{Edge, Viewer};
 use crate::CdnTier;
+use edgeway_http::UpstreamBody;
 use http::{Method, Response};
-use hyper::body::Incoming;
 use serde_json::json;
 
 /// An admin API answer: status and JSON body.
@@ -130,7 +130,7 @@ impl Edge {
         method: &Method,
         v: &Viewer<'_>,
         path: &str,
-        fetched: &Result<Response<Incoming>, CdnError>,
+        fetched: &Result<Response<UpstreamBody>, CdnError>,
     ) {
         let Ok(resp) = fetched else { return };
         if !b.cache_policy.rfc_mode()

@@ -17,7 +17,7 @@ use crate::origin_request::{self, OriginRequest};
 use crate::viewer::{self, ViewerRequest, ViewerVerdict};
 use crate::{distribution, ids, params};
 use edgeway_http::metrics::{Counter, Metrics};
-use edgeway_http::{Body, ConnInfo, Handler, Resolve};
+use edgeway_http::{Body, ConnInfo, Handler, Resolve, UpstreamBody};
 use futures_util::future::BoxFuture;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
@@ -517,7 +517,7 @@ impl Edge {
         body: RequestBody,
         path: &str,
         query: Option<&str>,
-    ) -> Result<Response<Incoming>, CdnError> {
+    ) -> Result<Response<UpstreamBody>, CdnError> {
         self.fetch_with(behavior, method, v, body, path, query, &HeaderMap::new())
             .await
     }
@@ -534,7 +534,7 @@ impl Edge {
         path: &str,
         query: Option<&str>,
         extra: &HeaderMap,
-    ) -> Result<Response<Incoming>, CdnError> {
+    ) -> Result<Response<UpstreamBody>, CdnError> {
         let Some(f) = behavior
             .failover
             .as_ref()
@@ -592,7 +592,7 @@ impl Edge {
         path: &str,
         query: Option<&str>,
         extra: &HeaderMap,
-    ) -> Result<Response<Incoming>, CdnError> {
+    ) -> Result<Response<UpstreamBody>, CdnError> {
         let Some(origin) = self.origins.get(index) else {
             return Err(CdnError::Origin(edgeway_http::UpstreamError::Protocol(
                 "no such origin".into(),
@@ -648,7 +648,7 @@ impl Edge {
     /// The viewer response for an origin response: headers cleaned, body streamed and counted.
     fn deliver(
         &self,
-        resp: Response<Incoming>,
+        resp: Response<UpstreamBody>,
         behavior: &Behavior,
     ) -> (Response<Body>, CacheResult) {
         let (mut parts, body) = resp.into_parts();

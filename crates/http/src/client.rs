@@ -1,17 +1,20 @@
-//! Upstream clients: pooled keep-alive HTTP/1.1 over TCP or TLS, names resolved through a
-//! [`Resolve`] (edgeway's own DNS for origins), failures classified for 502/504 mapping.
+//! Upstream clients: pooled keep-alive HTTP/1.1 (or shared HTTP/2) over TCP or TLS, names
+//! resolved through a [`Resolve`] (edgeway's own DNS for origins), failures classified for
+//! 502/504 mapping. A thin pool over hyper's connection API: a request on an idle connection
+//! costs a lock, a pop and the send; nothing is spawned per request.
 
 use crate::body::Body;
+use crate::connect::{Connector, Stream};
+use crate::pool::Pool;
+use crate::upstream_body::{GiveBack, UpstreamBody};
 use futures_util::future::BoxFuture;
-use http::{Request, Response};
-use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::dns::Name;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
-use std::net::{IpAddr, SocketAddr};
+use http::uri::{Authority, Parts};
+use http::{header, HeaderValue, Request, Response, StatusCode, Uri};
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// Resolves a host name to addresses.
@@ -34,85 +37,8 @@ impl Resolve for SystemResolve {
     }
 }
 
-/// Adapts a [`Resolve`] to hyper-util's resolver service.
-#[derive(Clone)]
-pub struct DynResolver(pub Arc<dyn Resolve>);
-
-impl tower_service::Service<Name> for DynResolver {
-    type Response = std::vec::IntoIter<SocketAddr>;
-    type Error = std::io::Error;
-    type Future = BoxFuture<'static, std::io::Result<Self::Response>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, name: Name) -> Self::Future {
-        let r = self.0.clone();
-        let host = name.as_str().to_string();
-        Box::pin(async move {
-            let ips = r.resolve(host.clone()).await?;
-            if ips.is_empty() {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    format!("no address for {host}"),
-                ));
-            }
-            Ok(ips
-                .into_iter()
-                .map(|ip| SocketAddr::new(ip, 0))
-                .collect::<Vec<_>>()
-                .into_iter())
-        })
-    }
-}
-
-type Https = hyper_rustls::HttpsConnector<HttpConnector<DynResolver>>;
-type Connector = Bounded;
-
 /// How long a TLS handshake to an upstream may take after the TCP connect (ALB: 10 s, then 502).
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The TLS handshake to an upstream did not finish in time.
-#[derive(Debug)]
-pub struct HandshakeTimeout;
-
-impl std::fmt::Display for HandshakeTimeout {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TLS handshake timed out")
-    }
-}
-
-impl std::error::Error for HandshakeTimeout {}
-
-/// The HTTPS connector with the whole connect (TCP, then TLS) bounded: the TCP part by the
-/// connector's own connect timeout, the rest by [`TLS_HANDSHAKE_TIMEOUT`].
-#[derive(Clone)]
-pub struct Bounded {
-    inner: Https,
-    limit: Duration,
-}
-
-impl tower_service::Service<http::Uri> for Bounded {
-    type Response = <Https as tower_service::Service<http::Uri>>::Response;
-    type Error = crate::BoxError;
-    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, uri: http::Uri) -> Self::Future {
-        let fut = self.inner.call(uri);
-        let limit = self.limit;
-        Box::pin(async move {
-            match tokio::time::timeout(limit, fut).await {
-                Ok(r) => r,
-                Err(_) => Err(Box::new(HandshakeTimeout) as crate::BoxError),
-            }
-        })
-    }
-}
 
 /// How an upstream client connects.
 #[derive(Clone)]
@@ -125,10 +51,17 @@ pub struct ClientOptions {
     pub resolver: Arc<dyn Resolve>,
 }
 
-/// A pooled upstream client (cheap to clone).
+/// A pooled upstream client (cheap to clone; clones share the pool).
 #[derive(Clone)]
 pub struct UpstreamClient {
-    inner: Client<Connector, Body>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    connector: Connector,
+    pool: Arc<Pool>,
+    h2: bool,
+    opened: AtomicU64,
 }
 
 /// Why an upstream request failed, for the tiers' status mapping.
@@ -173,57 +106,28 @@ impl UpstreamError {
     }
 }
 
-fn classify(e: &hyper_util::client::legacy::Error) -> UpstreamError {
-    let mut chain = String::new();
-    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    let mut io_kind = None;
+/// A hyper error on an open connection: TLS when rustls is in its chain, else a protocol failure.
+fn classify(e: &hyper::Error) -> UpstreamError {
+    let mut chain = e.to_string();
     let mut tls = false;
+    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = src {
-        if !chain.is_empty() {
-            chain.push_str(": ");
-        }
+        chain.push_str(": ");
         chain.push_str(&s.to_string());
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            io_kind.get_or_insert(io.kind());
-            if io
-                .get_ref()
+        if s.is::<rustls::Error>()
+            || s.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
                 .is_some_and(|inner| inner.is::<rustls::Error>())
-            {
-                tls = true;
-            }
-        }
-        if s.is::<rustls::Error>() || s.is::<HandshakeTimeout>() {
+        {
             tls = true;
         }
         src = s.source();
     }
-    if chain.is_empty() {
-        chain = e.to_string();
+    if tls {
+        UpstreamError::Tls(chain)
+    } else {
+        UpstreamError::Protocol(chain)
     }
-    let lower = chain.to_ascii_lowercase();
-    if tls
-        || lower.contains("certificate")
-        || lower.contains("handshake")
-        || lower.contains("peer sent")
-        || lower.contains("received fatal alert")
-        || lower.contains("tls")
-    {
-        return UpstreamError::Tls(chain);
-    }
-    if e.is_connect() {
-        return match io_kind {
-            Some(std::io::ErrorKind::TimedOut) => UpstreamError::ConnectTimeout,
-            Some(std::io::ErrorKind::NotFound) => UpstreamError::Resolve(chain),
-            _ if chain.contains("timed out") || chain.contains("timeout") => {
-                UpstreamError::ConnectTimeout
-            }
-            _ if chain.contains("dns error") || chain.contains("resolve") => {
-                UpstreamError::Resolve(chain)
-            }
-            _ => UpstreamError::Connect(chain),
-        };
-    }
-    UpstreamError::Protocol(chain)
 }
 
 impl UpstreamClient {
@@ -243,50 +147,182 @@ impl UpstreamClient {
     }
 
     fn build(opts: ClientOptions, handshake: Duration, h2: bool) -> Self {
-        let mut http = HttpConnector::new_with_resolver(DynResolver(opts.resolver.clone()));
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(opts.connect_timeout));
-        http.set_keepalive(Some(Duration::from_secs(60)));
-        let https = if h2 {
-            hyper_rustls::HttpsConnectorBuilder::new()
-                .with_tls_config((*opts.tls).clone())
-                .https_or_http()
-                .enable_http2()
-                .wrap_connector(http)
+        let mut tls = (*opts.tls).clone();
+        tls.alpn_protocols = vec![if h2 {
+            b"h2".to_vec()
         } else {
-            hyper_rustls::HttpsConnectorBuilder::new()
-                .with_tls_config((*opts.tls).clone())
-                .https_or_http()
-                .enable_http1()
-                .wrap_connector(http)
+            b"http/1.1".to_vec()
+        }];
+        let connector = Connector {
+            resolver: opts.resolver,
+            connect_timeout: opts.connect_timeout,
+            handshake_timeout: handshake,
+            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
         };
-        let https = Bounded {
-            inner: https,
-            limit: opts.connect_timeout + handshake,
-        };
-        let inner = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .pool_idle_timeout(opts.pool_idle_timeout)
-            .pool_max_idle_per_host(opts.pool_max_idle_per_host)
-            .http1_preserve_header_case(false)
-            .http2_only(h2)
-            .build(https);
-        Self { inner }
+        Self {
+            inner: Arc::new(Inner {
+                connector,
+                pool: Pool::new(opts.pool_max_idle_per_host, opts.pool_idle_timeout),
+                h2,
+                opened: AtomicU64::new(0),
+            }),
+        }
     }
 
     /// Sends `req` (absolute-form URI: scheme and authority pick the connection) and waits at
-    /// most `timeout` for the response head.
+    /// most `timeout` for the response head (connecting included).
     pub async fn send(
         &self,
         req: Request<Body>,
         timeout: Duration,
-    ) -> Result<Response<Incoming>, UpstreamError> {
-        match tokio::time::timeout(timeout, self.inner.request(req)).await {
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
+        match tokio::time::timeout(timeout, self.inner.send(req)).await {
             Err(_) => Err(UpstreamError::Timeout),
-            Ok(Err(e)) => Err(classify(&e)),
-            Ok(Ok(r)) => Ok(r),
+            Ok(r) => r,
         }
+    }
+
+    /// Connections opened since the client was built.
+    pub fn connections_opened(&self) -> u64 {
+        self.inner.opened.load(Ordering::Relaxed)
+    }
+
+    /// Connections kept open for reuse right now.
+    pub fn idle_connections(&self) -> usize {
+        self.inner.pool.len()
+    }
+}
+
+/// The request target in origin form (`/path?query`), as HTTP/1.1 sends it to an origin server.
+fn origin_form(uri: &Uri) -> Uri {
+    match uri.path_and_query() {
+        Some(pq) if pq.as_str() != "/" => {
+            let mut parts = Parts::default();
+            parts.path_and_query = Some(pq.clone());
+            Uri::from_parts(parts).unwrap_or_default()
+        }
+        _ => Uri::default(),
+    }
+}
+
+/// The Host value for a URI's authority: the port only when it is not the scheme's default.
+fn host_value(https: bool, auth: &Authority) -> Option<HeaderValue> {
+    match auth.port_u16() {
+        Some(p) if p != if https { 443 } else { 80 } => HeaderValue::from_str(auth.as_str()).ok(),
+        _ => HeaderValue::from_str(auth.host()).ok(),
+    }
+}
+
+impl Inner {
+    async fn send(&self, mut req: Request<Body>) -> Result<Response<UpstreamBody>, UpstreamError> {
+        let https = match req.uri().scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            other => {
+                return Err(UpstreamError::Protocol(format!(
+                    "unsupported upstream scheme {other:?}"
+                )))
+            }
+        };
+        let Some(auth) = req.uri().authority().cloned() else {
+            return Err(UpstreamError::Protocol(
+                "the upstream URI has no authority".into(),
+            ));
+        };
+        if self.h2 {
+            return self.send_h2(https, auth, req).await;
+        }
+        if !req.headers().contains_key(header::HOST) {
+            if let Some(v) = host_value(https, &auth) {
+                req.headers_mut().insert(header::HOST, v);
+            }
+        }
+        *req.uri_mut() = origin_form(req.uri());
+        loop {
+            let (mut sender, reused) = match self.pool.take_h1(https, &auth) {
+                Some(s) => (s, true),
+                None => (self.connect_h1(https, &auth).await?, false),
+            };
+            if reused && sender.ready().await.is_err() {
+                continue;
+            }
+            match sender.try_send_request(req).await {
+                Ok(resp) => {
+                    let give_back =
+                        (resp.status() != StatusCode::SWITCHING_PROTOCOLS).then(|| GiveBack {
+                            pool: self.pool.clone(),
+                            https,
+                            auth,
+                            sender,
+                        });
+                    return Ok(resp.map(|b| UpstreamBody::new(b, give_back)));
+                }
+                Err(mut e) => match e.take_message() {
+                    // A kept connection closed before the request went out: try the next one.
+                    Some(r) if reused => req = r,
+                    _ => return Err(classify(e.error())),
+                },
+            }
+        }
+    }
+
+    async fn connect_h1(
+        &self,
+        https: bool,
+        auth: &Authority,
+    ) -> Result<http1::SendRequest<Body>, UpstreamError> {
+        let io = self.connector.connect(https, auth).await?;
+        let (sender, conn) = http1::Builder::new()
+            .handshake::<_, Body>(TokioIo::new(io))
+            .await
+            .map_err(|e| classify(&e))?;
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            if let Err(e) = conn.with_upgrades().await {
+                tracing::debug!(error = %e, "upstream connection ended");
+            }
+        });
+        Ok(sender)
+    }
+
+    async fn send_h2(
+        &self,
+        https: bool,
+        auth: Authority,
+        req: Request<Body>,
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
+        let mut sender = match self.pool.take_h2(https, &auth) {
+            Some(s) => s,
+            None => {
+                let s = self.connect_h2(https, &auth).await?;
+                self.pool.put_h2(https, auth, &s);
+                s
+            }
+        };
+        sender.ready().await.map_err(|e| classify(&e))?;
+        match sender.send_request(req).await {
+            Ok(resp) => Ok(resp.map(|b| UpstreamBody::new(b, None))),
+            Err(e) => Err(classify(&e)),
+        }
+    }
+
+    async fn connect_h2(
+        &self,
+        https: bool,
+        auth: &Authority,
+    ) -> Result<http2::SendRequest<Body>, UpstreamError> {
+        let io: Stream = self.connector.connect(https, auth).await?;
+        let (sender, conn) = http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .handshake::<_, Body>(TokioIo::new(io))
+            .await
+            .map_err(|e| classify(&e))?;
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "upstream HTTP/2 connection ended");
+            }
+        });
+        Ok(sender)
     }
 }

@@ -6,12 +6,16 @@
 pub mod body;
 pub mod ca;
 pub mod client;
+mod connect;
 pub mod headers;
 pub mod metrics;
+mod pool;
 pub mod prelude;
 pub mod serve;
 pub mod tls;
+pub mod upstream_body;
 
 pub use body::{empty, full, Body, BoxError};
 pub use client::{ClientOptions, Resolve, SystemResolve, UpstreamClient, UpstreamError};
 pub use serve::{serve, ConnInfo, Handler, ServeOptions, TlsInfo};
+pub use upstream_body::UpstreamBody;

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Instructions per request on edgeway's hot paths, counted by callgrind (see docs/performance.md).
+#
+#   bash bench/callgrind.sh [REQUESTS]        (default 2000 per scenario)
+#
+# Starts one nginx origin and edgeway under callgrind on loopback (free ports), warms each path with
+# 400 requests, then counts the edgeway process's instructions over REQUESTS keep-alive requests
+# (h2load --h1, 8 connections) and prints instructions per request. Uses $EDGEWAY_BIN or the
+# release build. Needs valgrind, nginx (+ the echo module, as bench/run.sh installs) and h2load.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-2000}
+BIN=${EDGEWAY_BIN:-${CARGO_TARGET_DIR:-target}/release/edgeway}
+[ -n "${EDGEWAY_BIN:-}" ] || cargo build --release -q -p edgeway
+for t in valgrind callgrind_control nginx h2load python3; do
+  command -v "$t" >/dev/null || { echo "callgrind: $t is missing (apt-get install valgrind nginx-light nghttp2-client)" >&2; exit 1; }
+done
+
+work=$(mktemp -d /tmp/edgeway-callgrind.XXXXXX)
+chmod 755 "$work"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ -n "${CG_KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_port() {
+  local end=$((SECONDS + 60))
+  until python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 1)" 2>/dev/null; do
+    [ $SECONDS -lt $end ] || { echo "callgrind: nothing listens on $1 (logs in $work)" >&2; exit 1; }
+    sleep 0.2
+  done
+}
+
+mkdir -p "$work/www/images" "$work/www/media"
+for sub in body proxy fastcgi uwsgi scgi; do mkdir -p "$work/origin1-tmp/$sub"; done
+python3 - "$work/www" <<'EOF'
+import sys, os
+www = sys.argv[1]
+def blob(path, n, unit):
+    open(os.path.join(www, path), "wb").write((unit * (n // len(unit) + 1))[:n])
+blob("images/1k.bin", 1024, bytes(range(256)))
+blob("images/100k.bin", 102400, bytes(range(256)))
+blob("page10k.html", 10240, b"<p>edgeway bench page</p>\n")
+EOF
+
+O=$(port); E=$(port); L=$(port)
+user=""; [ "$(id -u)" -eq 0 ] && user="user root;"
+sed -e "s|{{USER}}|$user|; s|{{DIR}}|$work|g; s|{{I}}|1|g; s|{{WWW}}|$work/www|g; s|{{PORT}}|$O|g" \
+  bench/configs/origin-nginx.conf > "$work/origin.conf"
+nginx -e "$work/origin.err" -c "$work/origin.conf" >"$work/origin.out" 2>&1 &
+pids+=($!)
+
+cat > "$work/edgeway.toml" <<EOF
+[resolver]
+nameservers = []
+
+[[distribution]]
+id = "cg"
+listen = ["http://127.0.0.1:$E"]
+
+[[distribution.origin]]
+origin_id = "o1"
+domain_name = "127.0.0.1"
+custom_origin_config = { http_port = $O, origin_protocol_policy = "http-only", origin_keepalive_timeout = 60 }
+
+[distribution.default_cache_behavior]
+target_origin_id = "o1"
+viewer_protocol_policy = "allow-all"
+cache_policy_id = "CachingDisabled"
+
+[[distribution.ordered_cache_behavior]]
+path_pattern = "/images/*"
+target_origin_id = "o1"
+viewer_protocol_policy = "allow-all"
+cache_policy_id = "UseOriginCacheControlHeaders"
+
+[[load_balancer]]
+name = "cg"
+bind_address = "127.0.0.1"
+idle_timeout = 120
+
+[[load_balancer.listener]]
+port = $L
+protocol = "HTTP"
+default_action = { type = "forward", target_group = "pool" }
+
+[[target_group]]
+name = "pool"
+protocol = "HTTP"
+targets = ["127.0.0.1:$O"]
+health_check = { enabled = false }
+EOF
+
+EDGEWAY_LOG=warn valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/cg.%p" \
+  "$BIN" --state-dir "$work/state" run -c "$work/edgeway.toml" >"$work/edgeway.out" 2>&1 &
+ew=$!
+pids+=($ew)
+wait_port "$O"; wait_port "$E"; wait_port "$L"
+
+count() { # name url
+  h2load --h1 -n 400 -c 8 "$2" >/dev/null
+  callgrind_control -z "$ew" >/dev/null 2>&1
+  callgrind_control -i on "$ew" >/dev/null 2>&1
+  h2load --h1 -n "$N" -c 8 "$2" > "$work/h2load.out"
+  callgrind_control -i off "$ew" >/dev/null 2>&1
+  grep -q "succeeded, 0 errored" "$work/h2load.out" || grep -q "$N succeeded" "$work/h2load.out" \
+    || { echo "callgrind: $1 had failed requests:" >&2; cat "$work/h2load.out" >&2; exit 1; }
+  callgrind_control -d "$1" "$ew" >/dev/null 2>&1
+  local f total
+  f=$(ls -t "$work"/cg.*.* | head -1)
+  total=$(awk '/^totals:/ {print $2; exit}' "$f")
+  printf '%-22s %10d instructions/request\n' "$1" $((total / N))
+}
+
+count hit-1k "http://127.0.0.1:$E/images/1k.bin"
+count hit-100k "http://127.0.0.1:$E/images/100k.bin"
+count pass-10k "http://127.0.0.1:$E/page10k.html"
+count alb-forward-10k "http://127.0.0.1:$L/page10k.html"

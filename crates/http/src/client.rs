@@ -7,15 +7,19 @@ use crate::body::Body;
 use crate::connect::{Connector, Stream};
 use crate::pool::Pool;
 use crate::upstream_body::{GiveBack, UpstreamBody};
+use crate::wire;
+use crate::wire_body::{poll_read_into, Home, WireBody};
+use bytes::BytesMut;
 use futures_util::future::BoxFuture;
 use http::uri::{Authority, Parts};
-use http::{header, HeaderValue, Request, Response, StatusCode, Uri};
+use http::{header, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 
 /// Resolves a host name to addresses.
 pub trait Resolve: Send + Sync + 'static {
@@ -193,6 +197,58 @@ impl UpstreamClient {
     }
 }
 
+/// How a fast-path exchange failed.
+enum Exchange {
+    /// Nothing came back (the request may not have arrived).
+    Unanswered(UpstreamError),
+    /// The upstream answered something unusable.
+    Failed(UpstreamError),
+}
+
+/// Writes the request head and reads the response head; what follows the head stays in `buf`.
+async fn exchange(
+    io: &mut Stream,
+    head: &[u8],
+    buf: &mut BytesMut,
+    method: &Method,
+) -> Result<wire::Head, Exchange> {
+    let sent = async {
+        io.write_all(head).await?;
+        io.flush().await
+    };
+    if let Err(e) = sent.await {
+        return Err(Exchange::Unanswered(UpstreamError::Protocol(format!(
+            "cannot send the request: {e}"
+        ))));
+    }
+    loop {
+        let n = std::future::poll_fn(|cx| poll_read_into(io, cx, buf, 8 * 1024)).await;
+        match n {
+            Ok(0) | Err(_) if buf.is_empty() => {
+                let why = match n {
+                    Err(e) => e.to_string(),
+                    Ok(_) => "connection closed".into(),
+                };
+                return Err(Exchange::Unanswered(UpstreamError::Protocol(format!(
+                    "the upstream closed without a response: {why}"
+                ))));
+            }
+            Ok(0) => {
+                return Err(Exchange::Failed(UpstreamError::Protocol(
+                    "the upstream closed in the middle of the response head".into(),
+                )))
+            }
+            Err(e) => return Err(Exchange::Failed(UpstreamError::Protocol(e.to_string()))),
+            Ok(_) => {}
+        }
+        match wire::parse_head(buf, method) {
+            Ok(Some(h)) => return Ok(h),
+            Ok(None) => {}
+            Err(e) => return Err(Exchange::Failed(UpstreamError::Protocol(e))),
+        }
+    }
+}
+
 /// The request target in origin form (`/path?query`), as HTTP/1.1 sends it to an origin server.
 fn origin_form(uri: &Uri) -> Uri {
     match uri.path_and_query() {
@@ -232,6 +288,14 @@ impl Inner {
         if self.h2 {
             return self.send_h2(https, auth, req).await;
         }
+        // Without a body to stream alongside, and without an upgrade to hand over, a request
+        // takes the fast path: written and read inline by the requesting task.
+        if http_body::Body::is_end_stream(req.body())
+            && req.method() != Method::CONNECT
+            && !crate::headers::is_upgrade(req.headers())
+        {
+            return self.send_wire(https, auth, req).await;
+        }
         if !req.headers().contains_key(header::HOST) {
             if let Some(v) = host_value(https, &auth) {
                 req.headers_mut().insert(header::HOST, v);
@@ -262,6 +326,50 @@ impl Inner {
                     Some(r) if reused => req = r,
                     _ => return Err(classify(e.error())),
                 },
+            }
+        }
+    }
+
+    async fn send_wire(
+        &self,
+        https: bool,
+        auth: Authority,
+        req: Request<Body>,
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
+        let (parts, _) = req.into_parts();
+        let host = if parts.headers.contains_key(header::HOST) {
+            None
+        } else {
+            host_value(https, &auth)
+        };
+        let mut head = Vec::with_capacity(512);
+        wire::encode_request(&parts, host.as_ref(), &mut head);
+        let keep =
+            self.pool.keeps() && !wire::has_token(&parts.headers, &header::CONNECTION, "close");
+        loop {
+            let (mut io, reused) = match self.pool.take_wire(https, &auth) {
+                Some(s) => (s, true),
+                None => {
+                    let s = self.connector.connect(https, &auth).await?;
+                    self.opened.fetch_add(1, Ordering::Relaxed);
+                    (s, false)
+                }
+            };
+            let mut buf = BytesMut::with_capacity(16 * 1024);
+            match exchange(&mut io, &head, &mut buf, &parts.method).await {
+                Ok(h) => {
+                    let home = (keep && h.keep_alive).then(|| Home {
+                        pool: self.pool.clone(),
+                        https,
+                        auth,
+                    });
+                    let body = WireBody::new(io, buf, h.framing, home);
+                    return Ok(Response::from_parts(h.parts, UpstreamBody::wire(body)));
+                }
+                // A kept connection the upstream had closed: an idempotent request goes again
+                // on another (RFC 9112 §9.3.1).
+                Err(Exchange::Unanswered(_)) if reused && parts.method.is_idempotent() => {}
+                Err(Exchange::Unanswered(e) | Exchange::Failed(e)) => return Err(e),
             }
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod body;
 pub mod ca;
+mod chunked;
 pub mod client;
 mod connect;
 pub mod headers;
@@ -14,6 +15,8 @@ pub mod prelude;
 pub mod serve;
 pub mod tls;
 pub mod upstream_body;
+mod wire;
+mod wire_body;
 
 pub use body::{empty, full, Body, BoxError};
 pub use client::{ClientOptions, Resolve, SystemResolve, UpstreamClient, UpstreamError};

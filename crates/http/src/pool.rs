@@ -1,19 +1,41 @@
-//! Idle upstream connections, per scheme and authority: HTTP/1.1 senders kept one per idle
-//! connection (newest first out), HTTP/2 senders shared by every request. Entries older than the
+//! Idle upstream connections, per scheme and authority: fast-path HTTP/1.1 connections (bare
+//! streams) and hyper's HTTP/1.1 senders kept one per idle connection (newest first out), HTTP/2
+//! senders shared by every request. Entries older than the
 //! idle timeout are dropped on checkout and by a reaper task (started with the first entry; it
 //! ends with the pool), which closes their connections.
 
 use crate::body::Body;
+use crate::connect::Stream;
 use http::uri::Authority;
 use hyper::client::conn::{http1, http2};
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, ReadBuf};
 
 struct Idle {
     sender: http1::SendRequest<Body>,
     since: Instant,
+}
+
+/// A connection of the fast path, between requests.
+struct IdleWire {
+    stream: Stream,
+    since: Instant,
+}
+
+/// Whether a kept connection is still quietly open: a read that would block. Without readiness
+/// from the reactor this costs no system call; end of stream, an error or unexpected bytes (the
+/// upstream closed, or sent what nobody asked for) mean it cannot be used again. TLS records
+/// that carry no data (session tickets) are consumed and the connection stays good.
+fn still_idle(stream: &mut Stream) -> bool {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut byte = [0u8; 1];
+    let mut rb = ReadBuf::new(&mut byte);
+    matches!(Pin::new(stream).poll_read(&mut cx, &mut rb), Poll::Pending)
 }
 
 struct Shared {
@@ -30,6 +52,7 @@ struct State {
     /// Index 0 cleartext, 1 TLS.
     h1: [Map<Vec<Idle>>; 2],
     h2: [Map<Shared>; 2],
+    wire: [Map<Vec<IdleWire>>; 2],
 }
 
 pub(crate) struct Pool {
@@ -82,6 +105,46 @@ impl Pool {
             let map = &mut st.h1[usize::from(https)];
             let idle = Idle {
                 sender,
+                since: Instant::now(),
+            };
+            match map.get_mut(auth.as_str()) {
+                Some(list) if list.len() >= self.max_idle => return,
+                Some(list) => list.push(idle),
+                None => {
+                    map.insert(auth.as_str().into(), vec![idle]);
+                }
+            }
+        }
+        self.start_reaper();
+    }
+
+    /// Whether connections are kept at all.
+    pub fn keeps(&self) -> bool {
+        self.max_idle > 0
+    }
+
+    /// The newest kept fast-path connection to `auth` that is still open and not expired.
+    pub fn take_wire(&self, https: bool, auth: &Authority) -> Option<Stream> {
+        let mut st = self.state();
+        let list = st.wire[usize::from(https)].get_mut(auth.as_str())?;
+        while let Some(mut idle) = list.pop() {
+            if idle.since.elapsed() < self.idle_timeout && still_idle(&mut idle.stream) {
+                return Some(idle.stream);
+            }
+        }
+        None
+    }
+
+    /// Keeps a fast-path connection whose last response has been read to its end.
+    pub fn put_wire(self: &Arc<Self>, https: bool, auth: &Authority, stream: Stream) {
+        if self.max_idle == 0 {
+            return;
+        }
+        {
+            let mut st = self.state();
+            let map = &mut st.wire[usize::from(https)];
+            let idle = IdleWire {
+                stream,
                 since: Instant::now(),
             };
             match map.get_mut(auth.as_str()) {
@@ -148,14 +211,31 @@ impl Pool {
         for map in &mut st.h2 {
             map.retain(|_, s| !s.sender.is_closed() && s.last_used.elapsed() < limit);
         }
+        for map in &mut st.wire {
+            map.retain(|_, list| {
+                list.retain_mut(|i| i.since.elapsed() < limit && still_idle(&mut i.stream));
+                !list.is_empty()
+            });
+        }
     }
 
     /// How many open connections sit idle (HTTP/1.1) or shared (HTTP/2).
     pub fn len(&self) -> usize {
+        self.reap();
         let st = self.state();
-        let h1 = st.h1.iter().flat_map(|m| m.values()).flatten();
-        let h2 = st.h2.iter().flat_map(|m| m.values());
-        h1.filter(|i| !i.sender.is_closed()).count() + h2.filter(|s| !s.sender.is_closed()).count()
+        let h1 = st
+            .h1
+            .iter()
+            .flat_map(|m| m.values())
+            .map(Vec::len)
+            .sum::<usize>();
+        let wire = st
+            .wire
+            .iter()
+            .flat_map(|m| m.values())
+            .map(Vec::len)
+            .sum::<usize>();
+        h1 + wire + st.h2.iter().map(HashMap::len).sum::<usize>()
     }
 
     fn start_reaper(self: &Arc<Self>) {

@@ -1,9 +1,10 @@
 //! The body of an upstream response. An HTTP/1.1 connection goes back to the pool the moment its
 //! response body has been read to the end; a body dropped before its end takes the connection
-//! with it (hyper closes it), so a half-read response never leaks into the next request.
+//! with it, so a half-read response never leaks into the next request.
 
-use crate::body::Body;
+use crate::body::{Body, BoxError};
 use crate::pool::Pool;
+use crate::wire_body::WireBody;
 use bytes::Bytes;
 use http::uri::Authority;
 use http_body::{Frame, SizeHint};
@@ -27,61 +28,98 @@ impl GiveBack {
     }
 }
 
-/// An upstream response body (hyper's [`Incoming`], returning its connection at the end).
+/// An upstream response body: read straight from the connection (the fast path for requests
+/// without a body), or hyper's [`Incoming`] returning its connection at the end.
 pub struct UpstreamBody {
-    inner: Incoming,
-    give_back: Option<GiveBack>,
+    kind: Kind,
+}
+
+enum Kind {
+    Wire(WireBody),
+    Hyper {
+        inner: Incoming,
+        give_back: Option<GiveBack>,
+    },
 }
 
 impl UpstreamBody {
     pub(crate) fn new(inner: Incoming, give_back: Option<GiveBack>) -> Self {
-        let mut body = Self { inner, give_back };
-        if http_body::Body::is_end_stream(&body.inner) {
-            body.finish();
+        let mut give_back = give_back;
+        if http_body::Body::is_end_stream(&inner) {
+            if let Some(g) = give_back.take() {
+                g.give();
+            }
         }
-        body
+        Self {
+            kind: Kind::Hyper { inner, give_back },
+        }
     }
 
-    fn finish(&mut self) {
-        if let Some(g) = self.give_back.take() {
-            g.give();
+    pub(crate) fn wire(body: WireBody) -> Self {
+        Self {
+            kind: Kind::Wire(body),
         }
     }
 }
 
 impl std::fmt::Debug for UpstreamBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UpstreamBody")
-            .field("inner", &self.inner)
-            .field("pooled", &self.give_back.is_some())
-            .finish()
+        match &self.kind {
+            Kind::Wire(w) => f
+                .debug_struct("UpstreamBody")
+                .field("end", &w.is_end_stream())
+                .finish(),
+            Kind::Hyper { inner, give_back } => f
+                .debug_struct("UpstreamBody")
+                .field("inner", inner)
+                .field("pooled", &give_back.is_some())
+                .finish(),
+        }
     }
 }
 
 impl http_body::Body for UpstreamBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(None) => this.finish(),
-            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.finish(),
-            Poll::Ready(Some(Err(_))) => this.give_back = None,
-            _ => {}
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match &mut self.get_mut().kind {
+            Kind::Wire(w) => w.poll_frame(cx),
+            Kind::Hyper { inner, give_back } => {
+                let polled = Pin::new(&mut *inner).poll_frame(cx);
+                match &polled {
+                    Poll::Ready(None) => {
+                        if let Some(g) = give_back.take() {
+                            g.give();
+                        }
+                    }
+                    Poll::Ready(Some(Ok(_))) if inner.is_end_stream() => {
+                        if let Some(g) = give_back.take() {
+                            g.give();
+                        }
+                    }
+                    Poll::Ready(Some(Err(_))) => *give_back = None,
+                    _ => {}
+                }
+                polled.map_err(Into::into)
+            }
         }
-        polled
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match &self.kind {
+            Kind::Wire(w) => w.is_end_stream(),
+            Kind::Hyper { inner, .. } => inner.is_end_stream(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.kind {
+            Kind::Wire(w) => w.size_hint(),
+            Kind::Hyper { inner, .. } => inner.size_hint(),
+        }
     }
 }

@@ -37,7 +37,9 @@ pub struct CachedResponse {
     pub secondary_key: String,
 }
 
-/// A per-entry estimate of bookkeeping bytes, so that many tiny entries still count.
+/// A per-entry estimate of bookkeeping bytes, so that many tiny entries still count. The memory
+/// tier's real cost beyond body, key and headers is below it (about 80 to 125 bytes for a small
+/// object: `docs/performance.md`, "Cache index overhead per object").
 const ENTRY_OVERHEAD: u64 = 256;
 
 impl CachedResponse {

@@ -1,41 +1,140 @@
 //! The memory tier: `quick_cache` (S3-FIFO: a small probationary queue, a main queue and a
 //! ghost queue, so one scan over many cold keys cannot flush the hot set) weighted in bytes.
+//! Entries are kept packed ([`Packed`]: one buffer each, about 100 bytes beyond the key,
+//! headers and body where a `CachedResponse` takes over 1 KB); a hit unpacks one, and the last
+//! few hundred unpacked entries are kept ([`Recent`]) so that a hot object is not unpacked on
+//! every hit.
 
 use std::cell::Cell;
-use std::sync::Arc;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use edgeway_http::metrics::Counter;
 use quick_cache::sync::Cache;
 use quick_cache::{DefaultHashBuilder, Lifecycle, OptionsBuilder, Weighter};
 
+use super::packed::Packed;
 use super::{CachedResponse, Storage};
 use crate::metrics::StoreMetrics;
 
 #[derive(Clone)]
 struct ByteWeighter;
 
-impl Weighter<String, Arc<CachedResponse>> for ByteWeighter {
-    fn weight(&self, key: &String, val: &Arc<CachedResponse>) -> u64 {
-        val.weight(key.len())
+impl Weighter<Box<str>, Packed> for ByteWeighter {
+    fn weight(&self, key: &Box<str>, val: &Packed) -> u64 {
+        val.weight() + key.len() as u64
     }
 }
 
 #[derive(Clone)]
 struct CountEvictions(Counter);
 
-impl Lifecycle<String, Arc<CachedResponse>> for CountEvictions {
+impl Lifecycle<Box<str>, Packed> for CountEvictions {
     type RequestState = ();
 
-    fn on_evict(&self, _state: &mut (), _key: String, _val: Arc<CachedResponse>) {
+    fn on_evict(&self, _state: &mut (), _key: Box<str>, _val: Packed) {
         self.0.inc();
     }
 }
 
 /// The memory tier, bounded in bytes.
 pub struct MemoryStore {
-    cache: Cache<String, Arc<CachedResponse>, ByteWeighter, DefaultHashBuilder, CountEvictions>,
+    cache: Cache<Box<str>, Packed, ByteWeighter, DefaultHashBuilder, CountEvictions>,
+    recent: Recent,
     max_entry_bytes: u64,
     metrics: StoreMetrics,
+}
+
+/// Entries unpacked lately, one slot per key hash (direct-mapped): a hit on a hot object clones
+/// the `CachedResponse` unpacked on an earlier hit instead of unpacking it again.
+///
+/// A slot answers only for the very entry it was unpacked from: it holds that entry's buffer
+/// (so the address cannot be reused) and is used only when the entry the cache returns has
+/// the same buffer. A replaced, removed, purged or evicted entry is therefore never served
+/// from here (the cache is asked first, every time). What the slots keep alive after their
+/// entry has left the cache is bounded: at most `max_pinned` bytes of entry weight.
+struct Recent {
+    slots: Box<[Mutex<Option<Slot>>]>,
+    hasher: DefaultHashBuilder,
+    pinned: AtomicU64,
+    max_pinned: u64,
+}
+
+struct Slot {
+    packed: Packed,
+    weight: u64,
+    entry: Arc<CachedResponse>,
+}
+
+impl Recent {
+    fn new(max_bytes: u64) -> Recent {
+        // 16 slots per 4 MiB, 16 to 1024 of them; slots keep up to 1/32 of the tier alive.
+        let n = prev_power_of_two((max_bytes >> 18).clamp(16, 1024)) as usize;
+        Recent {
+            slots: (0..n).map(|_| Mutex::new(None)).collect(),
+            hasher: DefaultHashBuilder::default(),
+            pinned: AtomicU64::new(0),
+            max_pinned: max_bytes / 32,
+        }
+    }
+
+    fn slot(&self, key: &str) -> Option<&Mutex<Option<Slot>>> {
+        self.slots
+            .get(self.hasher.hash_one(key) as usize & (self.slots.len() - 1))
+    }
+
+    /// Empties `key`'s slot if it holds `packed` (removed from the cache): the slot need not
+    /// keep it alive.
+    fn forget(&self, key: &str, packed: &Packed) {
+        let Some(slot) = self.slot(key) else { return };
+        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.as_ref().is_some_and(|s| s.packed.same(packed)) {
+            if let Some(old) = slot.take() {
+                self.pinned.fetch_sub(old.weight, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Empties every slot (after a purge).
+    fn clear(&self) {
+        for slot in self.slots.iter() {
+            if let Some(old) = slot.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                self.pinned.fetch_sub(old.weight, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The response `packed` (found under `key`) holds, unpacked at most once while it stays
+    /// in its slot.
+    fn get(&self, key: &str, packed: Packed) -> Option<Arc<CachedResponse>> {
+        let slot = self.slot(key)?;
+        if let Some(s) = &*slot.lock().unwrap_or_else(PoisonError::into_inner) {
+            if s.packed.same(&packed) {
+                return Some(s.entry.clone());
+            }
+        }
+        let entry = Arc::new(packed.unpack()?);
+        let weight = packed.weight() + key.len() as u64;
+        let mut guard = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        // The slot's last occupant leaves in any case (dropped after the lock).
+        let old = guard.take();
+        if let Some(old) = &old {
+            self.pinned.fetch_sub(old.weight, Ordering::Relaxed);
+        }
+        if self.pinned.fetch_add(weight, Ordering::Relaxed) + weight <= self.max_pinned {
+            *guard = Some(Slot {
+                packed,
+                weight,
+                entry: entry.clone(),
+            });
+        } else {
+            self.pinned.fetch_sub(weight, Ordering::Relaxed);
+        }
+        drop(guard);
+        drop(old);
+        Some(entry)
+    }
 }
 
 impl MemoryStore {
@@ -81,6 +180,7 @@ impl MemoryStore {
         };
         MemoryStore {
             cache,
+            recent: Recent::new(max_bytes),
             max_entry_bytes,
             metrics,
         }
@@ -111,7 +211,10 @@ fn prev_power_of_two(n: u64) -> u64 {
 
 impl Storage for MemoryStore {
     fn get(&self, key: &str) -> Option<Arc<CachedResponse>> {
-        let got = self.cache.get(key);
+        let got = self
+            .cache
+            .get(key)
+            .and_then(|packed| self.recent.get(key, packed));
         if got.is_some() {
             &self.metrics.hits
         } else {
@@ -122,22 +225,29 @@ impl Storage for MemoryStore {
     }
 
     fn insert(&self, key: &str, entry: Arc<CachedResponse>) -> bool {
-        if entry.weight(key.len()) > self.max_entry_bytes {
-            // Never admitted, so an older entry must not linger either.
-            self.cache.remove(key);
-            self.update_size();
+        let weight = entry.weight(0);
+        let packed = (weight.saturating_add(key.len() as u64) <= self.max_entry_bytes)
+            .then(|| Packed::new(&entry, weight))
+            .flatten();
+        let Some(packed) = packed else {
+            // Never admitted (too large, or a header value that cannot be rebuilt), so an
+            // older entry must not linger either.
+            self.remove(key);
             return false;
-        }
-        self.cache.insert(key.to_string(), entry);
+        };
+        self.cache.insert(Box::from(key), packed);
         self.metrics.inserts.inc();
         self.update_size();
         true
     }
 
     fn remove(&self, key: &str) -> bool {
-        let removed = self.cache.remove(key).is_some();
+        let removed = self.cache.remove(key);
+        if let Some((_, packed)) = &removed {
+            self.recent.forget(key, packed);
+        }
         self.update_size();
-        removed
+        removed.is_some()
     }
 
     fn purge(&self, pred: &dyn Fn(&str) -> bool) -> usize {
@@ -149,6 +259,9 @@ impl Storage for MemoryStore {
             }
             !purge
         });
+        if removed.get() > 0 {
+            self.recent.clear();
+        }
         self.update_size();
         removed.get()
     }
@@ -234,6 +347,93 @@ mod tests {
         let fits = entry((10_000 - e.weight(4)) as usize);
         assert!(s.insert("/fit", fits));
         assert!(s.get("/fit").is_some());
+    }
+
+    #[test]
+    fn entries_come_back_as_stored() {
+        let s = MemoryStore::new(1 << 20, StoreMetrics::detached());
+        let mut e = sample(b"0123456789");
+        e.headers.insert(
+            "x-custom",
+            http::HeaderValue::from_bytes(b"caf\xc3\xa9-free value").unwrap(),
+        );
+        assert!(s.insert("/a", Arc::new(e.clone())));
+        for _ in 0..3 {
+            assert_eq!(*s.get("/a").unwrap(), e);
+        }
+        let big = entry(40_000);
+        assert!(s.insert("/big", big.clone()));
+        assert_eq!(s.get("/big").unwrap(), big);
+    }
+
+    #[test]
+    fn unpacked_slots_never_outlive_their_entry() {
+        let s = MemoryStore::new(1 << 20, StoreMetrics::detached());
+        let body = |b: &[u8]| {
+            let mut e = sample(b"");
+            e.body = Bytes::copy_from_slice(b);
+            Arc::new(e)
+        };
+        // a hot entry is unpacked once and then shared
+        s.insert("/a", body(b"one"));
+        let first = s.get("/a").unwrap();
+        assert!(Arc::ptr_eq(&first, &s.get("/a").unwrap()));
+        // replaced: the new content, at once
+        s.insert("/a", body(b"two"));
+        assert_eq!(s.get("/a").unwrap().body.as_ref(), b"two");
+        // the same content stored again is a new entry too
+        s.insert("/a", body(b"two"));
+        let again = s.get("/a").unwrap();
+        assert_eq!(again.body.as_ref(), b"two");
+        // removed, purged: gone, and the slot lets go of it
+        assert!(s.remove("/a"));
+        assert!(s.get("/a").is_none());
+        assert_eq!(s.recent.pinned.load(Ordering::Relaxed), 0);
+        s.insert("/b", body(b"three"));
+        assert!(s.get("/b").is_some());
+        assert_eq!(s.purge_prefix("/b"), 1);
+        assert!(s.get("/b").is_none());
+        assert_eq!(s.recent.pinned.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn evicted_entries_are_not_served_from_the_slots() {
+        let metrics = StoreMetrics::detached();
+        let s = MemoryStore::new(100_000, metrics.clone());
+        assert!(s.insert("/first", entry(1000)));
+        assert!(s.get("/first").is_some(), "now in its slot");
+        // other entries, read too, until the first one is evicted
+        let mut i = 0;
+        while s.cache.peek("/first").is_some() {
+            let k = format!("/k{i}");
+            s.insert(&k, entry(1000));
+            s.get(&k);
+            s.get(&k);
+            i += 1;
+            assert!(i < 10_000, "never evicted");
+        }
+        assert!(metrics.evictions.get() > 0);
+        assert!(
+            s.get("/first").is_none(),
+            "evicted, so not served from its slot"
+        );
+    }
+
+    #[test]
+    fn slots_keep_at_most_a_32nd_of_the_tier_alive() {
+        let s = MemoryStore::new(1 << 20, StoreMetrics::detached());
+        let max = (1u64 << 20) / 32;
+        for i in 0..200 {
+            let k = format!("/k{i}");
+            assert!(s.insert(&k, entry(4000)));
+            assert_eq!(
+                s.get(&k).unwrap().body.len(),
+                4000,
+                "served whether slotted or not"
+            );
+            assert!(s.recent.pinned.load(Ordering::Relaxed) <= max);
+        }
+        assert!(s.recent.pinned.load(Ordering::Relaxed) > 0);
     }
 
     #[test]

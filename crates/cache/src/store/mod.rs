@@ -10,6 +10,7 @@ mod disk;
 mod disk_file;
 mod entry;
 mod memory;
+mod packed;
 mod tiered;
 mod variants;
 

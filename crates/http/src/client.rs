@@ -222,7 +222,7 @@ async fn exchange(
         ))));
     }
     loop {
-        let n = std::future::poll_fn(|cx| poll_read_into(io, cx, buf, 8 * 1024)).await;
+        let n = std::future::poll_fn(|cx| poll_read_into(io, cx, buf, 4 * 1024)).await;
         match n {
             Ok(0) | Err(_) if buf.is_empty() => {
                 let why = match n {
@@ -270,7 +270,7 @@ fn host_value(https: bool, auth: &Authority) -> Option<HeaderValue> {
 }
 
 impl Inner {
-    async fn send(&self, mut req: Request<Body>) -> Result<Response<UpstreamBody>, UpstreamError> {
+    async fn send(&self, req: Request<Body>) -> Result<Response<UpstreamBody>, UpstreamError> {
         let https = match req.uri().scheme_str() {
             Some("https") => true,
             Some("http") => false,
@@ -285,8 +285,10 @@ impl Inner {
                 "the upstream URI has no authority".into(),
             ));
         };
+        // Only the fast path sits inside this future; the others (and connecting) are boxed so
+        // that their larger state is not moved with every request.
         if self.h2 {
-            return self.send_h2(https, auth, req).await;
+            return Box::pin(self.send_h2(https, auth, req)).await;
         }
         // Without a body to stream alongside, and without an upgrade to hand over, a request
         // takes the fast path: written and read inline by the requesting task.
@@ -296,6 +298,16 @@ impl Inner {
         {
             return self.send_wire(https, auth, req).await;
         }
+        Box::pin(self.send_hyper(https, auth, req)).await
+    }
+
+    /// A request with a body (or an upgrade) over hyper's HTTP/1.1 client connection.
+    async fn send_hyper(
+        &self,
+        https: bool,
+        auth: Authority,
+        mut req: Request<Body>,
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
         if !req.headers().contains_key(header::HOST) {
             if let Some(v) = host_value(https, &auth) {
                 req.headers_mut().insert(header::HOST, v);
@@ -347,15 +359,17 @@ impl Inner {
         let keep =
             self.pool.keeps() && !wire::has_token(&parts.headers, &header::CONNECTION, "close");
         loop {
-            let (mut io, reused) = match self.pool.take_wire(https, &auth) {
-                Some(s) => (s, true),
+            let (mut io, mut buf, reused) = match self.pool.take_wire(https, &auth) {
+                Some((s, buf)) => (s, buf, true),
                 None => {
-                    let s = self.connector.connect(https, &auth).await?;
+                    let s = Box::pin(self.connector.connect(https, &auth)).await?;
                     self.opened.fetch_add(1, Ordering::Relaxed);
-                    (s, false)
+                    (s, BytesMut::new(), false)
                 }
             };
-            let mut buf = BytesMut::with_capacity(16 * 1024);
+            // Room for a head and a small body in one read; a kept buffer whose earlier slices
+            // are all gone is reused in place.
+            buf.reserve(16 * 1024);
             match exchange(&mut io, &head, &mut buf, &parts.method).await {
                 Ok(h) => {
                     let home = (keep && h.keep_alive).then(|| Home {

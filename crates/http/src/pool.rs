@@ -6,6 +6,7 @@
 
 use crate::body::Body;
 use crate::connect::Stream;
+use bytes::BytesMut;
 use http::uri::Authority;
 use hyper::client::conn::{http1, http2};
 use std::collections::HashMap;
@@ -21,9 +22,11 @@ struct Idle {
     since: Instant,
 }
 
-/// A connection of the fast path, between requests.
+/// A connection of the fast path, between requests, with its read buffer (reused while the
+/// slices the last response handed out are gone, so the next response lands in warm memory).
 struct IdleWire {
     stream: Stream,
+    buf: BytesMut,
     since: Instant,
 }
 
@@ -124,19 +127,25 @@ impl Pool {
     }
 
     /// The newest kept fast-path connection to `auth` that is still open and not expired.
-    pub fn take_wire(&self, https: bool, auth: &Authority) -> Option<Stream> {
+    pub fn take_wire(&self, https: bool, auth: &Authority) -> Option<(Stream, BytesMut)> {
         let mut st = self.state();
         let list = st.wire[usize::from(https)].get_mut(auth.as_str())?;
         while let Some(mut idle) = list.pop() {
             if idle.since.elapsed() < self.idle_timeout && still_idle(&mut idle.stream) {
-                return Some(idle.stream);
+                return Some((idle.stream, idle.buf));
             }
         }
         None
     }
 
     /// Keeps a fast-path connection whose last response has been read to its end.
-    pub fn put_wire(self: &Arc<Self>, https: bool, auth: &Authority, stream: Stream) {
+    pub fn put_wire(
+        self: &Arc<Self>,
+        https: bool,
+        auth: &Authority,
+        stream: Stream,
+        buf: BytesMut,
+    ) {
         if self.max_idle == 0 {
             return;
         }
@@ -145,6 +154,7 @@ impl Pool {
             let map = &mut st.wire[usize::from(https)];
             let idle = IdleWire {
                 stream,
+                buf,
                 since: Instant::now(),
             };
             match map.get_mut(auth.as_str()) {

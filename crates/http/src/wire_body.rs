@@ -72,7 +72,8 @@ impl WireBody {
         let io = self.io.take();
         if let (Some(home), Some(io)) = (self.home.take(), io) {
             if self.buf.is_empty() {
-                home.pool.put_wire(home.https, &home.auth, io);
+                home.pool
+                    .put_wire(home.https, &home.auth, io, std::mem::take(&mut self.buf));
             }
         }
     }

@@ -10,11 +10,27 @@ fn edgeway() -> Command {
     Command::new(env!("CARGO_BIN_EXE_edgeway"))
 }
 
-fn tmp(name: &str) -> std::path::PathBuf {
+/// A fresh folder for one test, removed when the test ends (pass or fail).
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+fn tmp(name: &str) -> TempDir {
     let d = std::env::temp_dir().join(format!("edgeway-cli-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TempDir(d)
 }
 
 #[test]
@@ -75,7 +91,7 @@ fn ca_path_creates_the_ca_once() {
     let dir = tmp("ca");
     let first = edgeway()
         .arg("--state-dir")
-        .arg(&dir)
+        .arg(&*dir)
         .args(["ca", "path"])
         .output()
         .unwrap();
@@ -85,7 +101,7 @@ fn ca_path_creates_the_ca_once() {
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
     let again = edgeway()
         .arg("--state-dir")
-        .arg(&dir)
+        .arg(&*dir)
         .args(["ca", "path"])
         .output()
         .unwrap();
@@ -102,7 +118,7 @@ fn sigterm_stops_a_running_node_with_exit_code_0() {
     std::fs::write(&cfg, "[admin]\nlisten = \"127.0.0.1:0\"\n\n[[demo_target]]\nlisten = \"127.0.0.1:0\"\nid = \"t\"\n").unwrap();
     let mut child = edgeway()
         .arg("--state-dir")
-        .arg(&dir)
+        .arg(&*dir)
         .args(["run", "-c"])
         .arg(&cfg)
         .stdout(Stdio::piped())

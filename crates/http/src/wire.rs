@@ -154,7 +154,8 @@ fn parse_one(buf: &BytesMut) -> Result<Option<(response::Parts, usize)>, String>
     // Field values become slices of one shared copy of the head: one allocation per response.
     let base = buf.as_ptr() as usize;
     let shared = Bytes::copy_from_slice(&buf[..len]);
-    let mut headers = HeaderMap::with_capacity(r.headers.len());
+    // Room for what the tiers add (Via, X-Cache, X-Amz-Cf-*, Age, cookies) without a regrow.
+    let mut headers = HeaderMap::with_capacity(r.headers.len() + 8);
     for f in r.headers.iter() {
         let name = HeaderName::from_bytes(f.name.as_bytes())
             .map_err(|_| format!("invalid header name {:?}", f.name))?;

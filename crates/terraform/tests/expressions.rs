@@ -9,8 +9,37 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 static N: AtomicUsize = AtomicUsize::new(0);
 
+/// A fresh folder, removed when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+/// An evaluator with the folder its module was read from (`file()` reads it while evaluating).
+struct Ev {
+    ev: Evaluator,
+    _dir: TempDir,
+}
+
+impl std::ops::Deref for Ev {
+    type Target = Evaluator;
+    fn deref(&self) -> &Evaluator {
+        &self.ev
+    }
+}
+
 /// Writes `files` into a fresh directory.
-fn dir(files: &[(&str, &str)]) -> PathBuf {
+fn dir(files: &[(&str, &str)]) -> TempDir {
     let d = std::env::temp_dir().join(format!(
         "edgeway-tf-{}-{}",
         std::process::id(),
@@ -23,16 +52,19 @@ fn dir(files: &[(&str, &str)]) -> PathBuf {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, src).unwrap();
     }
-    d
+    TempDir(d)
 }
 
-fn ev_with(files: &[(&str, &str)], vars: &[(&str, &str)]) -> Evaluator {
+fn ev_with(files: &[(&str, &str)], vars: &[(&str, &str)]) -> Ev {
     let d = dir(files);
     let vars: HashMap<String, VarValue> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), VarValue::Raw(v.to_string())))
         .collect();
-    Evaluator::new(ModuleSrc::load(&d).unwrap(), vars)
+    Ev {
+        ev: Evaluator::new(ModuleSrc::load(&d).unwrap(), vars),
+        _dir: d,
+    }
 }
 
 fn eval(src: &str, expr: &str) -> Value {

@@ -16,11 +16,13 @@ fn run(src: &str, tweak: impl FnOnce(&mut ImportOptions)) -> ImportResult {
     std::fs::create_dir_all(&d).unwrap();
     std::fs::write(d.join("main.tf"), src).unwrap();
     let mut o = ImportOptions {
-        path: d,
+        path: d.clone(),
         ..Default::default()
     };
     tweak(&mut o);
-    import(&o).unwrap()
+    let result = import(&o);
+    let _ = std::fs::remove_dir_all(&d);
+    result.unwrap()
 }
 
 const LB: &str = r#"

@@ -124,6 +124,13 @@ pub struct Replay<I> {
     inner: I,
 }
 
+impl<I> Replay<I> {
+    /// Whether the connection opened with the HTTP/2 preface (prior knowledge).
+    pub fn is_h2_preface(&self) -> bool {
+        self.prefix.starts_with(b"PRI * HTTP/2.0\r\n")
+    }
+}
+
 impl<I: AsyncRead + Unpin> AsyncRead for Replay<I> {
     fn poll_read(
         mut self: Pin<&mut Self>,

@@ -174,7 +174,8 @@ pub async fn serve(
                     else {
                         return;
                     };
-                    serve_conn(io, info, handler, &opts, stop).await;
+                    let h2 = io.is_h2_preface();
+                    serve_conn(io, h2, info, handler, &opts, stop).await;
                 }
                 Some(acc) => {
                     let hs =
@@ -203,7 +204,7 @@ pub async fn serve(
                         tls: Some(info),
                     });
                     if h2 {
-                        serve_conn(tls, info, handler, &opts, stop).await;
+                        serve_conn(tls, true, info, handler, &opts, stop).await;
                     } else {
                         let Some(io) = prelude::first_head(
                             tls,
@@ -216,7 +217,7 @@ pub async fn serve(
                         else {
                             return;
                         };
-                        serve_conn(io, info, handler, &opts, stop).await;
+                        serve_conn(io, false, info, handler, &opts, stop).await;
                     }
                 }
             }
@@ -228,8 +229,12 @@ pub async fn serve(
     let _ = tokio::time::timeout(opts.shutdown_grace, stop_tx.closed()).await;
 }
 
+/// Serves one connection whose protocol is known (the prelude saw the HTTP/2 preface, or TLS
+/// negotiated `h2`): hyper's HTTP/1.1 or HTTP/2 connection directly, without the version
+/// sniffing and replay layer of hyper-util's auto builder on every read.
 async fn serve_conn<I>(
     io: I,
+    h2: bool,
     info: Arc<ConnInfo>,
     handler: Arc<dyn Handler>,
     opts: &ServeOptions,
@@ -237,25 +242,6 @@ async fn serve_conn<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(opts.header_read_timeout)
-        .max_buf_size(opts.head_buffer())
-        .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(128)
-        .max_header_list_size(u32::try_from(opts.max_header_bytes).unwrap_or(u32::MAX))
-        .max_pending_accept_reset_streams(20)
-        .max_local_error_reset_streams(1024);
-    let builder = if opts.h2 {
-        builder
-    } else {
-        builder.http1_only()
-    };
     let max_uri = opts.max_uri_bytes;
     let limits = opts.request_limits;
     let svc_info = info.clone();
@@ -275,17 +261,40 @@ async fn serve_conn<I>(
             })
         }
     });
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-    tokio::pin!(conn);
-    tokio::select! {
-        r = conn.as_mut() => {
-            if let Err(e) = r {
-                tracing::debug!(listener = %opts.name, peer = %info.peer, error = %e, "connection ended with an error");
+    // Runs a connection until it ends, or until shutdown asks it to finish what it has.
+    macro_rules! drive {
+        ($conn:expr) => {{
+            let conn = $conn;
+            tokio::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!(listener = %opts.name, peer = %info.peer, error = %e, "connection ended with an error");
+                    }
+                }
+                _ = async { let _ = stop.wait_for(|s| *s).await; } => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
             }
-        }
-        _ = async { let _ = stop.wait_for(|s| *s).await; } => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
+        }};
+    }
+    if h2 {
+        let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        b.timer(TokioTimer::new())
+            .max_concurrent_streams(128)
+            .max_header_list_size(u32::try_from(opts.max_header_bytes).unwrap_or(u32::MAX))
+            .max_pending_accept_reset_streams(20)
+            .max_local_error_reset_streams(1024);
+        drive!(b.serve_connection(TokioIo::new(io), service));
+    } else {
+        let mut b = hyper::server::conn::http1::Builder::new();
+        b.timer(TokioTimer::new())
+            .header_read_timeout(opts.header_read_timeout)
+            .max_buf_size(opts.head_buffer())
+            .keep_alive(true);
+        drive!(b
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades());
     }
 }

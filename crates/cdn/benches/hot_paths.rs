@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the edge's per-request pure functions: behavior selection (path
-//! patterns), the cache key, the origin request headers and the viewer response headers.
+//! patterns), the cache key, the origin request headers, the viewer response headers and the
+//! TTL decision.
 //! `cargo bench -p edgeway-cdn --bench hot_paths`; `-- --test` runs each once (CI smoke).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,8 +11,8 @@ use edgeway_cdn::headers::{
     clean_origin_response, origin_request_headers, stamp_viewer_response, OriginHeaderInput,
     ViewerStamp,
 };
-use edgeway_cdn::ids;
 use edgeway_cdn::pattern::{glob, PathPattern};
+use edgeway_cdn::{ids, ttl};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
 use std::net::SocketAddr;
 
@@ -277,5 +278,39 @@ fn header_rewriting(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, selection, keys, header_rewriting);
+/// Whether and how long to store an origin response: CloudFront's TTL rules (CachingOptimized),
+/// the RFC 9111 mode (UseOriginCacheControlHeaders) and a behavior that never caches.
+fn ttl_decisions(c: &mut Criterion) {
+    let (ordered, default) = behaviors();
+    let headers = origin_response_headers();
+    let now = std::time::SystemTime::now();
+    let mut g = c.benchmark_group("ttl_decide");
+    for (name, path) in [
+        ("cloudfront_rules", "/media/a.mp4"),
+        ("rfc9111_origin_headers", "/images/a.png"),
+        ("caching_disabled", "/api/items"),
+    ] {
+        let b = behavior::select(&ordered, &default, path);
+        g.bench_function(name, |bench| {
+            bench.iter(|| {
+                ttl::decide(
+                    &b.cache_policy,
+                    &ttl::Exchange {
+                        method: &Method::GET,
+                        status: http::StatusCode::OK,
+                        headers: black_box(&headers),
+                        authorization: false,
+                        request_time: now,
+                        response_time: now,
+                        error_caching_min_ttl: None,
+                        skew: std::time::Duration::ZERO,
+                    },
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, selection, keys, header_rewriting, ttl_decisions);
 criterion_main!(benches);

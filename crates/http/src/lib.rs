@@ -3,6 +3,7 @@
 //! counters registry. Knows nothing about CloudFront or ALB.
 #![forbid(unsafe_code)]
 
+mod activity;
 pub mod body;
 pub mod ca;
 mod chunked;

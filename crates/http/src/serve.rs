@@ -1,6 +1,7 @@
 //! `serve(listener, handler, options, shutdown)`: HTTP/1.1 and HTTP/2, over TCP or TLS, with
 //! limits (header size, URI length, header read timeout, connection cap) and graceful shutdown.
 
+use crate::activity::Activity;
 use crate::body::{full, Body};
 use crate::prelude::{self, RequestLimits};
 use futures_util::future::BoxFuture;
@@ -261,9 +262,10 @@ async fn serve_conn<I>(
             })
         }
     });
-    // Runs a connection until it ends, or until shutdown asks it to finish what it has.
+    // Runs a connection until it ends, or until shutdown or `$idle` asks it to finish what it
+    // has (no new requests; those in flight complete).
     macro_rules! drive {
-        ($conn:expr) => {{
+        ($conn:expr, $idle:expr) => {{
             let conn = $conn;
             tokio::pin!(conn);
             tokio::select! {
@@ -273,6 +275,11 @@ async fn serve_conn<I>(
                     }
                 }
                 _ = async { let _ = stop.wait_for(|s| *s).await; } => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+                _ = $idle => {
+                    tracing::debug!(listener = %opts.name, peer = %info.peer, "idle connection closed");
                     conn.as_mut().graceful_shutdown();
                     let _ = conn.await;
                 }
@@ -286,15 +293,21 @@ async fn serve_conn<I>(
             .max_header_list_size(u32::try_from(opts.max_header_bytes).unwrap_or(u32::MAX))
             .max_pending_accept_reset_streams(20)
             .max_local_error_reset_streams(1024);
-        drive!(b.serve_connection(TokioIo::new(io), service));
+        // HTTP/2 has no gap between request heads to time: the connection closes (GOAWAY) when
+        // no byte has gone either way for the idle timeout, as ALB's idle timeout does.
+        let (io, activity) = Activity::new(io);
+        let idle = activity.expired(opts.header_read_timeout);
+        drive!(b.serve_connection(TokioIo::new(io), service), idle);
     } else {
         let mut b = hyper::server::conn::http1::Builder::new();
         b.timer(TokioTimer::new())
             .header_read_timeout(opts.header_read_timeout)
             .max_buf_size(opts.head_buffer())
             .keep_alive(true);
-        drive!(b
-            .serve_connection(TokioIo::new(io), service)
-            .with_upgrades());
+        drive!(
+            b.serve_connection(TokioIo::new(io), service)
+                .with_upgrades(),
+            std::future::pending::<()>()
+        );
     }
 }

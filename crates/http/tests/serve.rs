@@ -240,3 +240,45 @@ async fn pipelined_and_keep_alive_requests_still_work_after_the_first_head() {
     let out = raw(s.addr, b"GET /a HTTP/1.1\r\nhost: x\r\n\r\nGET /b HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await;
     assert_eq!(out.matches("HTTP/1.1 200").count(), 2, "{out}");
 }
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed_and_requests_in_flight_finish() {
+    let mut o = opts();
+    o.header_read_timeout = Duration::from_millis(300);
+    let s = start(o).await;
+    let stream = TcpStream::connect(s.addr).await.unwrap();
+    let (mut tx, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    let conn = tokio::spawn(conn);
+    let get = |path: &str| {
+        Request::get(format!("http://{}{path}", s.addr))
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap()
+    };
+    // Busy for longer than the idle timeout: requests every 100 ms keep it open.
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(700) {
+        let r = tx.send_request(get("/busy")).await.unwrap();
+        assert_eq!(r.status(), 200);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A request whose answer takes longer than the idle timeout, with nothing on the wire
+    // meanwhile: the connection is told to go away, and the answer still arrives.
+    let r = tx.send_request(get("/slow?ms=800")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body = http_body_util::BodyExt::collect(r.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert!(body.starts_with(b"peer=127.0.0.1"), "{body:?}");
+    // Then, idle, the connection ends.
+    tokio::time::timeout(Duration::from_secs(5), conn)
+        .await
+        .expect("the idle connection is closed")
+        .unwrap()
+        .unwrap();
+}

@@ -2,6 +2,7 @@
 //! config, and SIGTERM ending a running node with exit code 0.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use edgeway_testkit::TempDir;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,27 +11,8 @@ fn edgeway() -> Command {
     Command::new(env!("CARGO_BIN_EXE_edgeway"))
 }
 
-/// A fresh folder for one test, removed when the test ends (pass or fail).
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-impl std::ops::Deref for TempDir {
-    type Target = std::path::Path;
-    fn deref(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
 fn tmp(name: &str) -> TempDir {
-    let d = std::env::temp_dir().join(format!("edgeway-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    TempDir(d)
+    TempDir::new(&format!("cli-{name}"))
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use edgeway::{bind, Stack};
 use edgeway_http::ca::LocalCa;
 use edgeway_http::{full, Body, ConnInfo, Handler, ServeOptions};
-use edgeway_testkit::{eventually, get, Target};
+use edgeway_testkit::{eventually, get, Target, TempDir};
 use futures_util::future::BoxFuture;
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -158,17 +158,8 @@ async fn start(dir: &Path, origin: SocketAddr) -> (Stack, Target) {
     (stack, Target::http(http))
 }
 
-struct Dir(PathBuf);
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp_dir(name: &str) -> Dir {
-    let d = std::env::temp_dir().join(format!("edgeway-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    Dir(d)
+fn temp_dir(name: &str) -> TempDir {
+    TempDir::new(name)
 }
 
 /// Fills the disk tier with `/obj` and stops the stack once the entry is on disk.
@@ -211,9 +202,9 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 async fn a_restart_over_a_warm_disk_tier_hits() {
     let dir = temp_dir("disk-restart");
     let (origin, hits) = counting_origin().await;
-    warm(&dir.0, origin).await;
+    warm(&dir, origin).await;
     assert_eq!(hits.load(Ordering::SeqCst), 1);
-    let (stack, edge) = start(&dir.0, origin).await;
+    let (stack, edge) = start(&dir, origin).await;
     let r = get(&edge, "localhost", "/obj").await.unwrap();
     assert_eq!(
         (r.status.as_u16(), r.header("x-cache")),
@@ -232,8 +223,8 @@ async fn a_restart_over_a_warm_disk_tier_hits() {
 async fn corrupted_disk_entries_are_misses_never_served() {
     let dir = temp_dir("disk-corrupt");
     let (origin, hits) = counting_origin().await;
-    warm(&dir.0, origin).await;
-    let stored = files(&dir.0);
+    warm(&dir, origin).await;
+    let stored = files(&dir);
     assert!(!stored.is_empty(), "something on disk");
     for f in &stored {
         let mut bytes = std::fs::read(f).unwrap();
@@ -247,7 +238,7 @@ async fn corrupted_disk_entries_are_misses_never_served() {
         }
         std::fs::write(f, &bytes).unwrap();
     }
-    let (stack, edge) = start(&dir.0, origin).await;
+    let (stack, edge) = start(&dir, origin).await;
     let r = get(&edge, "localhost", "/obj").await.unwrap();
     assert_eq!(
         (r.status.as_u16(), r.header("x-cache")),

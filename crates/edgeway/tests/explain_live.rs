@@ -6,10 +6,9 @@
 
 use edgeway::{bind, Stack};
 use edgeway_http::ca::LocalCa;
-use edgeway_testkit::eventually;
+use edgeway_testkit::{eventually, TempDir};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,24 +19,8 @@ struct Running {
     cacert: PathBuf,
 }
 
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn temp_dir() -> TempDir {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "edgeway-explain-live-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    TempDir(d)
+    TempDir::new("explain-live")
 }
 
 async fn start() -> Running {
@@ -56,9 +39,9 @@ async fn start() -> Running {
     })
     .await;
     let dir = temp_dir();
-    let config = dir.0.join("running.toml");
+    let config = dir.join("running.toml");
     std::fs::write(&config, toml::to_string(&stack.config).unwrap()).unwrap();
-    let cacert = dir.0.join("ca.pem");
+    let cacert = dir.join("ca.pem");
     std::fs::write(&cacert, &stack.ca_pem).unwrap();
     Running {
         stack,
@@ -72,7 +55,7 @@ async fn start() -> Running {
 async fn edgeway(r: &Running, args: &[&str]) -> (i32, String, String) {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_edgeway"));
     cmd.arg("--state-dir")
-        .arg(&r.dir.0)
+        .arg(&*r.dir)
         .arg("explain")
         .arg("-c")
         .arg(&r.config)
@@ -277,7 +260,7 @@ async fn live_trusts_the_state_dir_ca_and_reports_an_untrusted_one() {
     let v = live_json(&r, &["https://dev.roboshop.localhost/", "--live", "--json"]).await;
     assert_eq!(v["live"]["status"], 200, "{:#}", v["live"]);
     // A CA that did not sign the edge's certificate: the handshake fails, exit 1, the reason said.
-    let other = r.dir.0.join("other.pem");
+    let other = r.dir.join("other.pem");
     std::fs::write(&other, LocalCa::ephemeral().unwrap().cert_pem()).unwrap();
     let (code, out, _) = edgeway(
         &r,

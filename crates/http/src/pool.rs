@@ -103,22 +103,19 @@ impl Pool {
         if self.max_idle == 0 || sender.is_closed() {
             return;
         }
-        {
-            let mut st = self.state();
-            let map = &mut st.h1[usize::from(https)];
-            let idle = Idle {
-                sender,
-                since: Instant::now(),
-            };
-            match map.get_mut(auth.as_str()) {
-                Some(list) if list.len() >= self.max_idle => return,
-                Some(list) => list.push(idle),
-                None => {
-                    map.insert(auth.as_str().into(), vec![idle]);
-                }
-            }
+        let idle = Idle {
+            sender,
+            since: Instant::now(),
+        };
+        let kept = push(
+            &mut self.state().h1[usize::from(https)],
+            &auth,
+            idle,
+            self.max_idle,
+        );
+        if kept {
+            self.start_reaper();
         }
-        self.start_reaper();
     }
 
     /// Whether connections are kept at all.
@@ -149,23 +146,20 @@ impl Pool {
         if self.max_idle == 0 {
             return;
         }
-        {
-            let mut st = self.state();
-            let map = &mut st.wire[usize::from(https)];
-            let idle = IdleWire {
-                stream,
-                buf,
-                since: Instant::now(),
-            };
-            match map.get_mut(auth.as_str()) {
-                Some(list) if list.len() >= self.max_idle => return,
-                Some(list) => list.push(idle),
-                None => {
-                    map.insert(auth.as_str().into(), vec![idle]);
-                }
-            }
+        let idle = IdleWire {
+            stream,
+            buf,
+            since: Instant::now(),
+        };
+        let kept = push(
+            &mut self.state().wire[usize::from(https)],
+            auth,
+            idle,
+            self.max_idle,
+        );
+        if kept {
+            self.start_reaper();
         }
-        self.start_reaper();
     }
 
     /// The shared HTTP/2 connection to `auth`, if one is open.
@@ -258,6 +252,21 @@ impl Pool {
         };
         let every = (self.idle_timeout / 2).max(Duration::from_millis(100));
         rt.spawn(reaper(Arc::downgrade(self), every));
+    }
+}
+
+/// Adds `idle` to `auth`'s list unless it already holds `max`; whether it was kept.
+fn push<T>(map: &mut Map<Vec<T>>, auth: &Authority, idle: T, max: usize) -> bool {
+    match map.get_mut(auth.as_str()) {
+        Some(list) if list.len() >= max => false,
+        Some(list) => {
+            list.push(idle);
+            true
+        }
+        None => {
+            map.insert(auth.as_str().into(), vec![idle]);
+            true
+        }
     }
 }
 

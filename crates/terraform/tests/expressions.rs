@@ -2,28 +2,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use edgeway_terraform::eval::{Evaluator, ModuleSrc, VarValue};
+use edgeway_testkit::TempDir;
 use hcl::Value;
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-static N: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh folder, removed when dropped.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-impl std::ops::Deref for TempDir {
-    type Target = std::path::Path;
-    fn deref(&self) -> &std::path::Path {
-        &self.0
-    }
-}
 
 /// An evaluator with the folder its module was read from (`file()` reads it while evaluating).
 struct Ev {
@@ -40,19 +21,13 @@ impl std::ops::Deref for Ev {
 
 /// Writes `files` into a fresh directory.
 fn dir(files: &[(&str, &str)]) -> TempDir {
-    let d = std::env::temp_dir().join(format!(
-        "edgeway-tf-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
+    let d = TempDir::new("tf");
     for (name, src) in files {
         let p = d.join(name);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, src).unwrap();
     }
-    TempDir(d)
+    d
 }
 
 fn ev_with(files: &[(&str, &str)], vars: &[(&str, &str)]) -> Ev {

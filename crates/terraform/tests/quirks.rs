@@ -2,27 +2,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use edgeway_terraform::{import, ImportOptions, ImportResult};
+use edgeway_testkit::TempDir;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-static N: AtomicUsize = AtomicUsize::new(0);
 
 fn run(src: &str, tweak: impl FnOnce(&mut ImportOptions)) -> ImportResult {
-    let d = std::env::temp_dir().join(format!(
-        "edgeway-tfq-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::create_dir_all(&d).unwrap();
+    let d = TempDir::new("tfq");
     std::fs::write(d.join("main.tf"), src).unwrap();
     let mut o = ImportOptions {
-        path: d.clone(),
+        path: d.to_path_buf(),
         ..Default::default()
     };
     tweak(&mut o);
-    let result = import(&o);
-    let _ = std::fs::remove_dir_all(&d);
-    result.unwrap()
+    import(&o).unwrap()
 }
 
 const LB: &str = r#"

@@ -205,18 +205,20 @@ enum Exchange {
     Failed(UpstreamError),
 }
 
-/// Writes the request head and reads the response head; what follows the head stays in `buf`.
+/// Writes the request head that `buf` holds, then reads the response head into the same buffer;
+/// what follows the response head stays in `buf`.
 async fn exchange(
     io: &mut Stream,
-    head: &[u8],
     buf: &mut BytesMut,
     method: &Method,
 ) -> Result<wire::Head, Exchange> {
     let sent = async {
-        io.write_all(head).await?;
+        io.write_all(buf).await?;
         io.flush().await
     };
-    if let Err(e) = sent.await {
+    let sent = sent.await;
+    buf.clear();
+    if let Err(e) = sent {
         return Err(Exchange::Unanswered(UpstreamError::Protocol(format!(
             "cannot send the request: {e}"
         ))));
@@ -354,8 +356,6 @@ impl Inner {
         } else {
             host_value(https, &auth)
         };
-        let mut head = Vec::with_capacity(512);
-        wire::encode_request(&parts, host.as_ref(), &mut head);
         let keep =
             self.pool.keeps() && !wire::has_token(&parts.headers, &header::CONNECTION, "close");
         loop {
@@ -368,9 +368,11 @@ impl Inner {
                 }
             };
             // Room for a head and a small body in one read; a kept buffer whose earlier slices
-            // are all gone is reused in place.
+            // are all gone is reused in place. The request head is written from it first.
+            buf.clear();
             buf.reserve(16 * 1024);
-            match exchange(&mut io, &head, &mut buf, &parts.method).await {
+            wire::encode_request(&parts, host.as_ref(), &mut buf);
+            match exchange(&mut io, &mut buf, &parts.method).await {
                 Ok(h) => {
                     let home = (keep && h.keep_alive).then(|| Home {
                         pool: self.pool.clone(),

@@ -61,10 +61,10 @@ fn expects_content(m: &Method) -> bool {
 pub(crate) fn encode_request(
     parts: &request::Parts,
     host: Option<&HeaderValue>,
-    out: &mut Vec<u8>,
+    out: &mut BytesMut,
 ) {
     out.extend_from_slice(parts.method.as_str().as_bytes());
-    out.push(b' ');
+    out.extend_from_slice(b" ");
     let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     out.extend_from_slice(if target.is_empty() {
         b"/"
@@ -231,24 +231,24 @@ mod tests {
             .body(())
             .unwrap()
             .into_parts();
-        let mut out = Vec::new();
+        let mut out = BytesMut::new();
         encode_request(
             &parts,
             Some(&HeaderValue::from_static("o.example:8080")),
             &mut out,
         );
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            String::from_utf8(out.to_vec()).unwrap(),
             "GET /a/b?c=d HTTP/1.1\r\nhost: o.example:8080\r\nx-one: 1\r\nx-one: 2\r\n\r\n"
         );
         parts.method = Method::POST;
         parts
             .headers
             .insert(HOST, HeaderValue::from_static("viewer.example"));
-        let mut out = Vec::new();
+        let mut out = BytesMut::new();
         encode_request(&parts, Some(&HeaderValue::from_static("ignored")), &mut out);
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            String::from_utf8(out.to_vec()).unwrap(),
             "POST /a/b?c=d HTTP/1.1\r\nhost: viewer.example\r\nx-one: 1\r\nx-one: 2\r\ncontent-length: 0\r\n\r\n"
         );
     }

@@ -5,11 +5,11 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 use edgeway_http::metrics::Metrics;
+use edgeway_http::RequestBody;
 use edgeway_http::{full, Body, ConnInfo, Handler};
 use futures_util::future::BoxFuture;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use std::sync::Arc;
 
 /// Largest request body a route accepts.
@@ -117,7 +117,7 @@ fn text(status: StatusCode, ct: &'static str, body: String) -> Response<Body> {
 }
 
 /// Runs a route with the request's body (at most [`MAX_BODY`] bytes, else 413).
-async fn run_route(route: Route, req: Request<Incoming>) -> Response<Body> {
+async fn run_route(route: Route, req: Request<RequestBody>) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
@@ -142,7 +142,7 @@ async fn run_route(route: Route, req: Request<Incoming>) -> Response<Body> {
 impl Handler for Admin {
     fn handle(
         &self,
-        req: Request<Incoming>,
+        req: Request<RequestBody>,
         _conn: &Arc<ConnInfo>,
     ) -> BoxFuture<'static, Response<Body>> {
         if let Some(route) = self.route_for(req.uri().path()) {

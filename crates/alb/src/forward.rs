@@ -10,12 +10,12 @@ use crate::stream::{cut_future, Guarded};
 use crate::target_group::{ProtocolVersion, Target, TargetGroup};
 use edgeway_http::headers::{is_upgrade, strip_hop_by_hop};
 use edgeway_http::metrics::Gauge;
+use edgeway_http::RequestBody;
 use edgeway_http::{Body, ConnInfo, UpstreamError};
 use http::request::Parts;
 use http::uri::{Authority, Scheme};
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode, Uri, Version};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -57,7 +57,11 @@ impl Drop for InFlight {
 
 /// The client's request body as it goes to the target: counted, and cut when the client sends
 /// nothing for the idle timeout.
-pub fn request_body(body: Incoming, lb: &LoadBalancer, received: Option<Arc<AtomicU64>>) -> Body {
+pub fn request_body(
+    body: RequestBody,
+    lb: &LoadBalancer,
+    received: Option<Arc<AtomicU64>>,
+) -> Body {
     // Nothing to count or time out (GET and the like): no wrapper, no timer.
     if http_body::Body::is_end_stream(&body) {
         return edgeway_http::empty();

@@ -16,10 +16,10 @@ use crate::record::Record;
 use crate::rules::RuleSet;
 use crate::target_group::{ProtocolVersion, Stickiness, TargetGroup};
 use edgeway_http::metrics::{Counter, Metrics};
+use edgeway_http::RequestBody;
 use edgeway_http::{Body, ConnInfo, Handler, UpstreamError};
 use futures_util::future::BoxFuture;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version};
-use hyper::body::Incoming;
 use std::sync::{Arc, OnceLock};
 
 /// One listener of a load balancer: the [`Handler`] `serve` calls.
@@ -69,7 +69,7 @@ impl Listener {
         .inc();
     }
 
-    async fn serve(&self, req: Request<Incoming>, conn: &ConnInfo) -> Response<Body> {
+    async fn serve(&self, req: Request<RequestBody>, conn: &ConnInfo) -> Response<Body> {
         self.requests.inc();
         let mut rec = Record::start(
             self.lb.access_log.as_ref(),
@@ -98,7 +98,7 @@ impl Listener {
 
     async fn route(
         &self,
-        mut req: Request<Incoming>,
+        mut req: Request<RequestBody>,
         conn: &ConnInfo,
         rec: &mut Record,
         close: &mut bool,
@@ -164,7 +164,7 @@ impl Listener {
     async fn forward_to(
         &self,
         f: &Forward,
-        req: Request<Incoming>,
+        req: Request<RequestBody>,
         conn: &ConnInfo,
         rec: &mut Record,
         trace: &str,
@@ -322,7 +322,7 @@ pub struct ListenerHandler(pub Arc<Listener>);
 impl Handler for ListenerHandler {
     fn handle(
         &self,
-        req: Request<Incoming>,
+        req: Request<RequestBody>,
         conn: &Arc<ConnInfo>,
     ) -> BoxFuture<'static, Response<Body>> {
         let listener = self.0.clone();

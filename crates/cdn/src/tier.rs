@@ -17,11 +17,11 @@ use crate::origin_request::{self, OriginRequest};
 use crate::viewer::{self, ViewerRequest, ViewerVerdict};
 use crate::{distribution, ids, params};
 use edgeway_http::metrics::{Counter, Metrics};
+use edgeway_http::RequestBody as ViewerBody;
 use edgeway_http::{Body, ConnInfo, Handler, Resolve, UpstreamBody};
 use futures_util::future::BoxFuture;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -99,7 +99,7 @@ struct EdgeHandler {
 impl Handler for EdgeHandler {
     fn handle(
         &self,
-        req: Request<Incoming>,
+        req: Request<ViewerBody>,
         conn: &Arc<ConnInfo>,
     ) -> BoxFuture<'static, Response<Body>> {
         self.requests.inc();
@@ -275,7 +275,7 @@ impl Edge {
     /// The life of a request.
     async fn serve(
         self: &Arc<Self>,
-        req: Request<Incoming>,
+        req: Request<ViewerBody>,
         https: bool,
         conn: &Arc<ConnInfo>,
     ) -> Response<Body> {
@@ -339,7 +339,7 @@ impl Edge {
     /// The log facts of a request, before it is consumed.
     fn log_entry(
         &self,
-        req: &Request<Incoming>,
+        req: &Request<ViewerBody>,
         https: bool,
         conn: &ConnInfo,
         request_id: &str,
@@ -396,7 +396,7 @@ impl Edge {
 
     async fn respond(
         self: &Arc<Self>,
-        req: Request<Incoming>,
+        req: Request<ViewerBody>,
         https: bool,
         conn: &Arc<ConnInfo>,
         via: &str,

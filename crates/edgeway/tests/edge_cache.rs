@@ -4,11 +4,11 @@
 
 use edgeway::{bind, Stack};
 use edgeway_http::ca::LocalCa;
+use edgeway_http::RequestBody;
 use edgeway_http::{full, Body, ConnInfo, Handler, ServeOptions};
 use edgeway_testkit::{eventually, get, Target, TempDir};
 use futures_util::future::BoxFuture;
 use http::{Request, Response};
-use hyper::body::Incoming;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -96,7 +96,7 @@ struct Counting(Arc<AtomicUsize>);
 impl Handler for Counting {
     fn handle(
         &self,
-        _req: Request<Incoming>,
+        _req: Request<RequestBody>,
         _c: &Arc<ConnInfo>,
     ) -> BoxFuture<'static, Response<Body>> {
         let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;

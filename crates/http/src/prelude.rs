@@ -125,6 +125,21 @@ pub struct Replay<I> {
 }
 
 impl<I> Replay<I> {
+    /// `inner`, whose first bytes were already read into `prefix`.
+    pub(crate) fn new(prefix: Vec<u8>, inner: I) -> Self {
+        Self {
+            prefix,
+            pos: 0,
+            inner,
+        }
+    }
+
+    /// The bytes not yet replayed, and the IO.
+    pub(crate) fn into_parts(mut self) -> (Vec<u8>, I) {
+        self.prefix.drain(..self.pos);
+        (self.prefix, self.inner)
+    }
+
     /// Whether the connection opened with the HTTP/2 preface (prior knowledge).
     pub fn is_h2_preface(&self) -> bool {
         self.prefix.starts_with(b"PRI * HTTP/2.0\r\n")

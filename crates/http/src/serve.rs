@@ -3,7 +3,9 @@
 
 use crate::activity::Activity;
 use crate::body::{full, Body};
-use crate::prelude::{self, RequestLimits};
+use crate::prelude::{self, Replay, RequestLimits};
+use crate::request_body::RequestBody;
+use crate::server_conn::{self, Outcome};
 use futures_util::future::BoxFuture;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -46,7 +48,7 @@ impl ConnInfo {
 pub trait Handler: Send + Sync + 'static {
     fn handle(
         &self,
-        req: Request<Incoming>,
+        req: Request<RequestBody>,
         conn: &Arc<ConnInfo>,
     ) -> BoxFuture<'static, Response<Body>>;
 }
@@ -89,12 +91,36 @@ impl ServeOptions {
 impl ServeOptions {
     /// The most head bytes read before giving up on a head: room for `max_header_bytes`, and
     /// past the request limits so that they are the ones that answer.
-    fn head_buffer(&self) -> usize {
+    pub(crate) fn head_buffer(&self) -> usize {
         let past_limits = self
             .request_limits
             .map_or(0, |l| l.max_head_bytes.saturating_mul(2));
         self.max_header_bytes.max(8192).max(past_limits)
     }
+}
+
+/// The status the serving layer answers `req` with itself (CloudFront's request limits: 413; a
+/// target over `max_uri_bytes`: 414), or `None` to hand it to the tier.
+pub(crate) fn admit<B>(
+    req: &Request<B>,
+    limits: Option<RequestLimits>,
+    max_uri: usize,
+) -> Option<StatusCode> {
+    let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if limits.is_some_and(|l| l.exceeded_by_request(req)) {
+        Some(StatusCode::PAYLOAD_TOO_LARGE)
+    } else if len > max_uri {
+        Some(StatusCode::URI_TOO_LONG)
+    } else {
+        None
+    }
+}
+
+/// Whether HTTP/1.1 connections are served by hyper alone (`EDGEWAY_HTTP1_SERVER=hyper`), for
+/// comparing the two in benchmarks and when chasing a protocol bug.
+fn hyper_only() -> bool {
+    static HYPER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HYPER.get_or_init(|| std::env::var("EDGEWAY_HTTP1_SERVER").is_ok_and(|v| v == "hyper"))
 }
 
 /// A plain response the serving layer itself gives (limits).
@@ -175,8 +201,11 @@ pub async fn serve(
                     else {
                         return;
                     };
-                    let h2 = io.is_h2_preface();
-                    serve_conn(io, h2, info, handler, &opts, stop).await;
+                    if io.is_h2_preface() {
+                        serve_conn(io, true, info, handler, &opts, stop).await;
+                    } else {
+                        serve_http1(io, info, handler, &opts, stop).await;
+                    }
                 }
                 Some(acc) => {
                     let hs =
@@ -218,7 +247,7 @@ pub async fn serve(
                         else {
                             return;
                         };
-                        serve_conn(io, false, info, handler, &opts, stop).await;
+                        serve_http1(io, info, handler, &opts, stop).await;
                     }
                 }
             }
@@ -228,6 +257,26 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     // Every connection holds a receiver; when the last one ends, `closed` resolves.
     let _ = tokio::time::timeout(opts.shutdown_grace, stop_tx.closed()).await;
+}
+
+/// Serves an HTTP/1.x connection: edgeway's own loop for requests without content, then hyper
+/// from the first request that needs it.
+async fn serve_http1<I>(
+    io: Replay<I>,
+    info: Arc<ConnInfo>,
+    handler: Arc<dyn Handler>,
+    opts: &ServeOptions,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    if hyper_only() {
+        return serve_conn(io, false, info, handler, opts, stop).await;
+    }
+    match server_conn::serve(io, &info, &handler, opts, &mut stop).await {
+        Outcome::Done => {}
+        Outcome::Hyper(io) => serve_conn(io, false, info, handler, opts, stop).await,
+    }
 }
 
 /// Serves one connection whose protocol is known (the prelude saw the HTTP/2 preface, or TLS
@@ -243,17 +292,12 @@ async fn serve_conn<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let max_uri = opts.max_uri_bytes;
-    let limits = opts.request_limits;
     let svc_info = info.clone();
+    let (limits, max_uri) = (opts.request_limits, opts.max_uri_bytes);
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
-        let fut = if limits.is_some_and(|l| l.exceeded_by_request(&req)) {
-            Err(StatusCode::PAYLOAD_TOO_LARGE)
-        } else if len > max_uri {
-            Err(StatusCode::URI_TOO_LONG)
-        } else {
-            Ok(handler.handle(req, &svc_info))
+        let fut = match admit(&req, limits, max_uri) {
+            Some(status) => Err(status),
+            None => Ok(handler.handle(req.map(RequestBody::from), &svc_info)),
         };
         async move {
             Ok::<_, Infallible>(match fut {

@@ -13,7 +13,7 @@ struct Ok200;
 impl Handler for Ok200 {
     fn handle(
         &self,
-        _r: http::Request<hyper::body::Incoming>,
+        _r: http::Request<edgeway_http::RequestBody>,
         _c: &Arc<ConnInfo>,
     ) -> BoxFuture<'static, http::Response<Body>> {
         Box::pin(async { http::Response::new(full("ok")) })

@@ -4,11 +4,11 @@
 
 use edgeway_http::ca::LocalCa;
 use edgeway_http::tls::{server_config, SniResolver};
+use edgeway_http::RequestBody;
 use edgeway_http::{full, serve, Body, ConnInfo, Handler, ServeOptions};
 use edgeway_testkit::{eventually, get, Target};
 use futures_util::future::BoxFuture;
 use http::{Request, Response};
-use hyper::body::Incoming;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +25,7 @@ struct Echo {
 impl Handler for Echo {
     fn handle(
         &self,
-        req: Request<Incoming>,
+        req: Request<RequestBody>,
         conn: &Arc<ConnInfo>,
     ) -> BoxFuture<'static, Response<Body>> {
         let conn = conn.clone();

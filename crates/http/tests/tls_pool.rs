@@ -11,7 +11,6 @@ use edgeway_testkit::{client_tls, eventually};
 use futures_util::future::BoxFuture;
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +23,7 @@ struct PeerPort;
 impl Handler for PeerPort {
     fn handle(
         &self,
-        _req: Request<Incoming>,
+        _req: Request<edgeway_http::RequestBody>,
         conn: &Arc<ConnInfo>,
     ) -> BoxFuture<'static, Response<Body>> {
         let port = conn.peer.port();

@@ -55,7 +55,7 @@ struct Echo {
 impl Handler for Echo {
     fn handle(
         &self,
-        req: Request<Incoming>,
+        req: Request<edgeway_http::RequestBody>,
         _conn: &Arc<ConnInfo>,
     ) -> BoxFuture<'static, Response<Body>> {
         let n = self.hits.fetch_add(1, Ordering::SeqCst) + 1;

@@ -6,7 +6,6 @@ use bytes::Bytes;
 use edgeway_http::{full, Body, ConnInfo, Handler, ServeOptions};
 use futures_util::future::BoxFuture;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
-use hyper::body::Incoming;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -67,7 +66,7 @@ struct H(Arc<Mutex<State>>);
 impl Handler for H {
     fn handle(
         &self,
-        req: Request<Incoming>,
+        req: Request<edgeway_http::RequestBody>,
         _c: &Arc<ConnInfo>,
     ) -> BoxFuture<'static, Response<Body>> {
         let path = req.uri().path().to_string();

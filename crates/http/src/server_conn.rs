@@ -203,7 +203,12 @@ async fn respond<I: AsyncWrite + Unpin>(
         };
         let data = match frame {
             None => break,
-            Some(Err(e)) => return Err(io::Error::other(e)),
+            Some(Err(e)) => {
+                // What was sent stays sent: the viewer sees a cut body (no last chunk, or fewer
+                // bytes than Content-Length) and the connection closes.
+                let _ = flush(io, out).await;
+                return Err(io::Error::other(e));
+            }
             Some(Ok(f)) => match f.into_data() {
                 Ok(d) => d,
                 // Trailers are not sent on HTTP/1.1 (as hyper without a `Trailer` header).

@@ -211,6 +211,7 @@ async fn exchange(
     io: &mut Stream,
     buf: &mut BytesMut,
     method: &Method,
+    reuse: &mut http::HeaderMap,
 ) -> Result<wire::Head, Exchange> {
     let sent = async {
         io.write_all(buf).await?;
@@ -243,7 +244,7 @@ async fn exchange(
             Err(e) => return Err(Exchange::Failed(UpstreamError::Protocol(e.to_string()))),
             Ok(_) => {}
         }
-        match wire::parse_head(buf, method) {
+        match wire::parse_head(buf, method, reuse) {
             Ok(Some(h)) => return Ok(h),
             Ok(None) => {}
             Err(e) => return Err(Exchange::Failed(UpstreamError::Protocol(e))),
@@ -350,7 +351,7 @@ impl Inner {
         auth: Authority,
         req: Request<Body>,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
-        let (parts, _) = req.into_parts();
+        let (mut parts, _) = req.into_parts();
         let host = if parts.headers.contains_key(header::HOST) {
             None
         } else {
@@ -372,7 +373,9 @@ impl Inner {
             buf.clear();
             buf.reserve(16 * 1024);
             wire::encode_request(&parts, host.as_ref(), &mut buf);
-            match exchange(&mut io, &mut buf, &parts.method).await {
+            // Once the response head is parsed the request's header map holds its fields (the
+            // request cannot be sent again by then: something came back).
+            match exchange(&mut io, &mut buf, &parts.method, &mut parts.headers).await {
                 Ok(h) => {
                     let home = (keep && h.keep_alive).then(|| Home {
                         pool: self.pool.clone(),

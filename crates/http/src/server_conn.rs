@@ -51,6 +51,8 @@ where
     drop(prefix);
     let mut out = BytesMut::with_capacity(4096);
     let mut spans = Vec::new();
+    // The last response's header map, emptied: the next request's fields go into it.
+    let mut spare = None;
     let max = opts.head_buffer();
     let sleep = tokio::time::sleep(opts.header_read_timeout);
     tokio::pin!(sleep);
@@ -60,7 +62,7 @@ where
         let mut armed = false;
         let (req, facts) = loop {
             if !buf.is_empty() {
-                match parse_request(&mut buf, &mut spans) {
+                match parse_request(&mut buf, &mut spans, &mut spare) {
                     Parsed::Request(req, facts) => break (req, facts),
                     Parsed::Hyper => return Outcome::Hyper(Replay::new(buf.to_vec(), io)),
                     Parsed::Partial if buf.len() >= max => {
@@ -125,7 +127,7 @@ where
             }
         };
         let keep_alive = facts.keep_alive && !*stop.borrow();
-        match respond(&mut io, &mut out, resp, facts, keep_alive).await {
+        match respond(&mut io, &mut out, resp, facts, keep_alive, &mut spare).await {
             Ok(true) => {}
             Ok(false) => {
                 let _ = io.shutdown().await;
@@ -168,8 +170,9 @@ async fn respond<I: AsyncWrite + Unpin>(
     resp: Response<Body>,
     req: Facts,
     keep_alive: bool,
+    spare: &mut Option<http::HeaderMap>,
 ) -> io::Result<bool> {
-    let (parts, mut body) = resp.into_parts();
+    let (mut parts, mut body) = resp.into_parts();
     let length = if http_body::Body::is_end_stream(&body) {
         BodyLength::Empty
     } else {
@@ -181,7 +184,10 @@ async fn respond<I: AsyncWrite + Unpin>(
     out.clear();
     let (encoder, keep_alive) =
         encode_head(out, parts.status, &parts.headers, length, req, keep_alive);
-    drop(parts);
+    if parts.headers.capacity() <= 128 {
+        parts.headers.clear();
+        *spare = Some(parts.headers);
+    }
     let mut left = match encoder {
         Encoder::Length(0) => {
             drop(body);

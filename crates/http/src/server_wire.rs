@@ -57,8 +57,13 @@ fn lists(value: &[u8], token: &[u8]) -> bool {
 }
 
 /// Parses the request head at the front of `buf`. A request edgeway serves itself is split off
-/// `buf`; on `Hyper`, `buf` is left whole. `spans` is scratch space kept by the connection.
-pub(crate) fn parse_request(buf: &mut BytesMut, spans: &mut Vec<Span>) -> Parsed {
+/// `buf`; on `Hyper`, `buf` is left whole. `spans` is scratch space kept by the connection, and
+/// `spare` the header map of its last response (emptied), which the request's fields reuse.
+pub(crate) fn parse_request(
+    buf: &mut BytesMut,
+    spans: &mut Vec<Span>,
+    spare: &mut Option<HeaderMap>,
+) -> Parsed {
     spans.clear();
     let (len, method, target, http10, keep_alive) = {
         // Uninitialized slots: no 3 KiB of empty fields written before every parse.
@@ -111,7 +116,7 @@ pub(crate) fn parse_request(buf: &mut BytesMut, spans: &mut Vec<Span>) -> Parsed
         return Parsed::Hyper;
     }
     let head = buf.split_to(len).freeze();
-    let Some(req) = build(&head, method, target, spans, http10) else {
+    let Some(req) = build(&head, method, target, spans, http10, spare.take()) else {
         // A field or target `http` refuses: give the bytes back for hyper to answer.
         let mut whole = BytesMut::with_capacity(head.len() + buf.len());
         whole.extend_from_slice(&head);
@@ -137,10 +142,12 @@ fn build(
     target: (u32, u32),
     spans: &[Span],
     http10: bool,
+    spare: Option<HeaderMap>,
 ) -> Option<Request<RequestBody>> {
     let uri = Uri::from_maybe_shared(slice(head, target)).ok()?;
     // Room for what the tiers add (X-Forwarded-*, X-Amzn-Trace-Id, Via) without a regrow.
-    let mut headers = HeaderMap::with_capacity(spans.len() + 6);
+    let mut headers = spare.unwrap_or_default();
+    headers.reserve(spans.len() + 6);
     for s in spans {
         let name = HeaderName::from_bytes(&head[s.name.0 as usize..s.name.1 as usize]).ok()?;
         let value = HeaderValue::from_maybe_shared(slice(head, s.value)).ok()?;
@@ -334,7 +341,7 @@ mod tests {
 
     fn parse(wire: &str) -> (Parsed, BytesMut) {
         let mut buf = BytesMut::from(wire.as_bytes());
-        let p = parse_request(&mut buf, &mut Vec::new());
+        let p = parse_request(&mut buf, &mut Vec::new(), &mut None);
         (p, buf)
     }
 

@@ -2,7 +2,7 @@
 //! written in one buffer, the response head parsed with `httparse` into `http` types whose values
 //! share one buffer, and the response body's framing decided as RFC 9112 §6.3 says.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{
     request, response, HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Version,
@@ -93,26 +93,47 @@ pub(crate) fn encode_request(
 }
 
 /// Parses a response head from the front of `buf`, skipping interim (1xx) responses. `Ok(None)`:
-/// not all of it has arrived yet.
-pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, String> {
+/// not all of it has arrived yet. The head's fields go into `reuse` (cleared first; the request's
+/// own header map, whose allocation is no longer needed once the response begins), and their
+/// values are slices of the head split off `buf`, without a copy.
+pub(crate) fn parse_head(
+    buf: &mut BytesMut,
+    method: &Method,
+    reuse: &mut HeaderMap,
+) -> Result<Option<Head>, String> {
     loop {
-        let Some((head, len)) = parse_one(buf)? else {
+        let Some(line) = parse_one(buf)? else {
             if buf.len() > MAX_HEAD {
                 return Err(format!("response head larger than {MAX_HEAD} bytes"));
             }
             return Ok(None);
         };
-        let status = head.status;
+        let status = line.status;
         if status.is_informational() {
             if status == StatusCode::SWITCHING_PROTOCOLS {
                 return Err(
                     "101 Switching Protocols to a request that asked for no upgrade".into(),
                 );
             }
-            let _ = buf.split_to(len);
+            let _ = buf.split_to(line.len);
             continue;
         }
-        let _ = buf.split_to(len);
+        let shared = buf.split_to(line.len).freeze();
+        let mut headers = std::mem::take(reuse);
+        headers.clear();
+        // Room for what the tiers add (Via, X-Cache, X-Amz-Cf-*, Age, cookies) without a regrow.
+        headers.reserve(line.fields.len() + 8);
+        for f in &line.fields {
+            let name = HeaderName::from_bytes(&shared[f.name.0..f.name.1])
+                .map_err(|_| "invalid header name".to_string())?;
+            let value = HeaderValue::from_maybe_shared(shared.slice(f.value.0..f.value.1))
+                .map_err(|_| format!("invalid value in {name}"))?;
+            headers.append(name, value);
+        }
+        let (mut head, ()) = Response::new(()).into_parts();
+        head.status = status;
+        head.version = line.version;
+        head.headers = headers;
         let framing = framing(method, status, &head.headers)?;
         // Transfer-Encoding with Content-Length is a framing conflict: read it, then close.
         let conflict = head.headers.contains_key(TRANSFER_ENCODING)
@@ -132,14 +153,29 @@ pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<H
     }
 }
 
-/// One head: its parts and its length in bytes.
-fn parse_one(buf: &BytesMut) -> Result<Option<(response::Parts, usize)>, String> {
+/// Where a field's name and value lie in a head.
+struct Field {
+    name: (usize, usize),
+    value: (usize, usize),
+}
+
+/// A parsed status line and where its fields lie.
+struct Line {
+    status: StatusCode,
+    version: Version,
+    fields: Vec<Field>,
+    /// The head's length in bytes.
+    len: usize,
+}
+
+/// One head at the front of `buf`, or `None` when it has not all arrived.
+fn parse_one(buf: &BytesMut) -> Result<Option<Line>, String> {
     // Uninitialized slots: no 4 KiB of empty headers written before every parse.
-    let mut fields =
+    let mut slots =
         [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut r = httparse::Response::new(&mut []);
     let config = httparse::ParserConfig::default();
-    let len = match config.parse_response_with_uninit_headers(&mut r, buf, &mut fields) {
+    let len = match config.parse_response_with_uninit_headers(&mut r, buf, &mut slots) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(e) => return Err(format!("invalid response head: {e}")),
@@ -151,24 +187,25 @@ fn parse_one(buf: &BytesMut) -> Result<Option<(response::Parts, usize)>, String>
     } else {
         Version::HTTP_10
     };
-    // Field values become slices of one shared copy of the head: one allocation per response.
     let base = buf.as_ptr() as usize;
-    let shared = Bytes::copy_from_slice(&buf[..len]);
-    // Room for what the tiers add (Via, X-Cache, X-Amz-Cf-*, Age, cookies) without a regrow.
-    let mut headers = HeaderMap::with_capacity(r.headers.len() + 8);
-    for f in r.headers.iter() {
-        let name = HeaderName::from_bytes(f.name.as_bytes())
-            .map_err(|_| format!("invalid header name {:?}", f.name))?;
-        let start = f.value.as_ptr() as usize - base;
-        let value = HeaderValue::from_maybe_shared(shared.slice(start..start + f.value.len()))
-            .map_err(|_| format!("invalid value in {}", f.name))?;
-        headers.append(name, value);
-    }
-    let (mut parts, ()) = Response::new(()).into_parts();
-    parts.status = status;
-    parts.version = version;
-    parts.headers = headers;
-    Ok(Some((parts, len)))
+    let at = |s: &[u8]| {
+        let start = s.as_ptr() as usize - base;
+        (start, start + s.len())
+    };
+    let fields = r
+        .headers
+        .iter()
+        .map(|f| Field {
+            name: at(f.name.as_bytes()),
+            value: at(f.value),
+        })
+        .collect();
+    Ok(Some(Line {
+        status,
+        version,
+        fields,
+        len,
+    }))
 }
 
 /// RFC 9112 §6.3: how the body of a response to `method` with `status` is delimited.
@@ -219,7 +256,11 @@ mod tests {
     use super::*;
 
     fn head(wire: &str, method: Method) -> Result<Option<Head>, String> {
-        parse_head(&mut BytesMut::from(wire.as_bytes()), &method)
+        parse_head(
+            &mut BytesMut::from(wire.as_bytes()),
+            &method,
+            &mut HeaderMap::new(),
+        )
     }
 
     #[test]
@@ -317,7 +358,9 @@ mod tests {
     #[test]
     fn interim_responses_are_skipped() {
         let mut buf = BytesMut::from(&b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\nrest"[..]);
-        let h = parse_head(&mut buf, &Method::GET).unwrap().unwrap();
+        let h = parse_head(&mut buf, &Method::GET, &mut HeaderMap::new())
+            .unwrap()
+            .unwrap();
         assert_eq!(h.parts.status, 204);
         assert_eq!(&buf[..], b"rest");
     }

@@ -287,9 +287,7 @@ impl Packed {
         // The header values are slices of one `Bytes` that owns (a reference to) the buffer.
         let shared = Bytes::from_owner(self.data.clone());
         let n = r.len()?;
-        // Index room for what a viewer response adds (Age, Via, X-Cache, X-Amz-Cf-*): the clone
-        // each hit makes keeps it, so stamping them does not rehash the map.
-        let mut headers = HeaderMap::try_with_capacity(n.min(1024) + 8).ok()?;
+        let mut headers = HeaderMap::try_with_capacity(n.min(1024)).ok()?;
         for _ in 0..n {
             let name = match r.u8()? {
                 0 => HeaderName::from_bytes(r.bytes()?).ok()?,

@@ -42,6 +42,13 @@ pub fn connection_named(h: &HeaderMap) -> Vec<HeaderName> {
     if values.peek().is_none() {
         return Vec::new();
     }
+    // The usual values name nothing to remove: no token scan, no lookups.
+    if h.get_all(http::header::CONNECTION).iter().all(|v| {
+        let v = v.as_bytes();
+        v.eq_ignore_ascii_case(b"keep-alive") || v.eq_ignore_ascii_case(b"close")
+    }) {
+        return Vec::new();
+    }
     values
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))

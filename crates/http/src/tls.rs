@@ -74,17 +74,38 @@ pub fn versions_for_policy(
     }
 }
 
+/// The ring provider with its suites in the order AWS's policies list them
+/// (`ELBSecurityPolicy-TLS13-1-2-2021-06`, CloudFront's viewer and origin lists): AES-128-GCM,
+/// then AES-256-GCM, then ChaCha20-Poly1305, for TLS 1.3 and again for TLS 1.2. Listeners pick
+/// by this order, not the client's, as CloudFront and ALB do.
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    use rustls::crypto::ring::cipher_suite as cs;
+    let mut p = rustls::crypto::ring::default_provider();
+    p.cipher_suites = vec![
+        cs::TLS13_AES_128_GCM_SHA256,
+        cs::TLS13_AES_256_GCM_SHA384,
+        cs::TLS13_CHACHA20_POLY1305_SHA256,
+        cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        cs::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ];
+    Arc::new(p)
+}
+
 /// A server config with SNI certificate choice and ALPN (`h2` only when `h2` is true).
 pub fn server_config(
     resolver: SniResolver,
     h2: bool,
     ssl_policy: Option<&str>,
 ) -> Result<Arc<rustls::ServerConfig>, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(versions_for_policy(ssl_policy))?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
+    cfg.ignore_client_order = true;
     cfg.alpn_protocols = if h2 {
         vec![b"h2".to_vec(), b"http/1.1".to_vec()]
     } else {
@@ -102,8 +123,7 @@ pub fn client_config(
     for c in extra {
         roots.add(c.clone())?;
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+    let cfg = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth();
@@ -112,7 +132,7 @@ pub fn client_config(
 
 /// A client config that accepts any certificate: ALB does not verify target certificates.
 pub fn insecure_client_config() -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = provider();
     let cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?
         .dangerous()

@@ -46,8 +46,13 @@ impl Handler for Echo {
                 .as_ref()
                 .and_then(|t| t.sni.clone())
                 .unwrap_or_default();
+            let cipher = conn
+                .tls
+                .as_ref()
+                .map(|t| t.cipher.clone())
+                .unwrap_or_default();
             Response::new(full(format!(
-                "peer={} sni={sni} version={:?}",
+                "peer={} sni={sni} version={:?} cipher={cipher}",
                 conn.peer.ip(),
                 req.version()
             )))
@@ -152,7 +157,7 @@ async fn a_slow_header_is_cut_off() {
 }
 
 #[tokio::test]
-async fn tls_with_sni_and_alpn_h2() {
+async fn tls_with_sni_alpn_h2_and_the_servers_cipher_order() {
     let ca = LocalCa::ephemeral().unwrap();
     let mut r = SniResolver::new();
     r.add(&["a.test".into()], ca.issue(&["a.test".into()]).unwrap());
@@ -166,6 +171,13 @@ async fn tls_with_sni_and_alpn_h2() {
     let t = Target::https(s.addr, "a.test", ca.cert_pem());
     let reply = get(&t, "a.test", "/").await.unwrap();
     assert!(reply.text().contains("sni=a.test"), "{}", reply.text());
+    // The client (rustls' default order) prefers AES-256-GCM; the listener picks by its own
+    // order, AES-128-GCM first, as ALB's and CloudFront's policies do.
+    assert!(
+        reply.text().contains("cipher=TLS13_AES_128_GCM_SHA256"),
+        "{}",
+        reply.text()
+    );
     let t = Target::https(s.addr, "x.b.test", ca.cert_pem()).h2();
     let reply = get(&t, "x.b.test", "/").await.unwrap();
     assert_eq!(reply.version, http::Version::HTTP_2);

@@ -15,7 +15,13 @@ use std::time::Duration;
 /// CloudFront + ALB + Route 53's data plane in one binary: a real DNS tier, a caching edge and an
 /// application load balancer in front of your targets, configured with Terraform's names.
 #[derive(Parser)]
-#[command(name = "edgeway", version, about, long_about = None)]
+#[command(
+    name = "edgeway",
+    version,
+    about,
+    long_about = None,
+    after_help = "Environment:\n  EDGEWAY_STATE_DIR     the state directory (default ~/.local/share/edgeway)\n  EDGEWAY_LOG           log filter, e.g. `info` or `edgeway_cdn=debug` (default warn)\n  EDGEWAY_HTTP1_SERVER  `hyper` serves every HTTP/1.x viewer connection with hyper instead of\n                        edgeway's own loop (for comparing the two)"
+)]
 struct Cli {
     /// Where edgeway keeps its state (the local certificate authority).
     /// Default: $EDGEWAY_STATE_DIR, else ~/.local/share/edgeway.

@@ -10,6 +10,7 @@ mod chunked;
 pub mod client;
 mod connect;
 mod date;
+mod header_names;
 pub mod headers;
 pub mod metrics;
 mod pool;

@@ -6,7 +6,7 @@ use crate::request_body::RequestBody;
 use crate::wire::has_token;
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version};
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, Version};
 use std::mem::MaybeUninit;
 
 /// The most header fields a request edgeway parses itself may have (hyper's default); more go
@@ -149,7 +149,7 @@ fn build(
     let mut headers = spare.unwrap_or_default();
     headers.reserve(spans.len() + 6);
     for s in spans {
-        let name = HeaderName::from_bytes(&head[s.name.0 as usize..s.name.1 as usize]).ok()?;
+        let name = crate::header_names::parse(&head[s.name.0 as usize..s.name.1 as usize]).ok()?;
         let value = HeaderValue::from_maybe_shared(slice(head, s.value)).ok()?;
         headers.append(name, value);
     }
@@ -425,7 +425,7 @@ mod tests {
         let mut map = HeaderMap::new();
         for (n, v) in headers {
             map.append(
-                HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
                 HeaderValue::from_str(v).unwrap(),
             );
         }

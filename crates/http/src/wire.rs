@@ -124,7 +124,7 @@ pub(crate) fn parse_head(
         // Room for what the tiers add (Via, X-Cache, X-Amz-Cf-*, Age, cookies) without a regrow.
         headers.reserve(line.fields.len() + 8);
         for f in &line.fields {
-            let name = HeaderName::from_bytes(&shared[f.name.0..f.name.1])
+            let name = crate::header_names::parse(&shared[f.name.0..f.name.1])
                 .map_err(|_| "invalid header name".to_string())?;
             let value = HeaderValue::from_maybe_shared(shared.slice(f.value.0..f.value.1))
                 .map_err(|_| format!("invalid value in {name}"))?;

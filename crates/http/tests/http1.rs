@@ -320,3 +320,35 @@ async fn an_idle_kept_connection_closes_quietly_after_the_timeout() {
         "the idle connection stayed open"
     );
 }
+
+#[tokio::test]
+async fn a_later_head_that_stalls_gets_408() {
+    let mut o = opts();
+    o.header_read_timeout = Duration::from_millis(300);
+    let s = start(o).await;
+    let mut c = TcpStream::connect(s.addr).await.unwrap();
+    c.write_all(b"GET /len HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    assert!(read_until(&mut c, &mut buf, "hello").await);
+    c.write_all(b"GET /len HTTP/1.1\r\nHost:").await.unwrap();
+    let text = rest(&mut c).await;
+    assert!(
+        text.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("408 Request Timeout\n"), "{text}");
+}
+
+#[tokio::test]
+async fn the_first_request_may_have_content_and_hyper_serves_the_connection() {
+    let s = start(opts()).await;
+    let mut c = TcpStream::connect(s.addr).await.unwrap();
+    c.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /len HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let text = rest(&mut c).await;
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 2, "{text}");
+    assert!(text.contains("got 5") && text.ends_with("hello"), "{text}");
+}

@@ -18,20 +18,38 @@ pub const HOP_BY_HOP: &[&str] = &[
     "proxy-authorization",
 ];
 
+/// The position of `name` in [`HOP_BY_HOP`], if it is there.
+fn hop_index(name: &HeaderName) -> Option<usize> {
+    Some(match name.as_str() {
+        "connection" => 0,
+        "keep-alive" => 1,
+        "proxy-connection" => 2,
+        "te" => 3,
+        "trailer" => 4,
+        "transfer-encoding" => 5,
+        "upgrade" => 6,
+        "proxy-authenticate" => 7,
+        "proxy-authorization" => 8,
+        _ => return None,
+    })
+}
+
+/// [`HOP_BY_HOP`] as names, in the same order.
+const HOP_NAMES: [HeaderName; 9] = [
+    http::header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    http::header::TE,
+    http::header::TRAILER,
+    http::header::TRANSFER_ENCODING,
+    http::header::UPGRADE,
+    http::header::PROXY_AUTHENTICATE,
+    http::header::PROXY_AUTHORIZATION,
+];
+
 /// Whether `name` is one of [`HOP_BY_HOP`].
 pub fn is_hop_by_hop(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "proxy-connection"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-            | "proxy-authenticate"
-            | "proxy-authorization"
-    )
+    hop_index(name).is_some()
 }
 
 /// The headers a `Connection` header names that a proxy removes (never Host, `x-amz*` or
@@ -78,20 +96,21 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
         }
         h.remove(&n);
     }
-    // One pass over the map finds the few present (most maps hold none or `connection`).
-    let mut present = [None, None, None, None, None, None, None, None, None];
-    let mut found = 0;
-    for n in h.keys().filter(|n| is_hop_by_hop(n)) {
-        if keep_upgrade && (*n == http::header::UPGRADE || *n == http::header::CONNECTION) {
-            continue;
-        }
-        if let Some(slot) = present.get_mut(found) {
-            *slot = Some(n.clone());
-            found += 1;
+    // One pass over the map notes which are present (most maps hold none, or `connection`);
+    // each is then removed by its constant name, without parsing a string.
+    let mut present = 0u16;
+    for n in h.keys() {
+        if let Some(i) = hop_index(n) {
+            present |= 1 << i;
         }
     }
-    for n in present.into_iter().flatten() {
-        h.remove(&n);
+    if keep_upgrade {
+        present &= !(1 << 0 | 1 << 6);
+    }
+    for (i, name) in HOP_NAMES.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            h.remove(name);
+        }
     }
 }
 

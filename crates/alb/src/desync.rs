@@ -86,14 +86,29 @@ pub fn classify(method: &Method, target: &str, h: &HeaderMap) -> Classification 
             };
         }
     };
-    if target.bytes().any(|b| b == 0 || b == b'\r') {
+    // One pass over the target: a forbidden byte (which decides alone), a control byte, a space.
+    let (mut bad_uri, mut control, mut space) = (false, false, false);
+    for b in target.bytes() {
+        if b == 0 || b == b'\r' {
+            bad_uri = true;
+            break;
+        }
+        control |= b < 0x20 || b == 0x7f;
+        space |= b == b' ';
+    }
+    if bad_uri {
         note(Class::Severe, "BadUri");
-    } else if target.bytes().any(|b| b < 0x20 || b == 0x7f) {
+    } else if control {
         note(Class::Ambiguous, "AmbiguousUri");
-    } else if target.contains(' ') {
+    } else if space {
         note(Class::Acceptable, "SpaceInUri");
     }
+    // Whether Content-Length / Transfer-Encoding are there at all (most requests have neither:
+    // then their checks below have nothing to look at).
+    let (mut has_cl, mut has_te) = (false, false);
     for (name, value) in h {
+        has_cl |= name == http::header::CONTENT_LENGTH;
+        has_te |= name == http::header::TRANSFER_ENCODING;
         // One pass over the value: a forbidden byte, only blanks, or a non-compliant byte.
         let (mut bad, mut blank, mut odd) = (false, true, false);
         for &b in value.as_bytes() {
@@ -123,18 +138,18 @@ pub fn classify(method: &Method, target: &str, h: &HeaderMap) -> Classification 
             }
         }
     }
-    let lengths: Vec<&str> = h
-        .get_all(http::header::CONTENT_LENGTH)
-        .iter()
-        .flat_map(|v| std::str::from_utf8(v.as_bytes()).unwrap_or("?").split(','))
-        .map(str::trim)
-        .collect();
-    let te: Vec<&str> = h
-        .get_all(http::header::TRANSFER_ENCODING)
-        .iter()
-        .flat_map(|v| std::str::from_utf8(v.as_bytes()).unwrap_or("?").split(','))
-        .map(str::trim)
-        .collect();
+    let tokens = |present: bool, name: http::header::HeaderName| -> Vec<&str> {
+        if !present {
+            return Vec::new();
+        }
+        h.get_all(name)
+            .iter()
+            .flat_map(|v| std::str::from_utf8(v.as_bytes()).unwrap_or("?").split(','))
+            .map(str::trim)
+            .collect()
+    };
+    let lengths = tokens(has_cl, http::header::CONTENT_LENGTH);
+    let te = tokens(has_te, http::header::TRANSFER_ENCODING);
     if lengths
         .iter()
         .any(|l| l.is_empty() || !l.bytes().all(|b| b.is_ascii_digit()))

@@ -305,7 +305,15 @@ impl TargetGroup {
     /// holds while its target is registered, not draining and healthy (or the group fails open).
     /// None when no target is registered.
     pub fn select(&self, pinned: Option<SocketAddr>) -> Option<(Arc<Target>, bool)> {
-        let live = self.live_targets();
+        let all = self.targets();
+        // Usually no target is draining: then the snapshot is the live list, no copy.
+        let filtered: Vec<Arc<Target>>;
+        let live: &[Arc<Target>] = if all.iter().any(|t| t.is_draining()) {
+            filtered = all.iter().filter(|t| !t.is_draining()).cloned().collect();
+            &filtered
+        } else {
+            &all
+        };
         let n = live.len();
         if n == 0 {
             return None;
@@ -318,19 +326,28 @@ impl TargetGroup {
                 return live.get(i).map(|t| (t.clone(), true));
             }
         }
-        let now = Instant::now();
-        let shares: Vec<f64> = (0..n)
-            .map(|i| {
-                if eligible(i) {
-                    live[i].share(now, self.slow_start)
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let ramping = self.algorithm != Algorithm::LeastOutstandingRequests
-            && shares.iter().any(|s| *s > 0.0 && *s < 1.0);
-        let i = if ramping {
+        // Shares only matter while some target ramps up, which needs slow start and an
+        // algorithm other than least outstanding requests (without slow start every share is 1).
+        let shares: Option<Vec<f64>> =
+            if self.slow_start.is_zero() || self.algorithm == Algorithm::LeastOutstandingRequests {
+                None
+            } else {
+                let now = Instant::now();
+                let shares: Vec<f64> = (0..n)
+                    .map(|i| {
+                        if eligible(i) {
+                            live[i].share(now, self.slow_start)
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                shares
+                    .iter()
+                    .any(|s| *s > 0.0 && *s < 1.0)
+                    .then_some(shares)
+            };
+        let i = if let Some(shares) = shares {
             pick_weighted_share(n, |i| shares[i], rand::random::<f64>())
         } else {
             let ticket = match self.algorithm {
@@ -346,6 +363,16 @@ impl TargetGroup {
             )
         }?;
         live.get(i).map(|t| (t.clone(), false))
+    }
+
+    /// Whether a target other than `not` is registered and not draining: only then can
+    /// [`select_other`](Self::select_other) find one for a retry.
+    pub fn has_other(&self, not: SocketAddr) -> bool {
+        self.targets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|t| t.addr != not && !t.is_draining())
     }
 
     /// Another target than `not` that may take a request now (a retry after a refused connection).

@@ -267,6 +267,7 @@ targets = ["127.0.0.1:9001"]
                 Downstream {
                     conn: &conn,
                     listener_port: 8080,
+                    port_value: None,
                 },
                 false,
                 addr,

@@ -3,7 +3,10 @@
 
 use crate::counters;
 use crate::error::AlbError;
-use crate::headers::{join_cookies, set_forwarded_for, set_forwarded_proto_port, target_host};
+use crate::headers::{
+    join_cookies, set_forwarded_for, set_forwarded_proto_port_value, target_host_unchanged,
+    target_host_value, X_AMZN_TRACE_ID,
+};
 use crate::load_balancer::LoadBalancer;
 use crate::record::Record;
 use crate::stream::{cut_future, Guarded};
@@ -14,14 +17,12 @@ use edgeway_http::RequestBody;
 use edgeway_http::{Body, ConnInfo, UpstreamError};
 use http::request::Parts;
 use http::uri::{Authority, Scheme};
-use http::{HeaderName, HeaderValue, Request, Response, StatusCode, Uri, Version};
+use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-
-const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
 /// What the request path knows about where a request came in.
 #[derive(Clone, Copy)]
@@ -29,6 +30,9 @@ pub struct Downstream<'a> {
     pub conn: &'a ConnInfo,
     /// The listener's port (X-Forwarded-Port, the Host port rule).
     pub listener_port: u16,
+    /// `listener_port` as a header value, when the listener keeps one made (else it is made per
+    /// request).
+    pub port_value: Option<&'a HeaderValue>,
 }
 
 /// Counts a request as outstanding on its target (and the active-request gauges) until dropped
@@ -87,7 +91,7 @@ pub async fn forward(
     tg: &TargetGroup,
     target: &Arc<Target>,
     mut req: Request<Body>,
-    trace: &str,
+    trace: Option<&HeaderValue>,
     rec: &mut Record,
 ) -> Result<Response<Body>, AlbError> {
     // HTTP2 and GRPC groups get HTTP/2 to their targets; HTTP1 groups HTTP/1.1.
@@ -96,9 +100,10 @@ pub async fn forward(
         ProtocolVersion::Http2 | ProtocolVersion::Grpc => lb.client_h2.as_ref(),
     }
     .ok_or_else(|| AlbError::Internal("no TLS client configuration".into()))?;
-    let downstream_upgrade = is_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
+    let upgrade = is_upgrade(req.headers());
+    let downstream_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
-    let up = target_request_via(
+    let up = build_target_request(
         lb,
         down,
         tg.https,
@@ -107,6 +112,7 @@ pub async fn forward(
         parts,
         body,
         trace,
+        upgrade,
     )?;
     counters::both(&target.stats, &tg.stats, |s| s.requests.inc());
     let in_flight = InFlight::new(target, tg);
@@ -204,33 +210,70 @@ pub fn target_request_via(
     body: Body,
     trace: &str,
 ) -> Result<Request<Body>, AlbError> {
+    let upgrade = is_upgrade(&parts.headers);
+    let trace = HeaderValue::from_str(trace).ok();
+    build_target_request(
+        lb,
+        down,
+        https,
+        addr,
+        authority,
+        parts,
+        body,
+        trace.as_ref(),
+        upgrade,
+    )
+}
+
+/// [`target_request_via`] with the trace header already a value and `is_upgrade` already known.
+#[allow(clippy::too_many_arguments)]
+fn build_target_request(
+    lb: &LoadBalancer,
+    down: Downstream<'_>,
+    https: bool,
+    addr: SocketAddr,
+    authority: Option<&Authority>,
+    parts: Parts,
+    body: Body,
+    trace: Option<&HeaderValue>,
+    upgrade: bool,
+) -> Result<Request<Body>, AlbError> {
     let Parts {
         method,
         uri,
         mut headers,
         ..
     } = parts;
-    let upgrade = is_upgrade(&headers);
-    let client_host: Option<String> =
-        uri.authority().map(|a| a.as_str().to_string()).or_else(|| {
-            headers
-                .get(http::header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        });
+    // The client's Host header as it came (a reference-count bump), read before hop-by-hop
+    // stripping (which removes it if `Connection` names it).
+    let host_in = match uri.authority() {
+        Some(_) => None,
+        None => headers.get(http::header::HOST).cloned(),
+    };
     strip_hop_by_hop(&mut headers, upgrade);
     join_cookies(&mut headers);
 
     if !(lb.preserve_host && headers.contains_key(http::header::HOST)) {
-        let host = match &client_host {
-            Some(h) if lb.preserve_host => Some(h.clone()),
-            Some(h) => Some(target_host(h, down.listener_port)),
+        let client_host: Option<&str> = match uri.authority() {
+            Some(a) => Some(a.as_str()),
+            None => host_in.as_ref().and_then(|v| v.to_str().ok()),
+        };
+        let value = match client_host {
+            Some(h) if lb.preserve_host => HeaderValue::from_str(h).ok().map(Some),
+            // The Host the client sent is already what the target gets: leave it.
+            Some(h)
+                if target_host_unchanged(h, down.listener_port) && single_value_is(&headers, h) =>
+            {
+                Some(None)
+            }
+            Some(h) => target_host_value(h, down.listener_port).map(Some),
             None => None,
         };
-        match host.and_then(|h| HeaderValue::from_str(&h).ok()) {
-            Some(v) => {
+        match value {
+            Some(Some(v)) => {
                 headers.insert(http::header::HOST, v);
             }
+            Some(None) => {}
             None => {
                 headers.remove(http::header::HOST);
             }
@@ -238,9 +281,13 @@ pub fn target_request_via(
     }
 
     set_forwarded_for(&mut headers, lb.xff, down.conn.peer, lb.xff_client_port);
-    set_forwarded_proto_port(&mut headers, down.conn.is_tls(), down.listener_port);
-    if let Ok(v) = HeaderValue::from_str(trace) {
-        headers.insert(X_AMZN_TRACE_ID, v);
+    let port = match down.port_value {
+        Some(v) => v.clone(),
+        None => HeaderValue::from(down.listener_port),
+    };
+    set_forwarded_proto_port_value(&mut headers, down.conn.is_tls(), port);
+    if let Some(v) = trace {
+        headers.insert(X_AMZN_TRACE_ID, v.clone());
     }
 
     let fast = match (authority, uri.path_and_query()) {
@@ -269,4 +316,10 @@ pub fn target_request_via(
     *req.version_mut() = Version::HTTP_11;
     *req.headers_mut() = headers;
     Ok(req)
+}
+
+/// Whether `h` holds exactly one Host header and it is `host`.
+fn single_value_is(h: &http::HeaderMap, host: &str) -> bool {
+    let mut all = h.get_all(http::header::HOST).iter();
+    matches!((all.next(), all.next()), (Some(v), None) if v.as_bytes() == host.as_bytes())
 }

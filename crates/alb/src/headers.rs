@@ -32,9 +32,15 @@ pub fn check_request(method: &Method, h: &HeaderMap) -> Result<(), AlbError> {
     Ok(())
 }
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+/// The header name the trace id travels in.
+pub const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
+
 /// The number of addresses in every X-Forwarded-For header.
 pub fn forwarded_for_count(h: &HeaderMap) -> usize {
-    h.get_all("x-forwarded-for")
+    h.get_all(X_FORWARDED_FOR)
         .iter()
         .map(|v| {
             v.as_bytes()
@@ -68,10 +74,22 @@ pub fn set_forwarded_for(h: &mut HeaderMap, mode: XffMode, peer: SocketAddr, cli
     match mode {
         XffMode::Preserve => {}
         XffMode::Remove => {
-            h.remove("x-forwarded-for");
+            h.remove(X_FORWARDED_FOR);
         }
         XffMode::Append => {
             let ip = peer.ip().to_canonical();
+            // The usual case: an IPv4 client, no port, no X-Forwarded-For yet. One lookup, the
+            // address written on the stack (the same text `ip_text` gives).
+            if let (false, std::net::IpAddr::V4(v4)) = (client_port, ip) {
+                if let http::header::Entry::Vacant(e) = h.entry(X_FORWARDED_FOR) {
+                    let mut buf = [0u8; 15];
+                    let n = ipv4_text(v4, &mut buf);
+                    if let Ok(v) = HeaderValue::from_bytes(buf.get(..n).unwrap_or_default()) {
+                        e.insert(v);
+                    }
+                    return;
+                }
+            }
             let addr = match (client_port, ip) {
                 (false, ip) => edgeway_http::headers::ip_text(ip),
                 (true, ip) => SocketAddr::new(ip, peer.port()).to_string(),
@@ -81,15 +99,43 @@ pub fn set_forwarded_for(h: &mut HeaderMap, mode: XffMode, peer: SocketAddr, cli
     }
 }
 
+/// An IPv4 address in dotted decimal into `buf`; returns its length.
+fn ipv4_text(ip: std::net::Ipv4Addr, buf: &mut [u8; 15]) -> usize {
+    let mut n = 0;
+    let mut push = |b: u8| {
+        if let Some(slot) = buf.get_mut(n) {
+            *slot = b;
+            n += 1;
+        }
+    };
+    for (i, octet) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            push(b'.');
+        }
+        if octet >= 100 {
+            push(b'0' + octet / 100);
+        }
+        if octet >= 10 {
+            push(b'0' + octet / 10 % 10);
+        }
+        push(b'0' + octet % 10);
+    }
+    n
+}
+
 /// Sets X-Forwarded-Proto and X-Forwarded-Port for the client→ALB connection.
 pub fn set_forwarded_proto_port(h: &mut HeaderMap, https: bool, port: u16) {
-    const PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-    const PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+    set_forwarded_proto_port_value(h, https, HeaderValue::from(port));
+}
+
+/// [`set_forwarded_proto_port`] with the port's header value already made (a listener keeps
+/// one).
+pub fn set_forwarded_proto_port_value(h: &mut HeaderMap, https: bool, port: HeaderValue) {
     h.insert(
-        PROTO,
+        X_FORWARDED_PROTO,
         HeaderValue::from_static(if https { "https" } else { "http" }),
     );
-    h.insert(PORT, HeaderValue::from(port));
+    h.insert(X_FORWARDED_PORT, port);
 }
 
 /// A trace id part: `1-<8 hex epoch seconds>-<24 hex random>`.
@@ -134,6 +180,41 @@ pub fn trace_header(existing: Option<&str>, id: &str, headers_bytes: usize) -> S
     out
 }
 
+/// The X-Amzn-Trace-Id value for a request with headers `h`, at `epoch_secs`, with `random` for
+/// the id: the same text as [`trace_header`] over [`new_trace_id`], built as a header value. The
+/// usual case (no incoming trace header) is written on the stack: no `String`s.
+pub fn trace_value(h: &HeaderMap, epoch_secs: u64, random: [u8; 12]) -> Option<HeaderValue> {
+    let existing = h.get(X_AMZN_TRACE_ID).and_then(|v| v.to_str().ok());
+    match existing {
+        Some(e) => {
+            let id = new_trace_id(epoch_secs, random);
+            HeaderValue::from_str(&trace_header(Some(e), &id, headers_bytes(h))).ok()
+        }
+        None => {
+            let mut buf = [0u8; 40];
+            write_root(&mut buf, epoch_secs, random);
+            HeaderValue::from_bytes(&buf).ok()
+        }
+    }
+}
+
+/// `Root=1-<8 hex epoch seconds>-<24 hex random>` (40 bytes).
+fn write_root(buf: &mut [u8; 40], epoch_secs: u64, random: [u8; 12]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let secs = ((epoch_secs & 0xffff_ffff) as u32).to_be_bytes();
+    let (head, rest) = buf.split_at_mut(7);
+    head.copy_from_slice(b"Root=1-");
+    let (secs_hex, rest) = rest.split_at_mut(8);
+    for (pair, b) in secs_hex.chunks_exact_mut(2).zip(secs) {
+        pair.copy_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+    }
+    let (dash, rand_hex) = rest.split_at_mut(1);
+    dash.copy_from_slice(b"-");
+    for (pair, b) in rand_hex.chunks_exact_mut(2).zip(random) {
+        pair.copy_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+    }
+}
+
 /// The total size of the request headers (names and values).
 pub fn headers_bytes(h: &HeaderMap) -> usize {
     h.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum()
@@ -147,6 +228,52 @@ pub fn target_host(client_host: &str, listener_port: u16) -> String {
     } else {
         format!("{host}:{listener_port}")
     }
+}
+
+/// Whether [`target_host`] of `client_host` is `client_host` itself (then a Host header holding
+/// it can stay as it is).
+pub fn target_host_unchanged(client_host: &str, listener_port: u16) -> bool {
+    let host = strip_port(client_host);
+    if listener_port == 80 || listener_port == 443 {
+        return host.len() == client_host.len();
+    }
+    let mut digits = [0u8; 5];
+    let port = port_text(listener_port, &mut digits);
+    client_host.len() == host.len() + 1 + port.len()
+        && client_host.as_bytes().get(host.len()) == Some(&b':')
+        && client_host.as_bytes().get(host.len() + 1..) == Some(port)
+}
+
+/// [`target_host`] as a header value, written without `format!`.
+pub fn target_host_value(client_host: &str, listener_port: u16) -> Option<HeaderValue> {
+    let host = strip_port(client_host);
+    if listener_port == 80 || listener_port == 443 {
+        return HeaderValue::from_str(host).ok();
+    }
+    let mut digits = [0u8; 5];
+    let port = port_text(listener_port, &mut digits);
+    let mut v = Vec::with_capacity(host.len() + 1 + port.len());
+    v.extend_from_slice(host.as_bytes());
+    v.push(b':');
+    v.extend_from_slice(port);
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(v)).ok()
+}
+
+/// A port's decimal digits in `buf`.
+fn port_text(port: u16, buf: &mut [u8; 5]) -> &[u8] {
+    let mut n = port;
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        if let Some(d) = buf.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    buf.get(i..).unwrap_or_default()
 }
 
 /// `drop_invalid_header_fields`: removes headers whose names are not `[-A-Za-z0-9]+`.
@@ -336,6 +463,81 @@ mod tests {
         for (h, p, want) in cases {
             assert_eq!(target_host(h, p), want);
         }
+    }
+
+    #[test]
+    fn host_helpers_agree_with_target_host() {
+        let hosts = [
+            "shop.com",
+            "shop.com:80",
+            "shop.com:443",
+            "shop.com:8080",
+            "shop.com:1234",
+            "[::1]:8080",
+            "[::1]",
+            "a:0",
+            "a:65535",
+            "a:",
+            "",
+        ];
+        for h in hosts {
+            for p in [80, 443, 8080, 0, 1, 9, 10, 65535, 1234] {
+                let want = target_host(h, p);
+                assert_eq!(target_host_unchanged(h, p), want == h, "{h} {p}");
+                assert_eq!(
+                    target_host_value(h, p).map(|v| v.to_str().unwrap().to_string()),
+                    HeaderValue::from_str(&want)
+                        .ok()
+                        .map(|v| v.to_str().unwrap().to_string()),
+                    "{h} {p}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn trace_values_match_trace_header() {
+        let random = [
+            0x36, 0xd2, 0x28, 0xad, 0x5d, 0x99, 0x92, 0x31, 0x22, 0xbb, 0xe3, 0x54,
+        ];
+        let id = new_trace_id(0x1_5833_7262, random);
+        for existing in [
+            None,
+            Some("Root=1-a-b"),
+            Some("Self=1-old;Root=1-a-b;CalledFrom=app"),
+            Some("CalledFrom=app"),
+        ] {
+            let h = match existing {
+                Some(e) => headers(&[("x-amzn-trace-id", e)]),
+                None => headers(&[("host", "a.com")]),
+            };
+            let want = trace_header(existing, &id, headers_bytes(&h));
+            let got = trace_value(&h, 0x1_5833_7262, random).unwrap();
+            assert_eq!(got.to_str().unwrap(), want, "{existing:?}");
+        }
+    }
+
+    #[test]
+    fn forwarded_for_ipv4_fast_path_matches_ip_text() {
+        for ip in [
+            "0.0.0.0",
+            "1.2.3.4",
+            "10.100.255.9",
+            "255.255.255.255",
+            "99.9.19.200",
+        ] {
+            let peer: SocketAddr = format!("{ip}:1").parse().unwrap();
+            let mut h = HeaderMap::new();
+            set_forwarded_for(&mut h, XffMode::Append, peer, false);
+            assert_eq!(
+                h.get("x-forwarded-for").unwrap().to_str().unwrap(),
+                edgeway_http::headers::ip_text(peer.ip())
+            );
+        }
+        let mapped: SocketAddr = "[::ffff:10.0.0.9]:5555".parse().unwrap();
+        let mut h = HeaderMap::new();
+        set_forwarded_for(&mut h, XffMode::Append, mapped, false);
+        assert_eq!(h["x-forwarded-for"], "10.0.0.9");
     }
 
     #[test]

@@ -8,9 +8,7 @@ use crate::counters;
 use crate::desync::{self, Verdict};
 use crate::error::{error_response, AlbError};
 use crate::forward::{forward, request_body, Downstream};
-use crate::headers::{
-    check_request, drop_invalid_fields, headers_bytes, new_trace_id, trace_header,
-};
+use crate::headers::{check_request, drop_invalid_fields, trace_value};
 use crate::load_balancer::LoadBalancer;
 use crate::record::Record;
 use crate::rules::RuleSet;
@@ -31,6 +29,8 @@ pub struct Listener {
     /// `edgeway_alb_responses_total` by status code (100-999), created on first use.
     codes: Vec<OnceLock<Counter>>,
     metrics: Metrics,
+    /// `port` as an X-Forwarded-Port value (clones share one buffer).
+    port_value: HeaderValue,
 }
 
 impl Listener {
@@ -47,6 +47,7 @@ impl Listener {
             requests,
             codes: (100..1000).map(|_| OnceLock::new()).collect(),
             metrics: metrics.clone(),
+            port_value: HeaderValue::from(port),
         }
     }
 
@@ -124,7 +125,7 @@ impl Listener {
         let rule = self.rules.select(&view(&req, conn));
         rec.rule(rule.priority);
         let trace = trace_for(req.headers());
-        rec.trace(&trace);
+        rec.trace_value(trace.as_ref());
         match &rule.action {
             Action::Fixed(f) => {
                 rec.action("fixed-response");
@@ -153,7 +154,7 @@ impl Listener {
             }
             Action::Forward(f) => {
                 rec.action("forward");
-                self.forward_to(f, req, conn, rec, &trace).await
+                self.forward_to(f, req, conn, rec, trace.as_ref()).await
             }
         }
     }
@@ -167,7 +168,7 @@ impl Listener {
         req: Request<RequestBody>,
         conn: &ConnInfo,
         rec: &mut Record,
-        trace: &str,
+        trace: Option<&HeaderValue>,
     ) -> Result<Response<Body>, AlbError> {
         let codec = &self.lb.codec;
         let choice = f.choose(req.headers(), codec).ok_or(AlbError::NoTargets)?;
@@ -180,19 +181,23 @@ impl Listener {
         let app_pinned = matches!(tg.stickiness, Some(Stickiness::AppCookie { .. }))
             && cookie::find(req.headers(), cookie::APP[0]).is_some();
         let (target, _) = tg.select(pinned).ok_or(AlbError::NoTargets)?;
-        let backup = http_body::Body::is_end_stream(req.body()).then(|| {
-            (
-                req.method().clone(),
-                req.uri().clone(),
-                req.version(),
-                req.headers().clone(),
-            )
-        });
+        // A copy for the one retry, kept only when there can be one: a request without a body
+        // in a group with another target.
+        let backup = (http_body::Body::is_end_stream(req.body()) && tg.has_other(target.addr))
+            .then(|| {
+                (
+                    req.method().clone(),
+                    req.uri().clone(),
+                    req.version(),
+                    req.headers().clone(),
+                )
+            });
         let received = rec.received_counter();
         let req = req.map(|b| request_body(b, &self.lb, received));
         let down = Downstream {
             conn,
             listener_port: self.port,
+            port_value: Some(&self.port_value),
         };
         let mut served = target.clone();
         let mut result = forward(&self.lb, down, &tg, &target, req, trace, rec).await;
@@ -284,16 +289,11 @@ fn check_protocol<B>(tg: &TargetGroup, req: &Request<B>) -> Result<(), AlbError>
 }
 
 /// The X-Amzn-Trace-Id the target gets (and the access log shows).
-fn trace_for(h: &HeaderMap) -> String {
+fn trace_for(h: &HeaderMap) -> Option<HeaderValue> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let id = new_trace_id(now, rand::random());
-    trace_header(
-        h.get("x-amzn-trace-id").and_then(|v| v.to_str().ok()),
-        &id,
-        headers_bytes(h),
-    )
+    trace_value(h, now, rand::random())
 }
 
 /// The host rules see: the `:authority` / absolute-form URI host, else the first Host header.

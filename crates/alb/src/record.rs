@@ -180,6 +180,15 @@ impl Record {
         self.with(|o| o.entry.trace_id = Some(t.to_string()));
     }
 
+    /// [`trace`](Self::trace) from the header value (read only when there is a log).
+    pub fn trace_value(&mut self, t: Option<&http::HeaderValue>) {
+        self.with(|o| {
+            if let Some(t) = t.and_then(|v| v.to_str().ok()) {
+                o.entry.trace_id = Some(t.to_string());
+            }
+        });
+    }
+
     pub fn redirect(&mut self, url: Option<&str>) {
         self.with(|o| o.entry.redirect_url = url.map(str::to_string));
     }

@@ -17,26 +17,36 @@ pub fn from_entry(
     now: SystemTime,
 ) -> Response<Body> {
     let head = method == Method::HEAD;
-    let age = HeaderValue::from(entry.freshness.age_header_secs(now));
-    match conditional::evaluate(method, viewer, entry.status, &entry.headers) {
-        Precondition::NotModified => {
-            let mut h = conditional::not_modified_headers(&entry.headers);
-            h.insert(header::AGE, age);
-            return build(StatusCode::NOT_MODIFIED, h, edgeway_http::empty());
+    let age = age_value(entry.freshness.age_header_secs(now));
+    // Without preconditions or Range (most requests), `evaluate` proceeds and `plan` answers
+    // in full: neither needs to run.
+    let asks = asks_preconditions_or_range(viewer);
+    if asks {
+        match conditional::evaluate(method, viewer, entry.status, &entry.headers) {
+            Precondition::NotModified => {
+                let mut h = conditional::not_modified_headers(&entry.headers);
+                h.insert(header::AGE, age);
+                return build(StatusCode::NOT_MODIFIED, h, edgeway_http::empty());
+            }
+            Precondition::Failed => {
+                let mut h = HeaderMap::new();
+                h.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+                return build(StatusCode::PRECONDITION_FAILED, h, edgeway_http::empty());
+            }
+            Precondition::Proceed => {}
         }
-        Precondition::Failed => {
-            let mut h = HeaderMap::new();
-            h.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
-            return build(StatusCode::PRECONDITION_FAILED, h, edgeway_http::empty());
-        }
-        Precondition::Proceed => {}
     }
     let len = entry.body.len() as u64;
     let mut h = entry.headers.clone();
     // Room for Age, Content-Length and what the edge stamps, so the map grows at most once.
     h.reserve(6);
     h.insert(header::AGE, age);
-    let (status, body) = match range::plan(method, viewer, entry.status, &entry.headers, len) {
+    let decision = if asks {
+        range::plan(method, viewer, entry.status, &entry.headers, len)
+    } else {
+        RangeDecision::Full
+    };
+    let (status, body) = match decision {
         RangeDecision::Full => (entry.status, entry.body.clone()),
         RangeDecision::Partial(ranges) if ranges.len() == 1 => {
             h.insert(header::CONTENT_RANGE, value(&ranges[0].content_range(len)));
@@ -73,7 +83,7 @@ pub fn from_entry(
         || status.is_informational();
     if no_body {
         h.remove(header::CONTENT_LENGTH);
-    } else {
+    } else if !has_exact_length(&h, body.len()) {
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     }
     let body = if head || no_body {
@@ -82,6 +92,83 @@ pub fn from_entry(
         edgeway_http::full(body)
     };
     build(status, h, body)
+}
+
+/// Whether the viewer sent a precondition (`If-Match`, `If-None-Match`, `If-Modified-Since`,
+/// `If-Unmodified-Since`) or `Range`: one pass over its header names instead of a hash lookup
+/// per name.
+fn asks_preconditions_or_range(viewer: &HeaderMap) -> bool {
+    viewer.keys().any(|n| {
+        n == header::IF_NONE_MATCH
+            || n == header::IF_MODIFIED_SINCE
+            || n == header::RANGE
+            || n == header::IF_MATCH
+            || n == header::IF_UNMODIFIED_SINCE
+    })
+}
+
+/// Whether `h` holds exactly one `Content-Length`, and it is `len` written as
+/// `HeaderValue::from(len)` would write it (then inserting that value changes nothing).
+fn has_exact_length(h: &HeaderMap, len: usize) -> bool {
+    let mut values = h.get_all(header::CONTENT_LENGTH).iter();
+    let (Some(v), None) = (values.next(), values.next()) else {
+        return false;
+    };
+    let mut digits = [0u8; 20];
+    !v.is_sensitive() && v.as_bytes() == decimal(len as u64, &mut digits)
+}
+
+/// `n` in decimal, written at the end of `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        if let Some(d) = buf.get_mut(at) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    buf.get(at..).unwrap_or_default()
+}
+
+/// Ages below this come from [`AGE_DIGITS`] (no allocation).
+const AGE_TABLE: usize = 10_000;
+
+/// 0 to 9,999 as four zero-padded digits each: an `Age` is a slice of it.
+static AGE_DIGITS: [u8; 4 * AGE_TABLE] = {
+    let mut t = [0u8; 4 * AGE_TABLE];
+    let mut n = 0;
+    while n < AGE_TABLE {
+        t[4 * n] = b'0' + (n / 1000) as u8;
+        t[4 * n + 1] = b'0' + (n / 100 % 10) as u8;
+        t[4 * n + 2] = b'0' + (n / 10 % 10) as u8;
+        t[4 * n + 3] = b'0' + (n % 10) as u8;
+        n += 1;
+    }
+    t
+};
+
+/// The `Age` header value for `secs` (the same text as `HeaderValue::from(secs)`).
+fn age_value(secs: u64) -> HeaderValue {
+    let n = secs as usize;
+    if secs < AGE_TABLE as u64 {
+        let width = match n {
+            0..=9 => 1,
+            10..=99 => 2,
+            100..=999 => 3,
+            _ => 4,
+        };
+        let end = 4 * n + 4;
+        if let Some(text) = AGE_DIGITS.get(end - width..end) {
+            if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from_static(text)) {
+                return v;
+            }
+        }
+    }
+    HeaderValue::from(secs)
 }
 
 fn value(s: &str) -> HeaderValue {
@@ -143,6 +230,26 @@ mod tests {
             p.headers,
             b.collect().await.map(|c| c.to_bytes()).unwrap_or_default(),
         )
+    }
+
+    #[test]
+    fn ages_and_lengths_read_as_from_would_write_them() {
+        for n in (0..12_000u64).chain([99_999, 100_000, 86_400, u64::MAX]) {
+            assert_eq!(age_value(n), HeaderValue::from(n), "{n}");
+            let mut buf = [0u8; 20];
+            assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes(), "{n}");
+        }
+        let mut h = HeaderMap::new();
+        assert!(!has_exact_length(&h, 10));
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("10"));
+        assert!(has_exact_length(&h, 10));
+        assert!(!has_exact_length(&h, 1));
+        assert!(!has_exact_length(&h, 100));
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("010"));
+        assert!(!has_exact_length(&h, 10));
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("10"));
+        h.append(header::CONTENT_LENGTH, HeaderValue::from_static("10"));
+        assert!(!has_exact_length(&h, 10));
     }
 
     #[tokio::test]

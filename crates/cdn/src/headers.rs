@@ -333,10 +333,16 @@ pub fn stamp_viewer_response_with(
 ) {
     h.reserve(4);
     h.insert(X_CACHE, HeaderValue::from_static(x_cache));
-    if h.contains_key(http::header::VIA) {
+    // One lookup for the usual case (no `Via` yet) instead of `contains_key` + `insert`.
+    let has_via = match h.entry(http::header::VIA) {
+        http::header::Entry::Vacant(e) => {
+            e.insert(via.clone());
+            false
+        }
+        http::header::Entry::Occupied(_) => true,
+    };
+    if has_via {
         append_via(h, via_text);
-    } else {
-        h.insert(http::header::VIA, via.clone());
     }
     if let Some(p) = pop {
         h.insert(X_AMZ_CF_POP, p.clone());

@@ -280,37 +280,38 @@ impl Edge {
         conn: &Arc<ConnInfo>,
     ) -> Response<Body> {
         let start = std::time::Instant::now();
-        let request_id = ids::request_id();
+        let rid = ids::RequestId::new();
+        let request_id = rid.as_str();
         let version = req.version();
         let via = self.via(version);
         let head = req.method() == Method::HEAD;
         let log = self
             .access_log
             .as_ref()
-            .map(|_| self.log_entry(&req, https, conn, &request_id));
-        let (mut resp, result, detail) =
-            match self.respond(req, https, conn, via, &request_id).await {
-                Ok((r, c)) => (r, c, c.label()),
-                Err(e) => (
-                    self.fail(&e, &request_id, head),
-                    CacheResult::Error,
-                    e.kind(),
-                ),
-            };
+            .map(|_| self.log_entry(&req, https, conn, request_id));
+        let (mut resp, result, detail) = match self.respond(req, https, conn, via, request_id).await
+        {
+            Ok((r, c)) => (r, c, c.label()),
+            Err(e) => (
+                self.fail(&e, request_id, head),
+                CacheResult::Error,
+                e.kind(),
+            ),
+        };
         match self.via_values.get(via_index(version)) {
             Some(via_value) => stamp_viewer_response_with(
                 resp.headers_mut(),
                 via_value,
                 via,
                 self.pop_value.as_ref(),
-                &request_id,
+                request_id,
                 result.x_cache(),
             ),
             None => stamp_viewer_response(
                 resp.headers_mut(),
                 &ViewerStamp {
                     via,
-                    request_id: &request_id,
+                    request_id,
                     pop: &self.pop,
                     x_cache: result.x_cache(),
                 },

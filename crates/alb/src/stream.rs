@@ -17,11 +17,26 @@ use tokio::time::Sleep;
 
 type Signal = Mutex<Pin<Box<dyn Future<Output = ()> + Send>>>;
 
+/// The idle timeout: the deadline is the last frame's time (or the start) plus `timeout`. The
+/// timer is made and moved only when the body has to wait, not on every frame.
+struct Idle {
+    timeout: Duration,
+    last: tokio::time::Instant,
+    sleep: Option<Mutex<Pin<Box<Sleep>>>>,
+}
+
+/// The cut signal: its value is read on each poll; the future that wakes the body when it turns
+/// is made only when the body has to wait.
+struct CutBy {
+    rx: watch::Receiver<bool>,
+    wait: Option<Signal>,
+}
+
 /// A body with an idle timeout, an optional cut signal and a per-frame callback.
 pub struct Guarded {
     inner: Body,
-    idle: Option<(Duration, Mutex<Pin<Box<Sleep>>>)>,
-    cut: Option<Signal>,
+    idle: Option<Idle>,
+    cut: Option<CutBy>,
     on_data: Option<Box<dyn Fn(usize) + Send + Sync>>,
     _hold: Option<Box<dyn Any + Send + Sync>>,
     done: bool,
@@ -65,12 +80,16 @@ impl Guarded {
     }
 
     pub fn idle(mut self, timeout: Duration) -> Self {
-        self.idle = Some((timeout, Mutex::new(Box::pin(tokio::time::sleep(timeout)))));
+        self.idle = Some(Idle {
+            timeout,
+            last: tokio::time::Instant::now(),
+            sleep: None,
+        });
         self
     }
 
     pub fn cut_by(mut self, rx: watch::Receiver<bool>) -> Self {
-        self.cut = Some(Mutex::new(Box::pin(cut_future(rx))));
+        self.cut = Some(CutBy { rx, wait: None });
         self
     }
 
@@ -106,17 +125,13 @@ impl http_body::Body for Guarded {
         if this.done {
             return Poll::Ready(None);
         }
-        if let Some(cut) = &mut this.cut {
-            let fut = cut.get_mut().unwrap_or_else(|e| e.into_inner());
-            if fut.as_mut().poll(cx).is_ready() {
-                return this.fail(Cut::Deregistered);
-            }
+        if this.cut.as_ref().is_some_and(|c| *c.rx.borrow()) {
+            return this.fail(Cut::Deregistered);
         }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
-                if let Some((timeout, sleep)) = &mut this.idle {
-                    let sleep = sleep.get_mut().unwrap_or_else(|e| e.into_inner());
-                    sleep.as_mut().reset(tokio::time::Instant::now() + *timeout);
+                if let Some(idle) = &mut this.idle {
+                    idle.last = tokio::time::Instant::now();
                 }
                 if let (Some(f), Some(d)) = (&this.on_data, frame.data_ref()) {
                     f(d.len());
@@ -132,8 +147,24 @@ impl http_body::Body for Guarded {
                 Poll::Ready(Some(Err(e)))
             }
             Poll::Pending => {
-                if let Some((_, sleep)) = &mut this.idle {
+                if let Some(c) = &mut this.cut {
+                    let wait = c
+                        .wait
+                        .get_or_insert_with(|| Mutex::new(Box::pin(cut_future(c.rx.clone()))));
+                    let fut = wait.get_mut().unwrap_or_else(|e| e.into_inner());
+                    if fut.as_mut().poll(cx).is_ready() {
+                        return this.fail(Cut::Deregistered);
+                    }
+                }
+                if let Some(idle) = &mut this.idle {
+                    let deadline = idle.last + idle.timeout;
+                    let sleep = idle.sleep.get_or_insert_with(|| {
+                        Mutex::new(Box::pin(tokio::time::sleep_until(deadline)))
+                    });
                     let sleep = sleep.get_mut().unwrap_or_else(|e| e.into_inner());
+                    if sleep.deadline() != deadline {
+                        sleep.as_mut().reset(deadline);
+                    }
                     if sleep.as_mut().poll(cx).is_ready() {
                         return this.fail(Cut::Idle);
                     }
@@ -212,5 +243,31 @@ mod tests {
         cut_tx.send_replace(true);
         let e = b.frame().await.unwrap().unwrap_err();
         assert_eq!(e.to_string(), "the deregistration delay ended");
+    }
+
+    #[tokio::test]
+    async fn cut_wakes_a_waiting_stream() {
+        let (_tx, body) = channel_body();
+        let (cut_tx, cut_rx) = watch::channel(false);
+        let mut b = Guarded::new(body)
+            .idle(Duration::from_secs(3600))
+            .cut_by(cut_rx);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            cut_tx.send_replace(true);
+        });
+        let e = b.frame().await.unwrap().unwrap_err();
+        assert_eq!(e.to_string(), "the deregistration delay ended");
+        assert!(b.frame().await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_timeout_counts_from_the_start_without_frames() {
+        let (_tx, body) = channel_body();
+        let mut b = Guarded::new(body).idle(Duration::from_secs(10));
+        let started = tokio::time::Instant::now();
+        let e = b.frame().await.unwrap().unwrap_err();
+        assert_eq!(e.to_string(), "no bytes within the idle timeout");
+        assert_eq!(started.elapsed(), Duration::from_secs(10));
     }
 }

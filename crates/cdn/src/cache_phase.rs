@@ -70,6 +70,9 @@ impl OwnedViewer {
             conn: &self.conn,
             via: &self.via,
             request_id: &self.request_id,
+            via_value: None,
+            request_id_value: None,
+            path_and_query: None,
         }
     }
 }

@@ -153,8 +153,30 @@ pub fn device_headers(user_agent: &str) -> [(&'static str, bool); 6] {
     ]
 }
 
+/// Header values the request path already holds (built once per process, distribution or
+/// origin, or once per request and shared): [`origin_request_headers_with`] clones them instead
+/// of validating and copying their text. Each must be the value of the text it stands for.
+#[derive(Default, Clone, Copy)]
+pub struct PreparedValues<'a> {
+    /// `OriginHeaderInput::via` as a value.
+    pub via: Option<&'a HeaderValue>,
+    /// `OriginHeaderInput::origin_domain` as a value (the usual `Host`).
+    pub origin_host: Option<&'a HeaderValue>,
+    /// `OriginHeaderInput::request_id` as a value.
+    pub request_id: Option<&'a HeaderValue>,
+}
+
 /// The headers of the origin request.
 pub fn origin_request_headers(viewer: &HeaderMap, i: &OriginHeaderInput<'_>) -> HeaderMap {
+    origin_request_headers_with(viewer, i, PreparedValues::default())
+}
+
+/// [`origin_request_headers`] with values the caller has prepared.
+pub fn origin_request_headers_with(
+    viewer: &HeaderMap,
+    i: &OriginHeaderInput<'_>,
+    prepared: PreparedValues<'_>,
+) -> HeaderMap {
     let key = &i.behavior.cache_policy.key;
     let orp = i.behavior.origin_request_policy.as_ref();
     let forwarded =
@@ -165,13 +187,18 @@ pub fn origin_request_headers(viewer: &HeaderMap, i: &OriginHeaderInput<'_>) -> 
     // Hop-by-hop headers and those `Connection` names never reach the origin.
     let named = connection_named(viewer);
     let mut out = HeaderMap::with_capacity(viewer.len() + 8);
+    let mut viewer_xff = false;
     for (name, value) in viewer {
         if is_hop_by_hop(name) || named.contains(name) {
             continue;
         }
         let n = name.as_str();
         let keep = match n {
-            "host" | "cookie" | "x-forwarded-for" => false,
+            "x-forwarded-for" => {
+                viewer_xff = true;
+                false
+            }
+            "host" | "cookie" => false,
             _ if n.starts_with("cloudfront-") => false,
             "accept-encoding" if key.normalizes_accept_encoding() => false,
             "via" => true,
@@ -187,12 +214,19 @@ pub fn origin_request_headers(viewer: &HeaderMap, i: &OriginHeaderInput<'_>) -> 
     }
 
     let host = if forwarded("host") {
-        i.viewer_host.unwrap_or(i.origin_domain)
+        i.viewer_host
     } else {
-        i.origin_domain
+        None
     };
-    if let Ok(h) = HeaderValue::from_str(host) {
-        out.insert(http::header::HOST, h);
+    match (host, prepared.origin_host) {
+        (None, Some(h)) => {
+            out.insert(http::header::HOST, h.clone());
+        }
+        _ => {
+            if let Ok(h) = HeaderValue::from_str(host.unwrap_or(i.origin_domain)) {
+                out.insert(http::header::HOST, h);
+            }
+        }
     }
     let orp_cookies = orp.map(|o| &o.cookies);
     if let Some(c) = params::filter_cookies(viewer, &key.cookies, orp_cookies) {
@@ -210,13 +244,35 @@ pub fn origin_request_headers(viewer: &HeaderMap, i: &OriginHeaderInput<'_>) -> 
         );
         out.insert(http::header::ACCEPT_ENCODING, HeaderValue::from_static(ae));
     }
-    for xff in viewer.get_all(&X_FORWARDED_FOR) {
-        out.append(X_FORWARDED_FOR, xff.clone());
+    // (A hop-by-hop or `Connection`-named X-Forwarded-For is still the viewer's: it is copied.)
+    if viewer_xff || named.contains(&X_FORWARDED_FOR) {
+        for xff in viewer.get_all(&X_FORWARDED_FOR) {
+            out.append(X_FORWARDED_FOR, xff.clone());
+        }
+        append_forwarded_for(&mut out, &edgeway_http::headers::ip_text(i.peer.ip()), ",");
+    } else if let Some(v) = ip_value(i.peer.ip()) {
+        // What `append_forwarded_for` inserts when there is no X-Forwarded-For yet.
+        out.insert(X_FORWARDED_FOR, v);
     }
-    append_forwarded_for(&mut out, &edgeway_http::headers::ip_text(i.peer.ip()), ",");
-    append_via(&mut out, i.via);
-    if let Ok(id) = HeaderValue::from_str(i.request_id) {
-        out.insert(X_AMZ_CF_ID, id);
+    let via_added = match (prepared.via, out.entry(http::header::VIA)) {
+        (Some(via), http::header::Entry::Vacant(e)) => {
+            e.insert(via.clone());
+            true
+        }
+        _ => false,
+    };
+    if !via_added {
+        append_via(&mut out, i.via);
+    }
+    match prepared.request_id {
+        Some(id) => {
+            out.insert(X_AMZ_CF_ID, id.clone());
+        }
+        None => {
+            if let Ok(id) = HeaderValue::from_str(i.request_id) {
+                out.insert(X_AMZ_CF_ID, id);
+            }
+        }
     }
     if !forwarded("user-agent") {
         out.insert(
@@ -276,6 +332,35 @@ pub fn origin_request_headers(viewer: &HeaderMap, i: &OriginHeaderInput<'_>) -> 
     out
 }
 
+/// The viewer's address as an X-Forwarded-For value, as `ip_text` writes it (IPv4 without
+/// `fmt` or an intermediate `String`).
+fn ip_value(ip: std::net::IpAddr) -> Option<HeaderValue> {
+    let std::net::IpAddr::V4(v4) = ip else {
+        return HeaderValue::from_str(&edgeway_http::headers::ip_text(ip)).ok();
+    };
+    let mut buf = [0u8; 15];
+    let mut len = 0;
+    let mut push = |b: u8| {
+        if let Some(slot) = buf.get_mut(len) {
+            *slot = b;
+            len += 1;
+        }
+    };
+    for (i, o) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            push(b'.');
+        }
+        if o >= 100 {
+            push(b'0' + o / 100);
+        }
+        if o >= 10 {
+            push(b'0' + o / 10 % 10);
+        }
+        push(b'0' + o % 10);
+    }
+    HeaderValue::from_bytes(buf.get(..len).unwrap_or_default()).ok()
+}
+
 /// Appends `ours` to any `Via` already there (`, `-separated).
 pub fn append_via(h: &mut HeaderMap, ours: &str) {
     if !h.contains_key(http::header::VIA) {
@@ -322,13 +407,15 @@ pub fn stamp_viewer_response(h: &mut HeaderMap, s: &ViewerStamp<'_>) {
 }
 
 /// [`stamp_viewer_response`] with the per-process parts as header values built once: `via`
-/// (its text `via_text` when a `Via` is already there) and `pop` (None: not a valid value).
+/// (its text `via_text` when a `Via` is already there) and `pop` (None: not a valid value), and
+/// the request id's value when the caller holds it (the value of `request_id`).
 pub fn stamp_viewer_response_with(
     h: &mut HeaderMap,
     via: &HeaderValue,
     via_text: &str,
     pop: Option<&HeaderValue>,
     request_id: &str,
+    request_id_value: Option<&HeaderValue>,
     x_cache: &'static str,
 ) {
     h.reserve(4);
@@ -347,7 +434,9 @@ pub fn stamp_viewer_response_with(
     if let Some(p) = pop {
         h.insert(X_AMZ_CF_POP, p.clone());
     }
-    if let Ok(v) = HeaderValue::from_str(request_id) {
+    if let Some(v) = request_id_value {
+        h.insert(X_AMZ_CF_ID, v.clone());
+    } else if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert(X_AMZ_CF_ID, v);
     }
 }
@@ -360,10 +449,16 @@ pub fn clean_origin_response(h: &mut HeaderMap, behavior: &Behavior) {
     let key = &behavior.cache_policy.key;
     let orp = behavior.origin_request_policy.as_ref();
     let cookies_forwarded = !key.cookies.is_none() || orp.is_some_and(|o| !o.cookies.is_none());
-    if !cookies_forwarded {
+    // One pass over the names instead of a lookup for each (most responses have neither).
+    let (mut set_cookie, mut vary) = (false, false);
+    for n in h.keys() {
+        set_cookie |= n == http::header::SET_COOKIE;
+        vary |= n == http::header::VARY;
+    }
+    if !cookies_forwarded && set_cookie {
         h.remove(http::header::SET_COOKIE);
     }
-    if h.contains_key(http::header::VARY) {
+    if vary {
         let kept: Vec<String> = h
             .get_all(http::header::VARY)
             .iter()

@@ -60,6 +60,20 @@ impl RequestId {
     }
 }
 
+impl AsRef<[u8]> for RequestId {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl RequestId {
+    /// The id as a header value whose clones share one buffer (the origin request and the
+    /// viewer response carry the same id).
+    pub fn header_value(self) -> Option<http::HeaderValue> {
+        http::HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(self)).ok()
+    }
+}
+
 impl Default for RequestId {
     fn default() -> Self {
         Self::new()

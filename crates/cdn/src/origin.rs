@@ -40,6 +40,9 @@ pub struct Origin {
     pub connection_attempts: u32,
     pub read_timeout: Duration,
     pub custom_headers: Vec<(HeaderName, HeaderValue)>,
+    /// `domain_name` as a `Host` value (None when it is not a valid value), built once; its
+    /// clones share one buffer.
+    pub host_value: Option<HeaderValue>,
     pub client: UpstreamClient,
     /// `domain:port` for HTTP and HTTPS, parsed once (None when it does not parse).
     http_authority: Option<Authority>,
@@ -76,7 +79,14 @@ impl Origin {
                 .parse::<Authority>()
                 .ok()
         };
+        let host_value = HeaderValue::from_str(&domain_name).ok().and_then(|_| {
+            HeaderValue::from_maybe_shared(
+                bytes::Bytes::copy_from_slice(domain_name.as_bytes()).slice(..),
+            )
+            .ok()
+        });
         Ok(Self {
+            host_value,
             id: o.origin_id.clone(),
             http_authority: authority(cc.http_port),
             https_authority: authority(cc.https_port),
@@ -109,6 +119,40 @@ impl Origin {
             path,
             query,
         )
+    }
+
+    /// [`Origin::uri`], taking the viewer's own `viewer` path and query (a reference count, no
+    /// parse) when the origin's would be the same text: no origin path, the same path and query.
+    pub fn uri_from(
+        &self,
+        viewer_https: bool,
+        path: &str,
+        query: Option<&str>,
+        viewer: Option<&PathAndQuery>,
+    ) -> Result<Uri, String> {
+        let Some(pq) = viewer
+            .filter(|pq| self.origin_path.is_empty() && pq.path() == path && pq.query() == query)
+        else {
+            return self.uri(viewer_https, path, query);
+        };
+        let https = match self.protocol {
+            OriginProtocolPolicy::HttpOnly => false,
+            OriginProtocolPolicy::HttpsOnly => true,
+            OriginProtocolPolicy::MatchViewer => viewer_https,
+        };
+        let (scheme, authority) = if https {
+            (Scheme::HTTPS, &self.https_authority)
+        } else {
+            (Scheme::HTTP, &self.http_authority)
+        };
+        let Some(authority) = authority.clone() else {
+            return self.uri(viewer_https, path, query);
+        };
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(scheme);
+        parts.authority = Some(authority);
+        parts.path_and_query = Some(pq.clone());
+        Uri::from_parts(parts).or_else(|_| self.uri(viewer_https, path, query))
     }
 
     /// [`Origin::url`] as a URI, from the authority parsed at startup (only the path and query
@@ -225,5 +269,66 @@ mod tests {
             origin_url(HttpOnly, "::1", 80, 443, "", false, "/", None),
             "http://[::1]:80/"
         );
+    }
+
+    /// Reusing the viewer's path and query gives the URI `uri` builds, or is not done.
+    #[test]
+    fn uri_from_the_viewers_path_is_the_same_uri() {
+        let Ok(tls) = edgeway_http::tls::client_config(&[]) else {
+            panic!("client config")
+        };
+        for (policy, origin_path) in [("http-only", None), ("match-viewer", Some("/prod"))] {
+            let src = format!(
+                r#"
+[[distribution]]
+id = "t"
+listen = ["http://127.0.0.1:1"]
+[[distribution.origin]]
+origin_id = "o"
+domain_name = "O.test"
+{}
+custom_origin_config = {{ http_port = 8080, origin_protocol_policy = "{policy}" }}
+[distribution.default_cache_behavior]
+target_origin_id = "o"
+viewer_protocol_policy = "allow-all"
+cache_policy_id = "CachingDisabled"
+"#,
+                origin_path.map_or(String::new(), |p| format!("origin_path = \"{p}\""))
+            );
+            let parsed = match edgeway_config::parse("t.toml", &src) {
+                Ok(c) => c,
+                Err(e) => panic!("{e}"),
+            };
+            let Some(cfg) = parsed.distributions.first().and_then(|d| d.origins.first()) else {
+                panic!("no origin")
+            };
+            let o = match Origin::new(cfg, tls.clone(), Arc::new(edgeway_http::SystemResolve)) {
+                Ok(o) => o,
+                Err(e) => panic!("{e}"),
+            };
+            assert_eq!(
+                o.host_value.as_ref().and_then(|v| v.to_str().ok()),
+                Some("o.test")
+            );
+            for viewer in ["/a", "/a?x=1", "/a?", "/", "/a%20b?q=%41&r", "/a?x=1&y=2"] {
+                let Ok(pq) = viewer.parse::<PathAndQuery>() else {
+                    panic!("{viewer}")
+                };
+                for (path, query) in [
+                    (pq.path(), pq.query()),
+                    (pq.path(), None),
+                    ("/b", pq.query()),
+                    (pq.path(), Some("x=1")),
+                ] {
+                    for https in [false, true] {
+                        assert_eq!(
+                            o.uri_from(https, path, query, Some(&pq)),
+                            o.uri(https, path, query),
+                            "{viewer} {path} {query:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -8,8 +8,8 @@ use crate::counters::{CacheResult, Counters};
 use crate::edge_cache::EdgeCache;
 use crate::error_page::{error_response, CdnError};
 use crate::headers::{
-    clean_origin_response, origin_request_headers, stamp_viewer_response,
-    stamp_viewer_response_with, OriginHeaderInput, ViewerStamp,
+    clean_origin_response, origin_request_headers_with, stamp_viewer_response,
+    stamp_viewer_response_with, OriginHeaderInput, PreparedValues, ViewerStamp,
 };
 use crate::invalidation::Ledger;
 use crate::origin::Origin;
@@ -144,6 +144,11 @@ pub(crate) struct Viewer<'a> {
     pub(crate) conn: &'a Arc<ConnInfo>,
     pub(crate) via: &'a str,
     pub(crate) request_id: &'a str,
+    /// `via` and `request_id` as header values, when the request path holds them.
+    pub(crate) via_value: Option<&'a HeaderValue>,
+    pub(crate) request_id_value: Option<&'a HeaderValue>,
+    /// The viewer's path and query as received (the origin URI reuses it when unchanged).
+    pub(crate) path_and_query: Option<&'a http::uri::PathAndQuery>,
 }
 
 /// The slot of an HTTP version in `Edge::vias`.
@@ -175,9 +180,17 @@ fn viewer_host<'a>(req: &'a http::request::Parts, conn: &'a ConnInfo) -> Option<
 
 /// The origin path for a viewer path: `default_root_object` replaces exactly `/`.
 pub fn apply_default_root_object(path: &str, default_root_object: Option<&str>) -> String {
+    root_object_path(path, default_root_object).into_owned()
+}
+
+/// [`apply_default_root_object`], borrowing the viewer's path when it is kept (most requests).
+fn root_object_path<'a>(
+    path: &'a str,
+    default_root_object: Option<&str>,
+) -> std::borrow::Cow<'a, str> {
     match default_root_object {
-        Some(o) if path == "/" && !o.is_empty() => format!("/{}", o.trim_start_matches('/')),
-        _ => path.to_string(),
+        Some(o) if path == "/" && !o.is_empty() => format!("/{}", o.trim_start_matches('/')).into(),
+        _ => path.into(),
     }
 }
 
@@ -282,6 +295,7 @@ impl Edge {
         let start = std::time::Instant::now();
         let rid = ids::RequestId::new();
         let request_id = rid.as_str();
+        let rid_value = rid.header_value();
         let version = req.version();
         let via = self.via(version);
         let head = req.method() == Method::HEAD;
@@ -289,7 +303,9 @@ impl Edge {
             .access_log
             .as_ref()
             .map(|_| self.log_entry(&req, https, conn, request_id));
-        let (mut resp, result, detail) = match self.respond(req, https, conn, via, request_id).await
+        let (mut resp, result, detail) = match self
+            .respond(req, https, conn, via, request_id, rid_value.as_ref())
+            .await
         {
             Ok((r, c)) => (r, c, c.label()),
             Err(e) => (
@@ -305,6 +321,7 @@ impl Edge {
                 via,
                 self.pop_value.as_ref(),
                 request_id,
+                rid_value.as_ref(),
                 result.x_cache(),
             ),
             None => stamp_viewer_response(
@@ -402,6 +419,7 @@ impl Edge {
         conn: &Arc<ConnInfo>,
         via: &str,
         request_id: &str,
+        request_id_value: Option<&HeaderValue>,
     ) -> Result<(Response<Body>, CacheResult), CdnError> {
         let (parts, body) = req.into_parts();
         let method = &parts.method;
@@ -439,7 +457,7 @@ impl Edge {
             return Err(CdnError::GetWithBody);
         }
         // 5. Default root object.
-        let path = apply_default_root_object(parts.uri.path(), self.default_root_object.as_deref());
+        let path = root_object_path(parts.uri.path(), self.default_root_object.as_deref());
         let viewer = Viewer {
             https,
             version: parts.version,
@@ -448,6 +466,9 @@ impl Edge {
             conn,
             via,
             request_id,
+            via_value: self.via_values.get(via_index(parts.version)),
+            request_id_value,
+            path_and_query: parts.uri.path_and_query(),
         };
         // 6. Cache: hit, stale, or miss → origin → store.
         let answered = match self.cacheable(
@@ -605,7 +626,7 @@ impl Edge {
             .map(|o| &o.query_strings);
         let query =
             params::filter_query(query, &behavior.cache_policy.key.query_strings, orp_query);
-        let uri = match origin.uri(v.https, path, query.as_deref()) {
+        let uri = match origin.uri_from(v.https, path, query.as_deref(), v.path_and_query) {
             Ok(u) => u,
             Err(e) => {
                 let e = CdnError::Origin(edgeway_http::UpstreamError::Protocol(e));
@@ -614,7 +635,7 @@ impl Edge {
                 return Err(e);
             }
         };
-        let mut headers = origin_request_headers(
+        let mut headers = origin_request_headers_with(
             v.headers,
             &OriginHeaderInput {
                 method,
@@ -628,6 +649,11 @@ impl Edge {
                 custom_headers: &origin.custom_headers,
                 via: v.via,
                 request_id: v.request_id,
+            },
+            PreparedValues {
+                via: v.via_value,
+                origin_host: origin.host_value.as_ref(),
+                request_id: v.request_id_value,
             },
         );
         for (k, val) in extra {

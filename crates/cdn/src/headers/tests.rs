@@ -336,3 +336,99 @@ fn viewer_response_cleanup() {
     assert_eq!(get(&h, "x-amz-cf-pop"), Some("LOCAL1-C1"));
     assert_eq!(get(&h, "x-amz-cf-id"), Some("r=="));
 }
+
+#[test]
+fn ip_values_read_as_ip_text_writes_them() {
+    let ips: Vec<std::net::IpAddr> = vec![
+        [0, 0, 0, 0].into(),
+        [1, 2, 3, 4].into(),
+        [9, 10, 99, 100].into(),
+        [192, 0, 2, 3].into(),
+        [255, 255, 255, 255].into(),
+        [10, 200, 0, 59].into(),
+        std::net::Ipv6Addr::LOCALHOST.into(),
+        "2001:db8::1"
+            .parse()
+            .unwrap_or(std::net::Ipv6Addr::LOCALHOST.into()),
+    ];
+    for ip in ips {
+        let want = edgeway_http::headers::ip_text(ip);
+        assert_eq!(
+            ip_value(ip).as_ref().and_then(|v| v.to_str().ok()),
+            Some(want.as_str()),
+            "{ip}"
+        );
+    }
+}
+
+/// Prepared values change nothing: the same headers, in the same order, for viewers with and
+/// without `Via`, X-Forwarded-For (also named by `Connection`) and Host, forwarded or not.
+#[test]
+fn prepared_values_build_the_same_headers() {
+    let via = "1.1 abc.cloudfront.net (CloudFront)";
+    let via_value = HeaderValue::from_static("1.1 abc.cloudfront.net (CloudFront)");
+    let host_value = HeaderValue::from_static("origin.test");
+    let id_value = HeaderValue::from_static("id==");
+    let prepared = PreparedValues {
+        via: Some(&via_value),
+        origin_host: Some(&host_value),
+        request_id: Some(&id_value),
+    };
+    let mut viewers = vec![viewer(), HeaderMap::new()];
+    let mut h = viewer();
+    h.remove("via");
+    h.remove("x-forwarded-for");
+    viewers.push(h);
+    let mut h = HeaderMap::new();
+    h.insert("connection", HeaderValue::from_static("x-forwarded-for"));
+    h.insert("x-forwarded-for", HeaderValue::from_static("198.51.100.1"));
+    h.insert("via", HeaderValue::from_static("1.0 a"));
+    h.append("via", HeaderValue::from_static("1.1 b"));
+    viewers.push(h);
+    let mut h = HeaderMap::new();
+    h.insert("connection", HeaderValue::from_static("via"));
+    h.insert("via", HeaderValue::from_static("1.0 a"));
+    viewers.push(h);
+    let custom = [];
+    let behaviors = [
+        behavior("CachingDisabled", None),
+        behavior("keyed", Some("proto")),
+        behavior("CachingDisabled", Some("AllViewer")),
+    ];
+    for b in &behaviors {
+        for v in &viewers {
+            for (peer, viewer_host) in [
+                (
+                    SocketAddr::from(([192, 0, 2, 3], 5555)),
+                    Some("www.example.com"),
+                ),
+                (SocketAddr::from(([10, 0, 0, 7], 1)), None),
+                (
+                    "[2001:db8::1]:80"
+                        .parse()
+                        .unwrap_or(SocketAddr::from(([1, 1, 1, 1], 1))),
+                    None,
+                ),
+            ] {
+                let i = OriginHeaderInput {
+                    method: &Method::GET,
+                    https: false,
+                    version: Version::HTTP_11,
+                    peer,
+                    viewer_host,
+                    tls: None,
+                    behavior: b,
+                    origin_domain: "origin.test",
+                    custom_headers: &custom,
+                    via,
+                    request_id: "id==",
+                };
+                let plain: Vec<_> = origin_request_headers(v, &i).into_iter().collect();
+                let with: Vec<_> = origin_request_headers_with(v, &i, prepared)
+                    .into_iter()
+                    .collect();
+                assert_eq!(plain, with, "{v:?} {peer} {viewer_host:?}");
+            }
+        }
+    }
+}

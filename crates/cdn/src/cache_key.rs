@@ -22,11 +22,17 @@ pub struct KeyInput<'a> {
 
 /// The cache key for a request under `behavior`, as one string (fields separated by `\n`).
 pub fn cache_key(i: &KeyInput<'_>, behavior: &Behavior) -> String {
+    cache_key_with_room(i, behavior, 0)
+}
+
+/// [`cache_key`] in a string with room for `extra` more bytes after the key.
+pub(crate) fn cache_key_with_room(i: &KeyInput<'_>, behavior: &Behavior, extra: usize) -> String {
     let key = &behavior.cache_policy.key;
     // Room for the usual key, so it is not reallocated while it grows.
     let names: usize = key.headers.iter().map(|h| h.len() + 2).sum();
     let mut k = String::with_capacity(
-        64 + i.distribution.len()
+        64 + extra
+            + i.distribution.len()
             + i.path.len()
             + i.query.map_or(0, str::len)
             + names

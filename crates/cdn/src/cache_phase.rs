@@ -3,7 +3,7 @@
 
 use crate::behavior::{self, Behavior};
 use crate::body::{MeteredBody, RequestBody};
-use crate::cache_key::{cache_key, KeyInput};
+use crate::cache_key::{cache_key_with_room, KeyInput};
 use crate::counters::CacheResult;
 use crate::edge_cache::Shared;
 use crate::error_page::CdnError;
@@ -27,15 +27,17 @@ use std::time::Duration;
 /// A request the cache may answer: its key and what the lookup and the origin fetch need.
 #[derive(Clone)]
 pub struct Cacheable {
-    pub key: String,
+    /// The key, then the viewer's path (behavior selection), the origin path (after the root
+    /// object) and the query, in one buffer ([`Cacheable::key`] and the others read it).
+    text: String,
+    key_end: usize,
+    viewer_path_end: usize,
+    path_end: usize,
+    has_query: bool,
     /// The viewer's headers as the origin sees them (normalized Accept-Encoding, forwarded
     /// cookies), for Vary: built when first needed ([`Cacheable::vary`]).
     vary: std::sync::OnceLock<HeaderMap>,
     pub method: Method,
-    /// The viewer's path (behavior selection) and the origin path (after the root object).
-    pub viewer_path: String,
-    pub path: String,
-    pub query: Option<String>,
 }
 
 /// A viewer that outlives its request (for background refreshes).
@@ -147,6 +149,31 @@ async fn collect_limited(mut body: Body, limit: u64) -> Result<bytes::Bytes, Str
 }
 
 impl Cacheable {
+    /// The cache key.
+    pub fn key(&self) -> &str {
+        self.text.get(..self.key_end).unwrap_or_default()
+    }
+
+    /// The viewer's path (behavior selection).
+    pub fn viewer_path(&self) -> &str {
+        self.text
+            .get(self.key_end..self.viewer_path_end)
+            .unwrap_or_default()
+    }
+
+    /// The origin path (after the default root object).
+    pub fn path(&self) -> &str {
+        self.text
+            .get(self.viewer_path_end..self.path_end)
+            .unwrap_or_default()
+    }
+
+    /// The viewer's query.
+    pub fn query(&self) -> Option<&str> {
+        self.has_query
+            .then(|| self.text.get(self.path_end..).unwrap_or_default())
+    }
+
     /// The viewer's headers as the origin sees them, for Vary (built once, on first use).
     fn vary(&self, b: &Behavior, v: &Viewer<'_>) -> &HeaderMap {
         self.vary
@@ -188,7 +215,8 @@ impl Edge {
         if !b.caches_method(method) || b.cache_policy.caching_disabled() {
             return None;
         }
-        let key = cache_key(
+        let extra = viewer_path.len() + path.len() + query.map_or(0, str::len);
+        let mut text = cache_key_with_room(
             &KeyInput {
                 distribution: &self.id,
                 method,
@@ -199,14 +227,24 @@ impl Edge {
                 host: v.host,
             },
             b,
+            extra,
         );
+        let key_end = text.len();
+        text.push_str(viewer_path);
+        let viewer_path_end = text.len();
+        text.push_str(path);
+        let path_end = text.len();
+        if let Some(q) = query {
+            text.push_str(q);
+        }
         Some(Cacheable {
-            key,
+            text,
+            key_end,
+            viewer_path_end,
+            path_end,
+            has_query: query.is_some(),
             vary: std::sync::OnceLock::new(),
             method: method.clone(),
-            viewer_path: viewer_path.to_string(),
-            path: path.to_string(),
-            query: query.map(str::to_string),
         })
     }
 
@@ -218,9 +256,9 @@ impl Edge {
         c: Cacheable,
     ) -> Result<(Response<Body>, CacheResult), CdnError> {
         let now = self.cache.now();
-        match self.cache.lookup(&c.key, || c.vary(b, v)).await {
+        match self.cache.lookup(c.key(), || c.vary(b, v)).await {
             Lookup::Hit(e) => {
-                if self.cache.backing_off(&c.key) && e.freshness.can_serve_on_error(now) {
+                if self.cache.backing_off(c.key()) && e.freshness.can_serve_on_error(now) {
                     self.counters.stale.inc();
                     return Ok(self.answer_from(&e, &c, v, CacheResult::Hit));
                 }
@@ -250,7 +288,7 @@ impl Edge {
         let edge = self.clone();
         let ov = OwnedViewer::of(v);
         tokio::spawn(async move {
-            let b = behavior::select(&edge.ordered, &edge.default, &c.viewer_path);
+            let b = behavior::select(&edge.ordered, &edge.default, c.viewer_path());
             if let Ok((resp, _)) = edge.fill(b, &ov.view(), &c, Some(stale), true).await {
                 // Reading the body to its end stores it.
                 let _ = resp.into_body().collect().await;
@@ -291,11 +329,11 @@ impl Edge {
 
     /// Becomes the one fetcher of `c.key` (or shares the current fetcher's result).
     async fn lead(&self, b: &Behavior, c: &Cacheable) -> Result<Leader, Arc<CachedResponse>> {
-        if !b.collapses() || self.cache.uncollapsible(&c.key) {
+        if !b.collapses() || self.cache.uncollapsible(c.key()) {
             return Ok(Leader(None));
         }
         loop {
-            match self.cache.coalescer.acquire(&c.key) {
+            match self.cache.coalescer.acquire(c.key()) {
                 Role::Leader(g) => return Ok(Leader(Some(g))),
                 Role::Follower(f) => match f.wait().await {
                     Waited::Value(Some(e)) => {
@@ -329,7 +367,7 @@ impl Edge {
         };
         let request_time = self.cache.now();
         let fetched = self
-            .fetch_cacheable(b, &c.method, v, &c.path, c.query.as_deref(), &cond)
+            .fetch_cacheable(b, &c.method, v, c.path(), c.query(), &cond)
             .await;
         let now = self.cache.now();
         let failed_status = match &fetched {
@@ -342,7 +380,7 @@ impl Edge {
                 let wait = self
                     .error_caching_min_ttl(status)
                     .unwrap_or(edgeway_cache::cloudfront::DEFAULT_ERROR_CACHING_MIN_TTL);
-                self.cache.back_off(&c.key, now + wait);
+                self.cache.back_off(c.key(), now + wait);
                 self.counters.stale.inc();
                 leader.complete(Some(s.clone()));
                 return Ok(self.answer_from(s, c, v, CacheResult::Hit));
@@ -395,7 +433,7 @@ impl Edge {
         clean_origin_response(&mut headers, b);
         let e = CachedResponse::new(s.status, headers, s.body.clone(), d.freshness);
         if d.store {
-            self.cache.insert(&c.key, c.vary(b, v), e.clone());
+            self.cache.insert(c.key(), c.vary(b, v), e.clone());
         }
         e
     }
@@ -430,7 +468,7 @@ impl Edge {
         let mut d = ttl::decide(&b.cache_policy, &x);
         // A HEAD response has no body to store.
         d.store &= c.method != Method::HEAD;
-        self.cache.mark_uncollapsible(&c.key, !d.collapse);
+        self.cache.mark_uncollapsible(c.key(), !d.collapse);
         let result = if parts.status.as_u16() >= 400 {
             CacheResult::Error
         } else {
@@ -491,7 +529,7 @@ impl Edge {
                 d.freshness,
             );
             if d.store && e.body.len() as u64 <= max {
-                self.cache.insert(&c.key, c.vary(b, v), e.clone());
+                self.cache.insert(c.key(), c.vary(b, v), e.clone());
                 leader.complete(Some(Arc::new(e.clone())));
             } else {
                 leader.complete(None);
@@ -505,7 +543,7 @@ impl Edge {
         let stored = stored_headers(&parts.headers, &directives.cache_control);
         let (cache, key, vary, status, freshness) = (
             self.cache.clone(),
-            c.key.clone(),
+            c.key().to_string(),
             c.vary(b, v).clone(),
             parts.status,
             d.freshness,

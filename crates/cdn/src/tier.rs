@@ -302,7 +302,8 @@ impl Edge {
         let log = self
             .access_log
             .as_ref()
-            .map(|_| self.log_entry(&req, https, conn, request_id));
+            // Boxed: a ~500-byte entry would sit in every request's future, logged or not.
+            .map(|_| Box::new(self.log_entry(&req, https, conn, request_id)));
         let (mut resp, result, detail) = match self
             .respond(req, https, conn, via, request_id, rid_value.as_ref())
             .await
@@ -338,7 +339,7 @@ impl Edge {
         self.counters.response(resp.status().as_u16());
         match (log, &self.access_log) {
             (Some(entry), Some(sink)) => {
-                let entry = access_log::finish_entry(entry, &resp, result.label(), detail);
+                let entry = access_log::finish_entry(*entry, &resp, result.label(), detail);
                 let (parts, body) = resp.into_parts();
                 Response::from_parts(
                     parts,

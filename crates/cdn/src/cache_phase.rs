@@ -40,6 +40,44 @@ pub struct Cacheable {
     pub method: Method,
 }
 
+/// Slots for [`HitHeads`].
+const HIT_HEAD_SLOTS: usize = 64;
+
+/// The stamped viewer response heads of hot cache entries, in direct-mapped slots keyed by the
+/// entry's identity and the viewer's HTTP version. A slot holds a `Weak` to its entry (which
+/// keeps the address from being reused, so identity is exact) and, once the entry was seen
+/// twice in a row, the head; a head keeps the entry's header bytes alive, at most one per slot.
+pub(crate) struct HitHeads {
+    slots: Box<[std::sync::Mutex<HitHead>]>,
+}
+
+struct HitHead {
+    entry: std::sync::Weak<CachedResponse>,
+    via: usize,
+    head: Option<Arc<HeaderMap>>,
+}
+
+impl HitHeads {
+    pub(crate) fn new() -> Self {
+        Self {
+            slots: (0..HIT_HEAD_SLOTS)
+                .map(|_| {
+                    std::sync::Mutex::new(HitHead {
+                        entry: std::sync::Weak::new(),
+                        via: 0,
+                        head: None,
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    fn slot(&self, e: &Arc<CachedResponse>, via: usize) -> Option<&std::sync::Mutex<HitHead>> {
+        let at = (Arc::as_ptr(e) as usize >> 4) ^ via;
+        self.slots.get(at % HIT_HEAD_SLOTS)
+    }
+}
+
 /// A viewer that outlives its request (for background refreshes).
 struct OwnedViewer {
     https: bool,
@@ -75,6 +113,7 @@ impl OwnedViewer {
             via_value: None,
             request_id_value: None,
             path_and_query: None,
+            stamped: None,
         }
     }
 }
@@ -260,14 +299,14 @@ impl Edge {
             Lookup::Hit(e) => {
                 if self.cache.backing_off(c.key()) && e.freshness.can_serve_on_error(now) {
                     self.counters.stale.inc();
-                    return Ok(self.answer_from(&e, &c, v, CacheResult::Hit));
+                    return Ok(self.answer_hit(&e, &c, v));
                 }
                 match e.freshness.reuse(now) {
-                    Reuse::Fresh => Ok(self.answer_from(&e, &c, v, CacheResult::Hit)),
+                    Reuse::Fresh => Ok(self.answer_hit(&e, &c, v)),
                     Reuse::StaleWhileRevalidate => {
                         self.counters.stale.inc();
                         self.refresh_in_background(v, c.clone(), e.clone());
-                        Ok(self.answer_from(&e, &c, v, CacheResult::Hit))
+                        Ok(self.answer_hit(&e, &c, v))
                     }
                     Reuse::Revalidate => Box::pin(self.fill(b, v, &c, Some(e), true)).await,
                 }
@@ -294,6 +333,85 @@ impl Edge {
                 let _ = resp.into_body().collect().await;
             }
         });
+    }
+
+    /// [`Edge::answer_from`] for a hit, stamped from the entry's kept head when it has one (a hot
+    /// entry: the same stored response as the last hits): a clone of the head the usual path
+    /// built and stamped for it, with this request's `Age` and `X-Amz-Cf-Id` put in place of
+    /// that request's. The head depends only on the entry and the viewer's HTTP version (which
+    /// picks `Via`) when the viewer sent no precondition or Range, so the response is the same.
+    fn answer_hit(
+        &self,
+        e: &Arc<CachedResponse>,
+        c: &Cacheable,
+        v: &Viewer<'_>,
+    ) -> (Response<Body>, CacheResult) {
+        let (Some(stamped), Some(via_value), Some(id)) =
+            (v.stamped, v.via_value, v.request_id_value)
+        else {
+            return self.answer_from(e, c, v, CacheResult::Hit);
+        };
+        if e.status.as_u16() >= 400 || deliver::asks_preconditions_or_range(v.headers) {
+            return self.answer_from(e, c, v, CacheResult::Hit);
+        }
+        let via = crate::tier::via_index(v.version);
+        let Some(slot) = self.hit_heads.slot(e, via) else {
+            return self.answer_from(e, c, v, CacheResult::Hit);
+        };
+        // The head is cloned outside the lock (the lock only takes a reference).
+        let kept = match slot.lock() {
+            Ok(s) if s.via == via && std::ptr::eq(s.entry.as_ptr(), Arc::as_ptr(e)) => {
+                match &s.head {
+                    Some(h) => Ok(h.clone()),
+                    // Seen before: the entry is hot, keep its head from this response on.
+                    None => Err(true),
+                }
+            }
+            Ok(mut s) => {
+                // First seen: remember it (a cold entry costs no head).
+                s.entry = Arc::downgrade(e);
+                s.via = via;
+                s.head = None;
+                Err(false)
+            }
+            Err(_) => Err(false),
+        };
+        match kept {
+            Ok(head) => {
+                let mut h = HeaderMap::clone(&head);
+                drop(head);
+                let now = self.cache.now();
+                h.insert(
+                    header::AGE,
+                    deliver::age_value(e.freshness.age_header_secs(now)),
+                );
+                h.insert(crate::headers::X_AMZ_CF_ID, id.clone());
+                self.counters.bytes_cache.add(e.body.len() as u64);
+                stamped.store(true, std::sync::atomic::Ordering::Relaxed);
+                (deliver::full_response(e, &c.method, h), CacheResult::Hit)
+            }
+            Err(keep) => {
+                let (r, result) = self.answer_from(e, c, v, CacheResult::Hit);
+                if keep && result == CacheResult::Hit {
+                    let mut h = r.headers().clone();
+                    crate::headers::stamp_viewer_response_with(
+                        &mut h,
+                        via_value,
+                        v.via,
+                        self.pop_value.as_ref(),
+                        v.request_id,
+                        Some(id),
+                        result.x_cache(),
+                    );
+                    if let Ok(mut s) = slot.lock() {
+                        if s.via == via && std::ptr::eq(s.entry.as_ptr(), Arc::as_ptr(e)) {
+                            s.head = Some(Arc::new(h));
+                        }
+                    }
+                }
+                (r, result)
+            }
+        }
     }
 
     /// The response from a stored entry (`Age` on hits only).

@@ -94,10 +94,29 @@ pub fn from_entry(
     build(status, h, body)
 }
 
+/// The response from `entry` in full with head `headers` (as [`from_entry`] answers a viewer
+/// without preconditions or Range).
+pub(crate) fn full_response(
+    entry: &CachedResponse,
+    method: &Method,
+    headers: HeaderMap,
+) -> Response<Body> {
+    let status = entry.status;
+    let no_body = status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+        || status.is_informational();
+    let body = if method == Method::HEAD || no_body {
+        edgeway_http::empty()
+    } else {
+        edgeway_http::full(entry.body.clone())
+    };
+    build(status, headers, body)
+}
+
 /// Whether the viewer sent a precondition (`If-Match`, `If-None-Match`, `If-Modified-Since`,
 /// `If-Unmodified-Since`) or `Range`: one pass over its header names instead of a hash lookup
 /// per name.
-fn asks_preconditions_or_range(viewer: &HeaderMap) -> bool {
+pub(crate) fn asks_preconditions_or_range(viewer: &HeaderMap) -> bool {
     viewer.keys().any(|n| {
         n == header::IF_NONE_MATCH
             || n == header::IF_MODIFIED_SINCE
@@ -152,7 +171,7 @@ static AGE_DIGITS: [u8; 4 * AGE_TABLE] = {
 };
 
 /// The `Age` header value for `secs` (the same text as `HeaderValue::from(secs)`).
-fn age_value(secs: u64) -> HeaderValue {
+pub(crate) fn age_value(secs: u64) -> HeaderValue {
     let n = secs as usize;
     if secs < AGE_TABLE as u64 {
         let width = match n {

@@ -28,7 +28,7 @@ pub struct OriginHeaderInput<'a> {
     pub request_id: &'a str,
 }
 
-const X_AMZ_CF_ID: HeaderName = HeaderName::from_static("x-amz-cf-id");
+pub(crate) const X_AMZ_CF_ID: HeaderName = HeaderName::from_static("x-amz-cf-id");
 const X_AMZ_CF_POP: HeaderName = HeaderName::from_static("x-amz-cf-pop");
 const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");

@@ -128,7 +128,9 @@ pub(crate) struct Edge {
     /// The same as header values, and the `X-Amz-Cf-Pop` value (None when `pop` is not a valid
     /// header value).
     via_values: [HeaderValue; 5],
-    pop_value: Option<HeaderValue>,
+    pub(crate) pop_value: Option<HeaderValue>,
+    /// Stamped viewer response heads of hot cache entries.
+    pub(crate) hit_heads: crate::cache_phase::HitHeads,
     pub(crate) counters: Counters,
     pub(crate) cache: Arc<EdgeCache>,
     access_log: Option<AccessLog>,
@@ -149,10 +151,13 @@ pub(crate) struct Viewer<'a> {
     pub(crate) request_id_value: Option<&'a HeaderValue>,
     /// The viewer's path and query as received (the origin URI reuses it when unchanged).
     pub(crate) path_and_query: Option<&'a http::uri::PathAndQuery>,
+    /// Set when the response already carries the viewer stamp (X-Cache, Via, X-Amz-Cf-Pop,
+    /// X-Amz-Cf-Id) exactly as [`Edge::serve`] would add it; None: the caller always stamps.
+    pub(crate) stamped: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 /// The slot of an HTTP version in `Edge::vias`.
-fn via_index(v: Version) -> usize {
+pub(crate) fn via_index(v: Version) -> usize {
     match v {
         Version::HTTP_09 => 0,
         Version::HTTP_10 => 1,
@@ -277,6 +282,7 @@ impl Edge {
                 .map(|p| shared_value(p.to_str().unwrap_or_default())),
             counters: Counters::new(metrics, &d.id, &ids),
             cache,
+            hit_heads: crate::cache_phase::HitHeads::new(),
             access_log: d
                 .access_log
                 .as_deref()
@@ -296,6 +302,7 @@ impl Edge {
         let rid = ids::RequestId::new();
         let request_id = rid.as_str();
         let rid_value = rid.header_value();
+        let stamped = std::sync::atomic::AtomicBool::new(false);
         let version = req.version();
         let via = self.via(version);
         let head = req.method() == Method::HEAD;
@@ -305,7 +312,15 @@ impl Edge {
             // Boxed: a ~500-byte entry would sit in every request's future, logged or not.
             .map(|_| Box::new(self.log_entry(&req, https, conn, request_id)));
         let (mut resp, result, detail) = match self
-            .respond(req, https, conn, via, request_id, rid_value.as_ref())
+            .respond(
+                req,
+                https,
+                conn,
+                via,
+                request_id,
+                rid_value.as_ref(),
+                &stamped,
+            )
             .await
         {
             Ok((r, c)) => (r, c, c.label()),
@@ -316,6 +331,7 @@ impl Edge {
             ),
         };
         match self.via_values.get(via_index(version)) {
+            _ if stamped.load(std::sync::atomic::Ordering::Relaxed) => {}
             Some(via_value) => stamp_viewer_response_with(
                 resp.headers_mut(),
                 via_value,
@@ -413,6 +429,7 @@ impl Edge {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn respond(
         self: &Arc<Self>,
         req: Request<ViewerBody>,
@@ -421,6 +438,7 @@ impl Edge {
         via: &str,
         request_id: &str,
         request_id_value: Option<&HeaderValue>,
+        stamped: &std::sync::atomic::AtomicBool,
     ) -> Result<(Response<Body>, CacheResult), CdnError> {
         let (parts, body) = req.into_parts();
         let method = &parts.method;
@@ -470,6 +488,7 @@ impl Edge {
             via_value: self.via_values.get(via_index(parts.version)),
             request_id_value,
             path_and_query: parts.uri.path_and_query(),
+            stamped: Some(stamped),
         };
         // 6. Cache: hit, stale, or miss → origin → store.
         let answered = match self.cacheable(

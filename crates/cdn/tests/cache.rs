@@ -940,3 +940,90 @@ async fn the_access_log_includes_cookies_when_configured() {
     assert_eq!(cookies, ["-", "session=abc;%20theme=dark"]);
     let _ = std::fs::remove_file(&path);
 }
+
+/// Hits on a hot entry (served from its kept, stamped head after the second hit) carry the same
+/// headers in the same order as the first hits, for HTTP/1.1 and HTTP/2 viewers, GET and HEAD,
+/// with the origin's own Via and Content-Length kept or corrected; only Age, X-Amz-Cf-Id and
+/// Date may differ in value.
+#[tokio::test]
+async fn hot_hits_answer_with_the_same_head() {
+    let o = Scripted::start().await;
+    o.set(
+        "/hot",
+        Answer::ok(
+            "hot body",
+            &[
+                ("content-type", "text/plain"),
+                ("etag", "\"h1\""),
+                ("x-origin", "o1"),
+                ("via", "1.1 upstream-proxy"),
+                ("x-origin", "o2"),
+            ],
+        ),
+    );
+    let e = edge(&o, OPTIMIZED, "").await;
+    let head = |g: &common::Got| -> Vec<(String, String)> {
+        g.headers
+            .iter()
+            .map(|(n, v)| {
+                let value = match n.as_str() {
+                    "age" | "x-amz-cf-id" | "date" => String::new(),
+                    _ => v.to_str().unwrap_or("?").to_string(),
+                };
+                (n.as_str().to_string(), value)
+            })
+            .collect()
+    };
+    let first = get_h(&e, "/hot", &[]).await;
+    assert_eq!(first.header("x-cache"), Some("Miss from cloudfront"));
+    for method in ["GET", "HEAD"] {
+        let mut heads = Vec::new();
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            let g = send(
+                e.http,
+                req(method, "/hot", &[("host", "www.example.com")], ""),
+            )
+            .await;
+            assert_eq!(g.status, 200);
+            assert_eq!(g.header("x-cache"), Some("Hit from cloudfront"));
+            assert_eq!(g.text(), if method == "GET" { "hot body" } else { "" });
+            assert!(g.header("age").is_some());
+            ids.push(g.header("x-amz-cf-id").unwrap_or("").to_string());
+            heads.push(head(&g));
+        }
+        assert!(heads.iter().all(|h| *h == heads[0]), "{method}: {heads:#?}");
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 5, "a fresh id per response: {ids:?}");
+        assert!(heads[0].contains(&("content-length".into(), "8".into())));
+        let via = heads[0]
+            .iter()
+            .find(|(n, _)| n == "via")
+            .map(|(_, v)| v.clone());
+        assert!(
+            via.as_deref()
+                .is_some_and(|v| v.starts_with("1.1 upstream-proxy, 1.1 ")),
+            "{via:?}"
+        );
+    }
+    // HTTP/2 viewers get their own Via, hot or not.
+    let uri = format!("http://www.example.com:{}/hot", e.http.port());
+    let mut heads = Vec::new();
+    for _ in 0..4 {
+        let g = common::send_h2c(e.http, req("GET", &uri, &[], "")).await;
+        assert_eq!((g.status, g.text()), (200, "hot body".to_string()));
+        heads.push(head(&g));
+    }
+    assert!(heads.iter().all(|h| *h == heads[0]), "{heads:#?}");
+    let via = heads[0]
+        .iter()
+        .find(|(n, _)| n == "via")
+        .map(|(_, v)| v.clone());
+    assert!(
+        via.as_deref()
+            .is_some_and(|v| v.starts_with("1.1 upstream-proxy, 2.0 ")),
+        "{via:?}"
+    );
+    assert_eq!(o.hits("/hot"), 1);
+}

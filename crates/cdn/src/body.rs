@@ -50,8 +50,10 @@ impl RequestBody {
 }
 
 /// Counts data bytes into `counter`; with `idle`, fails when no frame arrives for that long.
-pub struct MeteredBody {
-    inner: Body,
+/// Generic over the inner body, so wrapping an origin body needs no box of its own (errors are
+/// turned into `BoxError` here, as `edgeway_http::body::boxed` would).
+pub struct MeteredBody<B = Body> {
+    inner: B,
     counter: Counter,
     idle: Option<Idle>,
 }
@@ -65,8 +67,8 @@ struct Idle {
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
-impl MeteredBody {
-    pub fn new(inner: Body, counter: Counter, idle: Option<Duration>) -> Self {
+impl<B> MeteredBody<B> {
+    pub fn new(inner: B, counter: Counter, idle: Option<Duration>) -> Self {
         let idle = idle.map(|gap| Idle {
             gap,
             last: tokio::time::Instant::now(),
@@ -89,7 +91,11 @@ impl std::fmt::Display for IdleTimeout {
 }
 impl std::error::Error for IdleTimeout {}
 
-impl http_body::Body for MeteredBody {
+impl<B> http_body::Body for MeteredBody<B>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
     type Data = Bytes;
     type Error = BoxError;
 
@@ -128,7 +134,8 @@ impl http_body::Body for MeteredBody {
                 }
                 Poll::Pending
             }
-            other => other,
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
         }
     }
 

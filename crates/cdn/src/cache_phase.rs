@@ -593,12 +593,7 @@ impl Edge {
             CacheResult::Miss
         };
         let idle = self.origins.get(b.origin).map(|o| o.read_timeout);
-        let body = MeteredBody::new(
-            edgeway_http::body::boxed(body),
-            self.counters.bytes_out.clone(),
-            idle,
-        )
-        .boxed();
+        let body = MeteredBody::new(body, self.counters.bytes_out.clone(), idle).boxed();
         let directives = ttl::directives(&b.cache_policy, &raw);
         let length = content_length(&parts.headers);
         let max = self.cache.max_object_bytes;

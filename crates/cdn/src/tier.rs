@@ -702,12 +702,7 @@ impl Edge {
         clean_origin_response(&mut parts.headers, behavior);
         parts.version = Version::default();
         let idle = self.origins.get(behavior.origin).map(|o| o.read_timeout);
-        let body = MeteredBody::new(
-            edgeway_http::body::boxed(body),
-            self.counters.bytes_out.clone(),
-            idle,
-        )
-        .boxed();
+        let body = MeteredBody::new(body, self.counters.bytes_out.clone(), idle).boxed();
         let result = if parts.status.as_u16() >= 400 {
             CacheResult::Error
         } else {

@@ -83,7 +83,7 @@ pub fn set_forwarded_for(h: &mut HeaderMap, mode: XffMode, peer: SocketAddr, cli
             if let (false, std::net::IpAddr::V4(v4)) = (client_port, ip) {
                 if let http::header::Entry::Vacant(e) = h.entry(X_FORWARDED_FOR) {
                     let mut buf = [0u8; 15];
-                    let n = ipv4_text(v4, &mut buf);
+                    let n = edgeway_http::headers::ipv4_text(v4, &mut buf);
                     if let Ok(v) = HeaderValue::from_bytes(buf.get(..n).unwrap_or_default()) {
                         e.insert(v);
                     }
@@ -97,30 +97,6 @@ pub fn set_forwarded_for(h: &mut HeaderMap, mode: XffMode, peer: SocketAddr, cli
             edgeway_http::headers::append_forwarded_for(h, &addr, ", ");
         }
     }
-}
-
-/// An IPv4 address in dotted decimal into `buf`; returns its length.
-fn ipv4_text(ip: std::net::Ipv4Addr, buf: &mut [u8; 15]) -> usize {
-    let mut n = 0;
-    let mut push = |b: u8| {
-        if let Some(slot) = buf.get_mut(n) {
-            *slot = b;
-            n += 1;
-        }
-    };
-    for (i, octet) in ip.octets().into_iter().enumerate() {
-        if i > 0 {
-            push(b'.');
-        }
-        if octet >= 100 {
-            push(b'0' + octet / 100);
-        }
-        if octet >= 10 {
-            push(b'0' + octet / 10 % 10);
-        }
-        push(b'0' + octet % 10);
-    }
-    n
 }
 
 /// Sets X-Forwarded-Proto and X-Forwarded-Port for the client→ALB connection.

@@ -250,7 +250,7 @@ pub fn origin_request_headers_with(
             out.append(X_FORWARDED_FOR, xff.clone());
         }
         append_forwarded_for(&mut out, &edgeway_http::headers::ip_text(i.peer.ip()), ",");
-    } else if let Some(v) = ip_value(i.peer.ip()) {
+    } else if let Some(v) = edgeway_http::headers::ip_value(i.peer.ip()) {
         // What `append_forwarded_for` inserts when there is no X-Forwarded-For yet.
         out.insert(X_FORWARDED_FOR, v);
     }
@@ -330,35 +330,6 @@ pub fn origin_request_headers_with(
         out.insert(name.clone(), value.clone());
     }
     out
-}
-
-/// The viewer's address as an X-Forwarded-For value, as `ip_text` writes it (IPv4 without
-/// `fmt` or an intermediate `String`).
-fn ip_value(ip: std::net::IpAddr) -> Option<HeaderValue> {
-    let std::net::IpAddr::V4(v4) = ip else {
-        return HeaderValue::from_str(&edgeway_http::headers::ip_text(ip)).ok();
-    };
-    let mut buf = [0u8; 15];
-    let mut len = 0;
-    let mut push = |b: u8| {
-        if let Some(slot) = buf.get_mut(len) {
-            *slot = b;
-            len += 1;
-        }
-    };
-    for (i, o) in v4.octets().into_iter().enumerate() {
-        if i > 0 {
-            push(b'.');
-        }
-        if o >= 100 {
-            push(b'0' + o / 100);
-        }
-        if o >= 10 {
-            push(b'0' + o / 10 % 10);
-        }
-        push(b'0' + o % 10);
-    }
-    HeaderValue::from_bytes(buf.get(..len).unwrap_or_default()).ok()
 }
 
 /// Appends `ours` to any `Via` already there (`, `-separated).

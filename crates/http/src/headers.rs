@@ -119,20 +119,43 @@ pub fn ip_text(ip: std::net::IpAddr) -> String {
     let std::net::IpAddr::V4(v4) = ip else {
         return ip.to_string();
     };
-    let mut s = String::with_capacity(15);
-    for (i, octet) in v4.octets().into_iter().enumerate() {
+    let mut buf = [0u8; 15];
+    let n = ipv4_text(v4, &mut buf);
+    String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).into_owned()
+}
+
+/// An IPv4 address in dotted decimal into `buf` (what `to_string` gives); returns its length.
+pub fn ipv4_text(ip: std::net::Ipv4Addr, buf: &mut [u8; 15]) -> usize {
+    let mut n = 0;
+    let mut push = |b: u8| {
+        if let Some(slot) = buf.get_mut(n) {
+            *slot = b;
+            n += 1;
+        }
+    };
+    for (i, octet) in ip.octets().into_iter().enumerate() {
         if i > 0 {
-            s.push('.');
+            push(b'.');
         }
         if octet >= 100 {
-            s.push(char::from(b'0' + octet / 100));
+            push(b'0' + octet / 100);
         }
         if octet >= 10 {
-            s.push(char::from(b'0' + octet / 10 % 10));
+            push(b'0' + octet / 10 % 10);
         }
-        s.push(char::from(b'0' + octet % 10));
+        push(b'0' + octet % 10);
     }
-    s
+    n
+}
+
+/// `ip` as a header value, as [`ip_text`] writes it (IPv4 without an intermediate `String`).
+pub fn ip_value(ip: std::net::IpAddr) -> Option<HeaderValue> {
+    let std::net::IpAddr::V4(v4) = ip else {
+        return HeaderValue::from_str(&ip.to_string()).ok();
+    };
+    let mut buf = [0u8; 15];
+    let n = ipv4_text(v4, &mut buf);
+    HeaderValue::from_bytes(buf.get(..n).unwrap_or_default()).ok()
 }
 
 /// Whether a request asks for a protocol upgrade (WebSocket).
@@ -200,6 +223,7 @@ mod tests {
             "10.20.30.40",
             "255.255.255.255",
             "192.168.100.9",
+            "9.10.99.100",
             "::1",
             "2001:db8::7",
         ];
@@ -208,6 +232,10 @@ mod tests {
                 .parse()
                 .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
             assert_eq!(ip_text(parsed), parsed.to_string());
+            assert_eq!(
+                ip_value(parsed).as_ref().and_then(|v| v.to_str().ok()),
+                Some(parsed.to_string().as_str())
+            );
         }
     }
 

@@ -337,30 +337,6 @@ fn viewer_response_cleanup() {
     assert_eq!(get(&h, "x-amz-cf-id"), Some("r=="));
 }
 
-#[test]
-fn ip_values_read_as_ip_text_writes_them() {
-    let ips: Vec<std::net::IpAddr> = vec![
-        [0, 0, 0, 0].into(),
-        [1, 2, 3, 4].into(),
-        [9, 10, 99, 100].into(),
-        [192, 0, 2, 3].into(),
-        [255, 255, 255, 255].into(),
-        [10, 200, 0, 59].into(),
-        std::net::Ipv6Addr::LOCALHOST.into(),
-        "2001:db8::1"
-            .parse()
-            .unwrap_or(std::net::Ipv6Addr::LOCALHOST.into()),
-    ];
-    for ip in ips {
-        let want = edgeway_http::headers::ip_text(ip);
-        assert_eq!(
-            ip_value(ip).as_ref().and_then(|v| v.to_str().ok()),
-            Some(want.as_str()),
-            "{ip}"
-        );
-    }
-}
-
 /// Prepared values change nothing: the same headers, in the same order, for viewers with and
 /// without `Via`, X-Forwarded-For (also named by `Connection`) and Host, forwarded or not.
 #[test]

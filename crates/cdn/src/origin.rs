@@ -135,16 +135,7 @@ impl Origin {
         else {
             return self.uri(viewer_https, path, query);
         };
-        let https = match self.protocol {
-            OriginProtocolPolicy::HttpOnly => false,
-            OriginProtocolPolicy::HttpsOnly => true,
-            OriginProtocolPolicy::MatchViewer => viewer_https,
-        };
-        let (scheme, authority) = if https {
-            (Scheme::HTTPS, &self.https_authority)
-        } else {
-            (Scheme::HTTP, &self.http_authority)
-        };
+        let (scheme, authority) = self.scheme_and_authority(viewer_https);
         let Some(authority) = authority.clone() else {
             return self.uri(viewer_https, path, query);
         };
@@ -155,19 +146,25 @@ impl Origin {
         Uri::from_parts(parts).or_else(|_| self.uri(viewer_https, path, query))
     }
 
-    /// [`Origin::url`] as a URI, from the authority parsed at startup (only the path and query
-    /// are parsed per request).
-    pub fn uri(&self, viewer_https: bool, path: &str, query: Option<&str>) -> Result<Uri, String> {
+    /// The scheme the origin protocol policy picks for a viewer (`viewer_https`), and the
+    /// origin's authority for it, parsed at startup.
+    fn scheme_and_authority(&self, viewer_https: bool) -> (Scheme, &Option<Authority>) {
         let https = match self.protocol {
             OriginProtocolPolicy::HttpOnly => false,
             OriginProtocolPolicy::HttpsOnly => true,
             OriginProtocolPolicy::MatchViewer => viewer_https,
         };
-        let (scheme, authority) = if https {
+        if https {
             (Scheme::HTTPS, &self.https_authority)
         } else {
             (Scheme::HTTP, &self.http_authority)
-        };
+        }
+    }
+
+    /// [`Origin::url`] as a URI, from the authority parsed at startup (only the path and query
+    /// are parsed per request).
+    pub fn uri(&self, viewer_https: bool, path: &str, query: Option<&str>) -> Result<Uri, String> {
+        let (scheme, authority) = self.scheme_and_authority(viewer_https);
         let bad = |e: &dyn std::fmt::Display| {
             format!(
                 "bad origin URL {}: {e}",

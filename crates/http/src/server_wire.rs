@@ -86,7 +86,7 @@ pub(crate) fn parse_request(
             return Parsed::Hyper;
         }
         let http10 = r.version != Some(1);
-        let (mut close, mut keep) = (false, false);
+        let (mut close, mut keep, mut length) = (false, false, false);
         let base = buf.as_ptr() as usize;
         let at = |s: &[u8]| {
             let start = s.as_ptr() as usize - base;
@@ -95,9 +95,12 @@ pub(crate) fn parse_request(
         for f in r.headers.iter() {
             let name = f.name;
             if is(name, "content-length") {
-                if f.value != b"0" {
+                // Only a single `Content-Length: 0`; repeats go to hyper, which folds equal ones
+                // and refuses differing ones.
+                if f.value != b"0" || length {
                     return Parsed::Hyper;
                 }
+                length = true;
             } else if is(name, "transfer-encoding") || is(name, "upgrade") || is(name, "expect") {
                 return Parsed::Hyper;
             } else if is(name, "connection") {
@@ -405,6 +408,7 @@ mod tests {
             "CONNECT a:443 HTTP/1.1\r\n\r\n",
             "GET / HTTP/1.1\r\nbad header line\r\n\r\n",
             "GET / HTTP/1.1\r\nx: \x01\r\n\r\n",
+            "DELETE / HTTP/1.1\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
         ] {
             let (p, rest) = parse(wire);
             assert!(matches!(p, Parsed::Hyper), "{wire}: {p:?}");

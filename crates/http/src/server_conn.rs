@@ -26,6 +26,8 @@ const COPY_MAX: usize = 4096;
 const OUT_HIGH: usize = 64 * 1024;
 /// The least free room before a read.
 const READ_ROOM: usize = 4096;
+/// How long a timed-out connection's 408 and close may take.
+const GOODBYE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How a connection ended.
 pub(crate) enum Outcome<I> {
@@ -85,10 +87,15 @@ where
                 biased;
                 r = io.read_buf(&mut buf) => Some(r),
                 () = &mut sleep => {
-                    if !idle {
-                        let _ = io.write_all(&status_bytes_408()).await;
-                    }
-                    let _ = io.shutdown().await;
+                    // A client that reads nothing must not hold the connection: the answer and
+                    // the close get a moment each.
+                    let goodbye = async {
+                        if !idle {
+                            let _ = io.write_all(&status_bytes_408()).await;
+                        }
+                        let _ = io.shutdown().await;
+                    };
+                    let _ = tokio::time::timeout(GOODBYE, goodbye).await;
                     return Outcome::Done;
                 }
                 _ = async { let _ = stop.wait_for(|s| *s).await; }, if idle => None,

@@ -327,6 +327,6 @@ impl Handler for ListenerHandler {
     ) -> BoxFuture<'static, Response<Body>> {
         let listener = self.0.clone();
         let conn = conn.clone();
-        Box::pin(async move { listener.serve(req, &conn).await })
+        edgeway_http::serve::boxed_future(move || async move { listener.serve(req, &conn).await })
     }
 }

@@ -61,7 +61,9 @@ pub async fn send(
             req.headers.clone()
         };
         attempts_counter.inc();
-        match origin.client.send(r, origin.read_timeout).await {
+        // Pinned where it is built (awaiting the call would move its state, over a KiB).
+        let sent = std::pin::pin!(origin.client.send(r, origin.read_timeout));
+        match sent.await {
             Ok(resp) => return Ok(resp),
             Err(e) => {
                 if !should_retry(

@@ -106,7 +106,9 @@ impl Handler for EdgeHandler {
         let edge = self.edge.clone();
         let conn = conn.clone();
         let https = self.https;
-        Box::pin(async move { Edge::serve(&edge, req, https, &conn).await })
+        edgeway_http::serve::boxed_future(move || async move {
+            Edge::serve(&edge, req, https, &conn).await
+        })
     }
 }
 

@@ -15,9 +15,11 @@ use http::uri::{Authority, Parts};
 use http::{header, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
@@ -180,10 +182,20 @@ impl UpstreamClient {
         req: Request<Body>,
         timeout: Duration,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
-        match tokio::time::timeout(timeout, self.inner.send(req)).await {
-            Err(_) => Err(UpstreamError::Timeout),
-            Ok(r) => r,
-        }
+        // As `tokio::time::timeout`, without moving the send's state (over a KiB) into the
+        // timer's future and then into this one: both are pinned where they are built.
+        let mut send = std::pin::pin!(self.inner.send(req));
+        let mut deadline = std::pin::pin!(tokio::time::sleep(timeout));
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(r) = send.as_mut().poll(cx) {
+                return Poll::Ready(r);
+            }
+            deadline
+                .as_mut()
+                .poll(cx)
+                .map(|()| Err(UpstreamError::Timeout))
+        })
+        .await
     }
 
     /// Connections opened since the client was built.

@@ -53,6 +53,22 @@ pub trait Handler: Send + Sync + 'static {
     ) -> BoxFuture<'static, Response<Body>>;
 }
 
+/// Boxes the future `make` builds, allocating first so that the future is built in its box.
+///
+/// A request's future is several KiB (the largest state of every phase it may enter) while it
+/// starts as a few captured values; `Box::pin(fut)` builds it on the stack and then copies all
+/// of it into the allocation. Here the allocation comes first and the optimiser writes the
+/// captured values straight into it.
+#[inline(always)]
+pub fn boxed_future<'a, F, T>(make: impl FnOnce() -> F) -> BoxFuture<'a, T>
+where
+    F: std::future::Future<Output = T> + Send + 'a,
+{
+    let slot = Box::<F>::new_uninit();
+    let fut: Box<F> = Box::write(slot, make());
+    Box::into_pin(fut)
+}
+
 /// How one listener serves.
 #[derive(Clone)]
 pub struct ServeOptions {

@@ -269,7 +269,7 @@ pub fn origin_request_headers_with(
             out.insert(X_AMZ_CF_ID, id.clone());
         }
         None => {
-            if let Ok(id) = HeaderValue::from_str(i.request_id) {
+            if let Some(id) = crate::ids::id_value(i.request_id) {
                 out.insert(X_AMZ_CF_ID, id);
             }
         }
@@ -372,7 +372,7 @@ pub fn stamp_viewer_response(h: &mut HeaderMap, s: &ViewerStamp<'_>) {
     if let Ok(v) = HeaderValue::from_str(s.pop) {
         h.insert(X_AMZ_CF_POP, v);
     }
-    if let Ok(v) = HeaderValue::from_str(s.request_id) {
+    if let Some(v) = crate::ids::id_value(s.request_id) {
         h.insert(X_AMZ_CF_ID, v);
     }
 }
@@ -407,7 +407,7 @@ pub fn stamp_viewer_response_with(
     }
     if let Some(v) = request_id_value {
         h.insert(X_AMZ_CF_ID, v.clone());
-    } else if let Ok(v) = HeaderValue::from_str(request_id) {
+    } else if let Some(v) = crate::ids::id_value(request_id) {
         h.insert(X_AMZ_CF_ID, v);
     }
 }

@@ -68,10 +68,22 @@ impl AsRef<[u8]> for RequestId {
 
 impl RequestId {
     /// The id as a header value whose clones share one buffer (the origin request and the
-    /// viewer response carry the same id).
+    /// viewer response carry the same id). Marked sensitive, as [`id_value`] explains.
     pub fn header_value(self) -> Option<http::HeaderValue> {
-        http::HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(self)).ok()
+        let mut v = http::HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(self)).ok()?;
+        v.set_sensitive(true);
+        Some(v)
     }
+}
+
+/// A request id as a header value, marked sensitive: the id is unique to one request, so an
+/// HTTP/2 encoder sends it as a never-indexed literal (RFC 7541 §6.2.3) instead of inserting it
+/// into the connection's dynamic table, where it would never be used again and would push out
+/// the entries that repeat (`Via`, `X-Cache`, `X-Amz-Cf-Pop`, ...). HTTP/1.1 ignores the mark.
+pub fn id_value(id: &str) -> Option<http::HeaderValue> {
+    let mut v = http::HeaderValue::from_str(id).ok()?;
+    v.set_sensitive(true);
+    Some(v)
 }
 
 impl Default for RequestId {

@@ -10,30 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-2000}
-BIN=${EDGEWAY_BIN:-${CARGO_TARGET_DIR:-target}/release/edgeway}
-[ -n "${EDGEWAY_BIN:-}" ] || cargo build --release -q -p edgeway
-for t in valgrind callgrind_control nginx h2load python3; do
-  command -v "$t" >/dev/null || { echo "callgrind: $t is missing (apt-get install valgrind nginx-light nghttp2-client)" >&2; exit 1; }
-done
-
-work=$(mktemp -d /tmp/edgeway-callgrind.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  [ -n "${CG_KEEP:-}" ] || rm -rf "$work"
-}
-trap cleanup EXIT
-
-port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() {
-  local end=$((SECONDS + 60))
-  until python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 1)" 2>/dev/null; do
-    [ $SECONDS -lt $end ] || { echo "callgrind: nothing listens on $1 (logs in $work)" >&2; exit 1; }
-    sleep 0.2
-  done
-}
+PROFILE_HINT="apt-get install valgrind nginx-light nghttp2-client"
+source bench/lib/profile.sh
+profile_setup callgrind CG_KEEP valgrind callgrind_control nginx h2load python3
 
 mkdir -p "$work/www/images" "$work/www/media"
 for sub in body proxy fastcgi uwsgi scgi; do mkdir -p "$work/origin1-tmp/$sub"; done

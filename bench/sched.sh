@@ -15,28 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-0.5}
-BIN=${EDGEWAY_BIN:-${CARGO_TARGET_DIR:-target}/release/edgeway}
-[ -n "${EDGEWAY_BIN:-}" ] || cargo build --release -q -p edgeway
-for t in perf nginx haproxy wrk python3 taskset; do
-  command -v "$t" >/dev/null || { echo "sched: $t is missing" >&2; exit 1; }
-done
-work=$(mktemp -d /tmp/edgeway-sched.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  [ -n "${SCHED_KEEP:-}" ] || rm -rf "$work"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() {
-  local end=$((SECONDS + 30))
-  until python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 1)" 2>/dev/null; do
-    [ $SECONDS -lt $end ] || { echo "sched: nothing listens on $1 (logs in $work)" >&2; exit 1; }
-    sleep 0.1
-  done
-}
+source bench/lib/profile.sh
+profile_setup sched SCHED_KEEP perf nginx haproxy wrk python3 taskset
 
 mkdir -p "$work/www"
 for sub in body proxy fastcgi uwsgi scgi; do mkdir -p "$work/origin1-tmp/$sub"; done

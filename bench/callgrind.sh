@@ -15,7 +15,6 @@ source bench/lib/profile.sh
 profile_setup callgrind CG_KEEP valgrind callgrind_control nginx h2load python3
 
 mkdir -p "$work/www/images" "$work/www/media"
-for sub in body proxy fastcgi uwsgi scgi; do mkdir -p "$work/origin1-tmp/$sub"; done
 python3 - "$work/www" <<'EOF'
 import sys, os
 www = sys.argv[1]
@@ -27,11 +26,7 @@ blob("page10k.html", 10240, b"<p>edgeway bench page</p>\n")
 EOF
 
 O=$(port); E=$(port); L=$(port)
-user=""; [ "$(id -u)" -eq 0 ] && user="user root;"
-sed -e "s|{{USER}}|$user|; s|{{DIR}}|$work|g; s|{{I}}|1|g; s|{{WWW}}|$work/www|g; s|{{PORT}}|$O|g" \
-  bench/configs/origin-nginx.conf > "$work/origin.conf"
-nginx -e "$work/origin.err" -c "$work/origin.conf" >"$work/origin.out" 2>&1 &
-pids+=($!)
+start_origin "$O"
 
 cat > "$work/edgeway.toml" <<EOF
 [resolver]

@@ -19,14 +19,9 @@ source bench/lib/profile.sh
 profile_setup sched SCHED_KEEP perf nginx haproxy wrk python3 taskset
 
 mkdir -p "$work/www"
-for sub in body proxy fastcgi uwsgi scgi; do mkdir -p "$work/origin1-tmp/$sub"; done
 python3 -c "open('$work/www/page10k.html','wb').write((b'<p>edgeway bench page</p>\n'*500)[:10240])"
 O=$(port); E=$(port); H=$(port)
-user=""; [ "$(id -u)" -eq 0 ] && user="user root;"
-sed -e "s|{{USER}}|$user|; s|{{DIR}}|$work|g; s|{{I}}|1|g; s|{{WWW}}|$work/www|g; s|{{PORT}}|$O|g" \
-  bench/configs/origin-nginx.conf > "$work/origin.conf"
-taskset -c 0 nginx -e "$work/origin.err" -c "$work/origin.conf" >"$work/origin.out" 2>&1 &
-pids+=($!)
+start_origin "$O" taskset -c 0
 cat > "$work/edgeway.toml" <<EOT
 [resolver]
 nameservers = []

@@ -3,7 +3,9 @@
 # profile_setup NAME KEEP_VAR TOOL...  checks the tools, builds edgeway unless $EDGEWAY_BIN names
 # a binary (sets $BIN), makes the work folder $work, and on exit stops every pid in $pids and
 # removes $work unless the variable named KEEP_VAR is set. port prints a free loopback port;
-# wait_port PORT waits (60 s at most) until something listens on it.
+# wait_port PORT waits (60 s at most) until something listens on it. start_origin PORT [CMD...]
+# starts one nginx origin (configs/origin-nginx.conf) serving $work/www on PORT, behind CMD
+# (e.g. `taskset -c 0`) when given.
 
 profile_setup() {
   PROFILE_NAME=$1
@@ -36,4 +38,16 @@ wait_port() {
     [ $SECONDS -lt $end ] || { echo "$PROFILE_NAME: nothing listens on $1 (logs in $work)" >&2; exit 1; }
     sleep 0.1
   done
+}
+
+start_origin() {
+  local port=$1 user=""
+  shift
+  [ "$(id -u)" -eq 0 ] && user="user root;"
+  local sub
+  for sub in body proxy fastcgi uwsgi scgi; do mkdir -p "$work/origin1-tmp/$sub"; done
+  sed -e "s|{{USER}}|$user|; s|{{DIR}}|$work|g; s|{{I}}|1|g; s|{{WWW}}|$work/www|g; s|{{PORT}}|$port|g" \
+    bench/configs/origin-nginx.conf > "$work/origin.conf"
+  "$@" nginx -e "$work/origin.err" -c "$work/origin.conf" >"$work/origin.out" 2>&1 &
+  pids+=($!)
 }

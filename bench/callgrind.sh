@@ -28,23 +28,8 @@ EOF
 O=$(port); E=$(port); L=$(port)
 start_origin "$O"
 
-cat > "$work/edgeway.toml" <<EOF
-[resolver]
-nameservers = []
-
-[[distribution]]
-id = "cg"
-listen = ["http://127.0.0.1:$E"]
-
-[[distribution.origin]]
-origin_id = "o1"
-domain_name = "127.0.0.1"
-custom_origin_config = { http_port = $O, origin_protocol_policy = "http-only", origin_keepalive_timeout = 60 }
-
-[distribution.default_cache_behavior]
-target_origin_id = "o1"
-viewer_protocol_policy = "allow-all"
-cache_policy_id = "CachingDisabled"
+edge_config cg "$E" "$O"
+cat >> "$work/edgeway.toml" <<EOF
 
 [[distribution.ordered_cache_behavior]]
 path_pattern = "/images/*"

@@ -22,24 +22,7 @@ mkdir -p "$work/www"
 python3 -c "open('$work/www/page10k.html','wb').write((b'<p>edgeway bench page</p>\n'*500)[:10240])"
 O=$(port); E=$(port); H=$(port)
 start_origin "$O" taskset -c 0
-cat > "$work/edgeway.toml" <<EOT
-[resolver]
-nameservers = []
-
-[[distribution]]
-id = "sched"
-listen = ["http://127.0.0.1:$E"]
-
-[[distribution.origin]]
-origin_id = "o1"
-domain_name = "127.0.0.1"
-custom_origin_config = { http_port = $O, origin_protocol_policy = "http-only", origin_keepalive_timeout = 60 }
-
-[distribution.default_cache_behavior]
-target_origin_id = "o1"
-viewer_protocol_policy = "allow-all"
-cache_policy_id = "CachingDisabled"
-EOT
+edge_config sched "$E" "$O"
 cat > "$work/haproxy.cfg" <<EOT
 global
     nbthread 1

@@ -5,7 +5,9 @@
 # removes $work unless the variable named KEEP_VAR is set. port prints a free loopback port;
 # wait_port PORT waits (60 s at most) until something listens on it. start_origin PORT [CMD...]
 # starts one nginx origin (configs/origin-nginx.conf) serving $work/www on PORT, behind CMD
-# (e.g. `taskset -c 0`) when given.
+# (e.g. `taskset -c 0`) when given. edge_config ID EDGE_PORT ORIGIN_PORT writes
+# $work/edgeway.toml: distribution ID on EDGE_PORT passing everything to that origin (append
+# more to the file for other paths).
 
 profile_setup() {
   PROFILE_NAME=$1
@@ -50,4 +52,25 @@ start_origin() {
     bench/configs/origin-nginx.conf > "$work/origin.conf"
   "$@" nginx -e "$work/origin.err" -c "$work/origin.conf" >"$work/origin.out" 2>&1 &
   pids+=($!)
+}
+
+edge_config() {
+  cat > "$work/edgeway.toml" <<EOT
+[resolver]
+nameservers = []
+
+[[distribution]]
+id = "$1"
+listen = ["http://127.0.0.1:$2"]
+
+[[distribution.origin]]
+origin_id = "o1"
+domain_name = "127.0.0.1"
+custom_origin_config = { http_port = $3, origin_protocol_policy = "http-only", origin_keepalive_timeout = 60 }
+
+[distribution.default_cache_behavior]
+target_origin_id = "o1"
+viewer_protocol_policy = "allow-all"
+cache_policy_id = "CachingDisabled"
+EOT
 }

@@ -27,6 +27,10 @@ struct Cli {
     /// Default: $EDGEWAY_STATE_DIR, else ~/.local/share/edgeway.
     #[arg(long, global = true)]
     state_dir: Option<PathBuf>,
+    /// Worker threads that serve traffic. Default: the cores this process may run on. With one,
+    /// every listener runs on a single-threaded event loop (as an nginx or HAProxy worker does).
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..))]
+    workers: Option<u16>,
     #[command(subcommand)]
     command: Command,
 }
@@ -204,6 +208,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let state_dir = cli.state_dir.unwrap_or_else(default_state_dir);
+    let _ = WORKERS.set(cli.workers.map_or_else(
+        || std::thread::available_parallelism().map_or(1, usize::from),
+        usize::from,
+    ));
     match cli.command {
         Command::Demo { print_config: true } => {
             print!("{}", demo::CONFIG);
@@ -333,9 +341,22 @@ fn fail(msg: &str, code: u8) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// The worker count `--workers` set (or the cores this process may run on).
+static WORKERS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// One worker: a current-thread runtime, so a request's tasks, timers and I/O share one thread
+/// without the work-stealing scheduler's cross-thread bookkeeping (docs/performance.md, batch 8).
+/// More: the multi-thread runtime with that many workers.
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
+    let workers = WORKERS.get().copied().unwrap_or(1);
+    let mut b = if workers <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(workers);
+        b
+    };
+    b.enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))
 }

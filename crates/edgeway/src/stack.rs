@@ -211,6 +211,8 @@ impl Stack {
                 let names = certs::distribution_names(&cfg, d);
                 for (https, addr) in distribution_listens(&d.listen) {
                     let listener = bound.take(addr)?;
+                    // Port 0: the map shows the port the kernel chose.
+                    let shown = listener.local_addr().unwrap_or(addr);
                     let handler = cdn
                         .handler(&d.id, https, addr.port())
                         .ok_or_else(|| format!("distribution {} is missing", d.id))?;
@@ -234,7 +236,7 @@ impl Stack {
                     map.push((
                         "cdn".into(),
                         format!("distribution {}", d.id),
-                        format!("{scheme}://{addr}"),
+                        format!("{scheme}://{shown}"),
                     ));
                 }
             }

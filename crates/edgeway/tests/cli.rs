@@ -5,6 +5,7 @@
 use edgeway_testkit::TempDir;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn edgeway() -> Command {
@@ -126,4 +127,126 @@ fn sigterm_stops_a_running_node_with_exit_code_0() {
         assert!(Instant::now() < deadline, "still running after SIGTERM");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A keep-alive origin on its own threads: every request gets a cacheable `hello` and is counted.
+fn counting_origin() -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = hits.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { return };
+            let h = h.clone();
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.drain(..end + 4);
+                        h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let reply = b"HTTP/1.1 200 OK\r\ncache-control: max-age=60\r\ncontent-length: 5\r\n\r\nhello";
+                        if c.write_all(reply).is_err() {
+                            return;
+                        }
+                    }
+                    match c.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            });
+        }
+    });
+    (addr, hits)
+}
+
+/// One request on its own connection; the whole response as text.
+fn get_text(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        c,
+        "GET {path} HTTP/1.1\r\nHost: edge.test\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    out.to_ascii_lowercase()
+}
+
+#[cfg(unix)]
+#[test]
+fn one_worker_runs_the_edge_on_a_single_thread_loop() {
+    let (origin, hits) = counting_origin();
+    let dir = tmp("workers");
+    let cfg = dir.join("node.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[resolver]\nnameservers = []\n\n[[distribution]]\nid = \"w\"\nlisten = [\"http://127.0.0.1:0\"]\n\n\
+             [[distribution.origin]]\norigin_id = \"o\"\ndomain_name = \"127.0.0.1\"\n\
+             custom_origin_config = {{ http_port = {}, origin_protocol_policy = \"http-only\" }}\n\n\
+             [distribution.default_cache_behavior]\ntarget_origin_id = \"o\"\nviewer_protocol_policy = \"allow-all\"\n\
+             cache_policy_id = \"UseOriginCacheControlHeaders\"\n",
+            origin.port()
+        ),
+    )
+    .unwrap();
+    let mut child = edgeway()
+        .arg("--state-dir")
+        .arg(&*dir)
+        .args(["--workers", "1", "run", "-c"])
+        .arg(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let edge = loop {
+        let line = lines.next().expect("the listener map").unwrap();
+        if let Some(url) = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("http://"))
+        {
+            break url.to_string();
+        }
+    };
+    // One thread serves: the process has no runtime worker threads (nor, before any blocking
+    // work, blocking-pool ones; both are named tokio-rt-worker). `--workers 2` would show two.
+    let threads: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).unwrap())
+        .collect();
+    assert!(threads.iter().all(|t| t.trim() == "edgeway"), "{threads:?}");
+
+    let miss = get_text(&edge, "/a");
+    let hit = get_text(&edge, "/a");
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(
+        miss.starts_with("http/1.1 200") && miss.ends_with("hello"),
+        "{miss}"
+    );
+    assert!(miss.contains("x-cache: miss from cloudfront"), "{miss}");
+    assert!(hit.contains("x-cache: hit from cloudfront"), "{hit}");
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one origin fetch"
+    );
+}
+
+#[test]
+fn zero_workers_is_refused() {
+    let out = edgeway()
+        .args(["--workers", "0", "ca", "path"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--workers"));
 }

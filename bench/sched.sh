@@ -94,5 +94,6 @@ print(f"{name:8s} {float(rps):9.0f} req/s  runs {len(runs):5d}: preempted {len(p
       f"median run {lens[len(lens)//2]:6.0f} us; one-request ping-pong rounds {len(pingpong):5d}")
 PY
 }
-trace edgeway "$E" tokio-rt-worker
+# Pinned to one core, edgeway runs one worker: its main thread (docs/performance.md, batch 8).
+trace edgeway "$E" edgeway
 trace haproxy "$H" haproxy

@@ -134,6 +134,13 @@ where
             }
         };
         let keep_alive = facts.keep_alive && !*stop.borrow();
+        // The answer waits one scheduler turn, so the responses of every connection that was
+        // ready in this turn go out together, after all of them were read and handled (HAProxy's
+        // read phase, then its write phase). One write after another, back to back, wakes the
+        // viewer's side once per burst; one write per handled request woke it again and again,
+        // and each wake-up of a sleeping peer on another core costs the writer ~4 µs here
+        // (docs/performance.md, batch 8).
+        tokio::task::yield_now().await;
         match respond(&mut io, &mut out, resp, facts, keep_alive, &mut spare).await {
             Ok(true) => {}
             Ok(false) => {

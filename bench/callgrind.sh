@@ -55,7 +55,7 @@ health_check = { enabled = false }
 EOF
 
 EDGEWAY_LOG=warn valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/cg.%p" \
-  "$BIN" --state-dir "$work/state" run -c "$work/edgeway.toml" >"$work/edgeway.out" 2>&1 &
+  "$BIN" --workers 1 --state-dir "$work/state" run -c "$work/edgeway.toml" >"$work/edgeway.out" 2>&1 &
 ew=$!
 pids+=($ew)
 wait_port "$O"; wait_port "$E"; wait_port "$L"

@@ -36,9 +36,12 @@ pub struct OriginRequest {
 }
 
 /// Sends `req` to `origin`, retrying as CloudFront does; `attempts_counter` counts every try.
+/// The first try takes `req.headers`; a retry gets its headers from `rebuild` (the same fields,
+/// built again from the viewer's request), so the common single try copies nothing.
 pub async fn send(
     origin: &Origin,
     mut req: OriginRequest,
+    rebuild: &(dyn Fn() -> HeaderMap + Sync),
     attempts_counter: &Counter,
 ) -> Result<Response<UpstreamBody>, UpstreamError> {
     let uri = req.uri;
@@ -54,11 +57,10 @@ pub async fn send(
         *r.method_mut() = req.method.clone();
         *r.uri_mut() = uri.clone();
         *r.version_mut() = Version::HTTP_11;
-        // The last possible attempt takes the headers; earlier ones keep a copy for a retry.
-        *r.headers_mut() = if attempt >= origin.connection_attempts {
+        *r.headers_mut() = if attempt == 1 {
             std::mem::take(&mut req.headers)
         } else {
-            req.headers.clone()
+            rebuild()
         };
         attempts_counter.inc();
         // Pinned where it is built (awaiting the call would move its state, over a KiB).

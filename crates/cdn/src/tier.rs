@@ -657,36 +657,40 @@ impl Edge {
                 return Err(e);
             }
         };
-        let mut headers = origin_request_headers_with(
-            v.headers,
-            &OriginHeaderInput {
-                method,
-                https: v.https,
-                version: v.version,
-                peer: v.conn.peer,
-                viewer_host: v.host,
-                tls: v.conn.tls.as_ref(),
-                behavior,
-                origin_domain: &origin.domain_name,
-                custom_headers: &origin.custom_headers,
-                via: v.via,
-                request_id: v.request_id,
-            },
-            PreparedValues {
-                via: v.via_value,
-                origin_host: origin.host_value.as_ref(),
-                request_id: v.request_id_value,
-            },
-        );
-        for (k, val) in extra {
-            headers.insert(k.clone(), val.clone());
-        }
+        let build = || {
+            let mut headers = origin_request_headers_with(
+                v.headers,
+                &OriginHeaderInput {
+                    method,
+                    https: v.https,
+                    version: v.version,
+                    peer: v.conn.peer,
+                    viewer_host: v.host,
+                    tls: v.conn.tls.as_ref(),
+                    behavior,
+                    origin_domain: &origin.domain_name,
+                    custom_headers: &origin.custom_headers,
+                    via: v.via,
+                    request_id: v.request_id,
+                },
+                PreparedValues {
+                    via: v.via_value,
+                    origin_host: origin.host_value.as_ref(),
+                    request_id: v.request_id_value,
+                },
+            );
+            for (k, val) in extra {
+                headers.insert(k.clone(), val.clone());
+            }
+            headers
+        };
+        let headers = build();
         let Some(counter) = self.counters.origin_requests.get(index) else {
             return Err(CdnError::Origin(edgeway_http::UpstreamError::Protocol(
                 "no such origin".into(),
             )));
         };
-        origin_request::send(origin, OriginRequest { method: method.clone(), uri, headers, body }, counter).await.map_err(|e| {
+        origin_request::send(origin, OriginRequest { method: method.clone(), uri, headers, body }, &build, counter).await.map_err(|e| {
             let e = CdnError::Origin(e);
             self.counters.upstream_error(e.kind());
             tracing::debug!(distribution = %self.id, origin = %origin.id, error = ?e, "origin request failed");

@@ -4,6 +4,7 @@
 mod common;
 use common::*;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 fn toml(h: u16, s: u16, domain: &str, origin: &str) -> String {
     format!(
@@ -178,4 +179,80 @@ async fn silent_origin_is_504_after_read_timeouts() {
     .await;
     assert_eq!(r.status, 504);
     assert_eq!(attempts(&edge), 3);
+}
+
+/// An origin whose first connection reads the request and stays silent, and whose later ones
+/// answer 200: every request head it read, in order.
+async fn silent_once_origin() -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let heads = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let h = heads.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        let mut n = 0;
+        while let Ok((mut s, _)) = listener.accept().await {
+            n += 1;
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                }
+            }
+            h.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buf).into_owned());
+            if n == 1 {
+                held.push(s);
+            } else {
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await;
+            }
+        }
+    });
+    (addr, heads)
+}
+
+#[tokio::test]
+async fn a_retried_request_carries_the_same_head() {
+    let (addr, heads) = silent_once_origin().await;
+    let port = addr.port();
+    let edge = start_edge("web", ca(), |h, s| {
+        toml(h, s, "origin.test", &format!("connection_attempts = 2\ncustom_header = [{{ name = \"X-Origin-Secret\", value = \"s3\" }}]\ncustom_origin_config = {{ http_port = {port}, origin_protocol_policy = \"http-only\", origin_read_timeout = 1 }}"))
+    })
+    .await;
+    let r = send(
+        edge.http,
+        req(
+            "GET",
+            "/page?a=1",
+            &[
+                ("host", "localhost"),
+                ("x-forwarded-for", "203.0.113.9"),
+                ("accept-language", "de"),
+            ],
+            "",
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "the second attempt answers");
+    assert_eq!(attempts(&edge), 2);
+    let heads = heads.lock().unwrap().clone();
+    assert_eq!(heads.len(), 2, "{heads:?}");
+    assert_eq!(heads[0], heads[1], "the retry sends the same head");
+    let first = heads[0].to_ascii_lowercase();
+    // CachingDisabled forwards no query string.
+    assert!(first.starts_with("get /page http/1.1\r\n"), "{first}");
+    for want in [
+        "x-origin-secret: s3",
+        "x-forwarded-for: 203.0.113.9,127.0.0.1",
+        "x-amz-cf-id: ",
+        "via: ",
+    ] {
+        assert!(first.contains(want), "{want} in {first}");
+    }
 }

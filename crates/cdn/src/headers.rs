@@ -186,7 +186,9 @@ pub fn origin_request_headers_with(
 
     // Hop-by-hop headers and those `Connection` names never reach the origin.
     let named = connection_named(viewer);
-    let mut out = HeaderMap::with_capacity(viewer.len() + 8);
+    // The client parses the origin's response head into this same map (`wire::parse_head`
+    // reserves its fields + 8): sized for that now, it is allocated once, not twice.
+    let mut out = HeaderMap::with_capacity((viewer.len() + 8).max(24));
     let mut viewer_xff = false;
     for (name, value) in viewer {
         if is_hop_by_hop(name) || named.contains(name) {

@@ -90,18 +90,27 @@ pub fn connection_named(h: &HeaderMap) -> Vec<HeaderName> {
 /// Removes hop-by-hop headers and every header the `Connection` header names.
 /// `keep_upgrade` keeps `Upgrade` (and `Connection: upgrade`) for a WebSocket handshake.
 pub fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
-    for n in connection_named(h) {
-        if keep_upgrade && n == http::header::UPGRADE {
-            continue;
-        }
-        h.remove(&n);
-    }
-    // One pass over the map notes which are present (most maps hold none, or `connection`);
-    // each is then removed by its constant name, without parsing a string.
+    // One pass over the fields notes which hop-by-hop names are present (most maps hold none,
+    // or `connection`) and whether a `Connection` value names more than keep-alive or close;
+    // only then are its tokens looked at. Each present name is removed by its constant.
     let mut present = 0u16;
-    for n in h.keys() {
+    let mut names_more = false;
+    for (n, v) in h.iter() {
         if let Some(i) = hop_index(n) {
             present |= 1 << i;
+            if i == 0 {
+                let v = v.as_bytes();
+                names_more |=
+                    !(v.eq_ignore_ascii_case(b"keep-alive") || v.eq_ignore_ascii_case(b"close"));
+            }
+        }
+    }
+    if names_more {
+        for n in connection_named(h) {
+            if keep_upgrade && n == http::header::UPGRADE {
+                continue;
+            }
+            h.remove(&n);
         }
     }
     if keep_upgrade {
@@ -213,6 +222,26 @@ mod tests {
         strip_hop_by_hop(&mut h, false);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("accept"));
+
+        // A name in a second `Connection` field, behind a plain keep-alive.
+        let mut h = HeaderMap::new();
+        h.append("connection", HeaderValue::from_static("keep-alive"));
+        h.append("connection", HeaderValue::from_static("X-Secret"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("x-kept", HeaderValue::from_static("2"));
+        strip_hop_by_hop(&mut h, false);
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!(h.contains_key("x-kept"));
+
+        // A WebSocket handshake keeps Upgrade and its Connection, not what else it names.
+        let mut h = HeaderMap::new();
+        h.insert("connection", HeaderValue::from_static("Upgrade, x-secret"));
+        h.insert("upgrade", HeaderValue::from_static("websocket"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+        strip_hop_by_hop(&mut h, true);
+        assert_eq!(h.len(), 2, "{h:?}");
+        assert!(h.contains_key("connection") && h.contains_key("upgrade"));
     }
 
     #[test]

@@ -110,6 +110,8 @@ where
                 }
             }
         };
+        // Whether the handler had to wait (for an origin or a target) before it answered.
+        let mut waited = false;
         let resp = match admit(&req, opts.request_limits, opts.max_uri_bytes) {
             Some(status) => status_response(status, "edgeway"),
             None => {
@@ -117,6 +119,11 @@ where
                 // the ALB logs 460, the CDN stops reading the origin). Bytes pipelined behind the
                 // request are kept for the next turn.
                 let mut handling = handler.handle(req, info);
+                let mut handling = std::future::poll_fn(|cx| {
+                    let p = handling.as_mut().poll(cx);
+                    waited |= p.is_pending();
+                    p
+                });
                 loop {
                     if buf.capacity() - buf.len() < READ_ROOM {
                         buf.reserve(8192);
@@ -134,13 +141,17 @@ where
             }
         };
         let keep_alive = facts.keep_alive && !*stop.borrow();
-        // The answer waits one scheduler turn, so the responses of every connection that was
-        // ready in this turn go out together, after all of them were read and handled (HAProxy's
-        // read phase, then its write phase). One write after another, back to back, wakes the
-        // viewer's side once per burst; one write per handled request woke it again and again,
-        // and each wake-up of a sleeping peer on another core costs the writer ~4 µs here
+        // An answer the handler had to wait for (an origin's, a target's) waits one scheduler
+        // turn more, so the responses of every connection that became ready in this turn go
+        // out together, after all of them were read and handled (HAProxy's read phase, then
+        // its write phase). One write after another, back to back, wakes the viewer's side once
+        // per burst; one write per handled request woke it again and again, and each wake-up of
+        // a sleeping peer on another core costs the writer ~4 µs here. An answer ready at once
+        // (a cache hit) goes out at once: waiting gained hits nothing and cost them latency
         // (docs/performance.md, batch 8).
-        tokio::task::yield_now().await;
+        if waited {
+            tokio::task::yield_now().await;
+        }
         match respond(&mut io, &mut out, resp, facts, keep_alive, &mut spare).await {
             Ok(true) => {}
             Ok(false) => {

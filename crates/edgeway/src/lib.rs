@@ -7,9 +7,10 @@ pub mod certs;
 pub mod demo;
 pub mod resolve;
 pub mod stack;
+pub mod tier_thread;
 
 pub use bind::{bind, Bound};
-pub use stack::Stack;
+pub use stack::{Placement, Stack};
 
 /// The default state directory (the local CA lives here): `$EDGEWAY_STATE_DIR`, else
 /// `<data dir>/edgeway` (`~/.local/share/edgeway` on Linux).

@@ -28,7 +28,8 @@ struct Cli {
     #[arg(long, global = true)]
     state_dir: Option<PathBuf>,
     /// Worker threads that serve traffic. Default: the cores this process may run on. With one,
-    /// every listener runs on a single-threaded event loop (as an nginx or HAProxy worker does).
+    /// every listener runs on a single-threaded event loop (as an nginx or HAProxy worker does),
+    /// except a load balancer beside other tiers, which gets a loop of its own (edgeway-alb).
     #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..))]
     workers: Option<u16>,
     #[command(subcommand)]
@@ -404,12 +405,28 @@ fn run_config(
         Ok(rt) => rt,
         Err(e) => return fail(&e, 1),
     };
-    rt.block_on(async move {
+    // One worker and a load balancer beside other tiers: the balancer gets its own event loop
+    // (thread `edgeway-alb`), as it would be its own process.
+    let balancer = if WORKERS.get().copied().unwrap_or(1) <= 1
+        && !cfg.load_balancers.is_empty()
+        && (!cfg.distributions.is_empty() || cfg.dns.is_some() || !cfg.demo_targets.is_empty())
+    {
+        match edgeway::tier_thread::TierThread::start("edgeway-alb") {
+            Ok(t) => Some(t),
+            Err(e) => return fail(&e, 1),
+        }
+    } else {
+        None
+    };
+    let placement = edgeway::Placement {
+        balancer: balancer.as_ref().map(|t| t.handle().clone()),
+    };
+    let code = rt.block_on(async move {
         let bound = match bind(&mut cfg, false).await {
             Ok(b) => b,
             Err(e) => return fail(&e, 1),
         };
-        let stack = match Stack::start(cfg, bound, ca.clone()).await {
+        let stack = match Stack::start_on(cfg, bound, ca.clone(), &placement).await {
             Ok(s) => s,
             Err(e) => return fail(&e, 1),
         };
@@ -425,7 +442,11 @@ fn run_config(
         eprintln!("stopping: finishing in-flight requests");
         stack.shutdown().await;
         ExitCode::SUCCESS
-    })
+    });
+    if let Some(t) = balancer {
+        t.stop();
+    }
+    code
 }
 
 fn dns_query(name: &str, rtype: &str, server: SocketAddr) -> ExitCode {

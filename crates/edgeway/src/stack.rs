@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -30,6 +31,29 @@ pub struct Stack {
     pub map: Vec<(String, String, String)>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
+}
+
+/// Where the tiers' tasks run. By default every tier runs on the runtime that starts the stack;
+/// `balancer` gives the load balancer tier (its listeners, health checks, connections to targets
+/// and access log) a runtime of its own, such as a [`crate::tier_thread::TierThread`]'s.
+#[derive(Clone, Default)]
+pub struct Placement {
+    pub balancer: Option<Handle>,
+}
+
+/// Spawns `f` into `tasks` on `rt`, or on the current runtime.
+fn spawn_in<F>(tasks: &mut JoinSet<()>, rt: Option<&Handle>, f: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    match rt {
+        Some(h) => {
+            tasks.spawn_on(f, h);
+        }
+        None => {
+            tasks.spawn(f);
+        }
+    }
 }
 
 /// A future that resolves when the stack is told to stop.
@@ -89,8 +113,19 @@ fn origin_resolver(cfg: &Config) -> Arc<dyn Resolve> {
 }
 
 impl Stack {
-    /// Starts every tier `cfg` names on the sockets in `bound`.
-    pub async fn start(cfg: Config, mut bound: Bound, ca: Arc<LocalCa>) -> Result<Stack, String> {
+    /// Starts every tier `cfg` names on the sockets in `bound`, all on the current runtime.
+    pub async fn start(cfg: Config, bound: Bound, ca: Arc<LocalCa>) -> Result<Stack, String> {
+        Self::start_on(cfg, bound, ca, &Placement::default()).await
+    }
+
+    /// [`Stack::start`] with the tiers placed as `placement` says.
+    pub async fn start_on(
+        cfg: Config,
+        mut bound: Bound,
+        ca: Arc<LocalCa>,
+        placement: &Placement,
+    ) -> Result<Stack, String> {
+        let alb_rt = placement.balancer.as_ref();
         let metrics = Metrics::new();
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
@@ -116,12 +151,18 @@ impl Stack {
             ));
         }
 
-        // The load balancer tier.
-        let alb = AlbTier::new(&cfg, metrics.clone());
+        // The load balancer tier (built inside its runtime, so that what it starts, such as an
+        // access log writer, runs there too).
+        let alb = {
+            let _in = alb_rt.map(Handle::enter);
+            AlbTier::new(&cfg, metrics.clone())
+        };
         {
             let alb = alb.clone();
             let s = stopped(&stop_rx);
-            tasks.spawn(async move { alb.run_health_checks(s).await });
+            spawn_in(&mut tasks, alb_rt, async move {
+                alb.run_health_checks(s).await;
+            });
         }
         for lb in &cfg.load_balancers {
             let names = certs::load_balancer_names(&cfg, lb);
@@ -135,6 +176,8 @@ impl Stack {
                 };
                 let addr = SocketAddr::new(ip, l.port);
                 let listener = bound.take(addr)?;
+                // Port 0: the map shows the port the kernel chose.
+                let shown = listener.local_addr().unwrap_or(addr);
                 let handler = alb.handler(&lb.name, l.port).ok_or_else(|| {
                     format!("load balancer {} has no listener on {}", lb.name, l.port)
                 })?;
@@ -162,12 +205,34 @@ impl Stack {
                     )?);
                 }
                 let s = stopped(&stop_rx);
-                tasks.spawn(serve(listener, handler, opts, s));
+                match alb_rt {
+                    None => {
+                        tasks.spawn(serve(listener, handler, opts, s));
+                    }
+                    // The socket moves to the balancer's runtime: registered with that runtime's
+                    // reactor, its readiness does not wait on this thread's loop.
+                    Some(rt) => {
+                        let listener = listener
+                            .into_std()
+                            .map_err(|e| format!("{addr}: cannot move the listener: {e}"))?;
+                        tasks.spawn_on(
+                            async move {
+                                match tokio::net::TcpListener::from_std(listener) {
+                                    Ok(l) => serve(l, handler, opts, s).await,
+                                    Err(e) => {
+                                        tracing::error!(%addr, error = %e, "load balancer listener stopped");
+                                    }
+                                }
+                            },
+                            rt,
+                        );
+                    }
+                }
                 let scheme = if https { "https" } else { "http" };
                 map.push((
                     "alb".into(),
                     format!("load balancer {} ({})", lb.name, l.protocol),
-                    format!("{scheme}://{addr}"),
+                    format!("{scheme}://{shown}"),
                 ));
             }
         }

@@ -250,3 +250,63 @@ fn zero_workers_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--workers"));
 }
+
+#[cfg(unix)]
+#[test]
+fn one_worker_gives_the_balancer_its_own_thread() {
+    let dir = tmp("tier-thread");
+    let cfg = dir.join("node.toml");
+    std::fs::write(
+        &cfg,
+        "[resolver]\nnameservers = []\n\n[[distribution]]\nid = \"w\"\nlisten = [\"http://127.0.0.1:0\"]\n\n\
+         [[distribution.origin]]\norigin_id = \"o\"\ndomain_name = \"127.0.0.1\"\n\
+         custom_origin_config = { http_port = 1099, origin_protocol_policy = \"http-only\" }\n\n\
+         [distribution.default_cache_behavior]\ntarget_origin_id = \"o\"\nviewer_protocol_policy = \"allow-all\"\n\
+         cache_policy_id = \"CachingDisabled\"\n\n\
+         [[load_balancer]]\nname = \"lb\"\nbind_address = \"127.0.0.1\"\n\n\
+         [[load_balancer.listener]]\nport = 0\nprotocol = \"HTTP\"\n\
+         default_action = { type = \"fixed-response\", fixed_response = { status_code = \"200\", content_type = \"text/plain\", message_body = \"from-lb\" } }\n",
+    )
+    .unwrap();
+    let mut child = edgeway()
+        .arg("--state-dir")
+        .arg(&*dir)
+        .args(["--workers", "1", "run", "-c"])
+        .arg(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // The map prints the balancer first, then the edge; both with the ports the kernel chose.
+    let mut urls = Vec::new();
+    while urls.len() < 2 {
+        let line = lines.next().expect("the listener map").unwrap();
+        if let Some(url) = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("http://"))
+        {
+            assert!(!url.ends_with(":0"), "{line}");
+            urls.push(url.to_string());
+        }
+    }
+    let mut threads: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map(|t| {
+            std::fs::read_to_string(t.unwrap().path().join("comm"))
+                .unwrap()
+                .trim()
+                .to_string()
+        })
+        .collect();
+    threads.sort();
+    let answer = get_text(&urls[0], "/");
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(threads, ["edgeway", "edgeway-alb"]);
+    assert!(
+        answer.starts_with("http/1.1 200") && answer.ends_with("from-lb"),
+        "{answer}"
+    );
+}

@@ -131,36 +131,55 @@ fn sigterm_stops_a_running_node_with_exit_code_0() {
 
 /// A keep-alive origin on its own threads: every request gets a cacheable `hello` and is counted.
 fn counting_origin() -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
-    use std::io::{Read, Write};
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let h = hits.clone();
-    std::thread::spawn(move || {
-        for conn in l.incoming() {
-            let Ok(mut c) = conn else { return };
-            let h = h.clone();
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        buf.drain(..end + 4);
-                        h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                        let reply = b"HTTP/1.1 200 OK\r\ncache-control: max-age=60\r\ncontent-length: 5\r\n\r\nhello";
-                        if c.write_all(reply).is_err() {
-                            return;
-                        }
-                    }
-                    match c.read(&mut chunk) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-            });
+    edgeway_testkit::thread_origin(|_| {
+        "HTTP/1.1 200 OK\r\ncache-control: max-age=60\r\ncontent-length: 5\r\n\r\nhello".into()
+    })
+}
+
+/// Runs `edgeway --workers 1 run -c cfg` and reads the first `n` http:// URLs of its listener
+/// map, each with the port the kernel chose.
+fn one_worker_node(
+    dir: &TempDir,
+    cfg: &std::path::Path,
+    n: usize,
+) -> (std::process::Child, Vec<String>) {
+    let mut child = edgeway()
+        .arg("--state-dir")
+        .arg(&**dir)
+        .args(["--workers", "1", "run", "-c"])
+        .arg(cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut urls = Vec::new();
+    while urls.len() < n {
+        let line = lines.next().expect("the listener map").unwrap();
+        if let Some(url) = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("http://"))
+        {
+            assert!(!url.ends_with(":0"), "{line}");
+            urls.push(url.to_string());
         }
-    });
-    (addr, hits)
+    }
+    (child, urls)
+}
+
+/// The names of a process's threads, sorted.
+fn thread_names(pid: u32) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map(|t| {
+            std::fs::read_to_string(t.unwrap().path().join("comm"))
+                .unwrap()
+                .trim()
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    names
 }
 
 /// One request on its own connection; the whole response as text.
@@ -196,36 +215,15 @@ fn one_worker_runs_the_edge_on_a_single_thread_loop() {
         ),
     )
     .unwrap();
-    let mut child = edgeway()
-        .arg("--state-dir")
-        .arg(&*dir)
-        .args(["--workers", "1", "run", "-c"])
-        .arg(&cfg)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let edge = loop {
-        let line = lines.next().expect("the listener map").unwrap();
-        if let Some(url) = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("http://"))
-        {
-            break url.to_string();
-        }
-    };
+    let (mut child, urls) = one_worker_node(&dir, &cfg, 1);
+    let edge = &urls[0];
     // One thread serves: the process has no runtime worker threads (nor, before any blocking
     // work, blocking-pool ones; both are named tokio-rt-worker). `--workers 2` would show two.
-    let threads: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .unwrap()
-        .map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).unwrap())
-        .collect();
-    assert!(threads.iter().all(|t| t.trim() == "edgeway"), "{threads:?}");
+    let threads = thread_names(child.id());
+    assert!(threads.iter().all(|t| t == "edgeway"), "{threads:?}");
 
-    let miss = get_text(&edge, "/a");
-    let hit = get_text(&edge, "/a");
+    let miss = get_text(edge, "/a");
+    let hit = get_text(edge, "/a");
     child.kill().unwrap();
     let _ = child.wait();
     assert!(
@@ -268,39 +266,9 @@ fn one_worker_gives_the_balancer_its_own_thread() {
          default_action = { type = \"fixed-response\", fixed_response = { status_code = \"200\", content_type = \"text/plain\", message_body = \"from-lb\" } }\n",
     )
     .unwrap();
-    let mut child = edgeway()
-        .arg("--state-dir")
-        .arg(&*dir)
-        .args(["--workers", "1", "run", "-c"])
-        .arg(&cfg)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    // The map prints the balancer first, then the edge; both with the ports the kernel chose.
-    let mut urls = Vec::new();
-    while urls.len() < 2 {
-        let line = lines.next().expect("the listener map").unwrap();
-        if let Some(url) = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("http://"))
-        {
-            assert!(!url.ends_with(":0"), "{line}");
-            urls.push(url.to_string());
-        }
-    }
-    let mut threads: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .unwrap()
-        .map(|t| {
-            std::fs::read_to_string(t.unwrap().path().join("comm"))
-                .unwrap()
-                .trim()
-                .to_string()
-        })
-        .collect();
-    threads.sort();
+    // The map prints the balancer first, then the edge.
+    let (mut child, urls) = one_worker_node(&dir, &cfg, 2);
+    let threads = thread_names(child.id());
     let answer = get_text(&urls[0], "/");
     child.kill().unwrap();
     let _ = child.wait();

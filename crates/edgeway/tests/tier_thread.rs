@@ -15,43 +15,16 @@ use std::time::Duration;
 /// A keep-alive target on its own threads (not on any Tokio runtime): every request is counted
 /// and answered with `from-target` and the X-Forwarded-For the balancer sent.
 fn target() -> (SocketAddr, Arc<AtomicUsize>) {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    let hits = Arc::new(AtomicUsize::new(0));
-    let h = hits.clone();
-    std::thread::spawn(move || {
-        for conn in l.incoming() {
-            let Ok(mut c) = conn else { return };
-            let h = h.clone();
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                        buf.drain(..end + 4);
-                        h.fetch_add(1, Ordering::SeqCst);
-                        let xff = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("x-forwarded-for: "))
-                            .unwrap_or("none")
-                            .to_string();
-                        let reply = format!(
-                            "HTTP/1.1 200 OK\r\ncache-control: no-store\r\nx-seen-xff: {xff}\r\ncontent-length: 11\r\n\r\nfrom-target"
-                        );
-                        if c.write_all(reply.as_bytes()).is_err() {
-                            return;
-                        }
-                    }
-                    match c.read(&mut chunk) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-            });
-        }
-    });
-    (addr, hits)
+    edgeway_testkit::thread_origin(|head| {
+        let xff = head
+            .lines()
+            .find_map(|l| l.strip_prefix("x-forwarded-for: "))
+            .unwrap_or("none")
+            .to_string();
+        format!(
+            "HTTP/1.1 200 OK\r\ncache-control: no-store\r\nx-seen-xff: {xff}\r\ncontent-length: 11\r\n\r\nfrom-target"
+        )
+    })
 }
 
 /// One request on its own connection from a plain thread; the whole response, lower-cased.

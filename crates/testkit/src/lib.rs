@@ -14,6 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 
+mod thread_origin;
+pub use thread_origin::thread_origin;
+
 /// A whole response.
 #[derive(Debug)]
 pub struct Reply {

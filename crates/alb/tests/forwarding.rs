@@ -331,3 +331,74 @@ async fn tls_handshake_failure_to_target_is_502() {
     // edgeway-http currently classifies this handshake failure as `connect`; either is a 502.
     assert_eq!(kinds.iter().sum::<u64>(), 1, "{kinds:?}");
 }
+
+#[tokio::test]
+async fn a_refused_connection_is_tried_once_more_on_another_target() {
+    let live = target("live").await;
+    let dead = refusing_addr().await;
+    // Checks off: both targets take requests in turn.
+    let (alb, addr) = one_lb(
+        &[dead.to_string(), live.addr.to_string()],
+        "",
+        "health_check = { enabled = false }",
+    )
+    .await;
+    for i in 0..4 {
+        let r = send(
+            addr,
+            "GET",
+            &format!("/retry?n={i}"),
+            &[("x-forwarded-for", "198.51.100.7"), ("x-custom", "v")],
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.name(), "live");
+        let j = r.json();
+        assert_eq!(j["method"], "GET");
+        assert_eq!(j["uri"], format!("/retry?n={i}"));
+        // What the dead target would have got: the client's address added once, the rest as sent.
+        assert_eq!(
+            r.seen_all("x-forwarded-for"),
+            vec!["198.51.100.7, 127.0.0.1".to_string()]
+        );
+        assert_eq!(r.seen_all("x-custom"), vec!["v".to_string()]);
+        assert_eq!(r.seen_all("x-forwarded-proto"), vec!["http".to_string()]);
+        assert_eq!(r.seen_all("x-amzn-trace-id").len(), 1);
+    }
+    assert_eq!(live.hits(), 4);
+    // Every request that met the dead target first (at least every other one) went again.
+    let retries = alb.metrics.value(
+        "edgeway_alb_target_group_retries_total",
+        &[("target_group", "app")],
+    );
+    assert!((2..=4).contains(&retries), "{retries}");
+    assert_eq!(
+        alb.metrics.value(
+            "edgeway_alb_target_group_connection_errors_total",
+            &[("target_group", "app")]
+        ),
+        retries
+    );
+
+    // A request with a body is not sent twice: the one that meets the dead target gets 502.
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let r = send(addr, "POST", "/retry", &[("content-length", "0")]).await;
+        statuses.push(r.status);
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, vec![200, 200], "an empty body is no body");
+    // With content it cannot be sent again: of two in a row, the one the dead target gets is 502.
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let r = raw(
+            addr,
+            b"POST /retry HTTP/1.1\r\nHost: shop.example.com\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+            10,
+        )
+        .await;
+        statuses.push(r.get(9..12).unwrap_or_default().to_string());
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, vec!["200", "502"]);
+}

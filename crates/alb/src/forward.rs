@@ -85,6 +85,9 @@ pub fn request_body(
 /// Sends `req` to `target` of `tg` and streams its response back. The response head must come
 /// within the idle timeout (else 504); the body is cut after an idle timeout without bytes, or
 /// when the target's deregistration delay ends (a request waiting for its head then gets 502).
+/// With `unsent`, a request that could not be sent because connecting failed is put there, as
+/// the target would have got it, for [`forward_again`] (not for upgrades).
+#[allow(clippy::too_many_arguments)]
 pub async fn forward(
     lb: &LoadBalancer,
     down: Downstream<'_>,
@@ -93,13 +96,8 @@ pub async fn forward(
     mut req: Request<Body>,
     trace: Option<&HeaderValue>,
     rec: &mut Record,
+    unsent: Option<&mut Option<Request<Body>>>,
 ) -> Result<Response<Body>, AlbError> {
-    // HTTP2 and GRPC groups get HTTP/2 to their targets; HTTP1 groups HTTP/1.1.
-    let client = match tg.protocol_version {
-        ProtocolVersion::Http1 => lb.client.as_ref(),
-        ProtocolVersion::Http2 | ProtocolVersion::Grpc => lb.client_h2.as_ref(),
-    }
-    .ok_or_else(|| AlbError::Internal("no TLS client configuration".into()))?;
     let upgrade = is_upgrade(req.headers());
     let downstream_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
@@ -114,11 +112,46 @@ pub async fn forward(
         trace,
         upgrade,
     )?;
+    let unsent = if upgrade { None } else { unsent };
+    send_to(lb, tg, target, up, downstream_upgrade, rec, unsent).await
+}
+
+/// Sends a request that [`forward`] could not send (connecting to its target failed) to
+/// `target` instead: the same head, with the URI pointed at `target`.
+pub async fn forward_again(
+    lb: &LoadBalancer,
+    tg: &TargetGroup,
+    target: &Arc<Target>,
+    mut up: Request<Body>,
+    rec: &mut Record,
+) -> Result<Response<Body>, AlbError> {
+    *up.uri_mut() = target_uri(tg.https, target.addr, target.authority.as_ref(), up.uri())?;
+    send_to(lb, tg, target, up, None, rec, None).await
+}
+
+/// The target request `up` to `target`, its response streamed back (see [`forward`]).
+async fn send_to(
+    lb: &LoadBalancer,
+    tg: &TargetGroup,
+    target: &Arc<Target>,
+    up: Request<Body>,
+    downstream_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    rec: &mut Record,
+    unsent: Option<&mut Option<Request<Body>>>,
+) -> Result<Response<Body>, AlbError> {
+    // HTTP2 and GRPC groups get HTTP/2 to their targets; HTTP1 groups HTTP/1.1.
+    let client = match tg.protocol_version {
+        ProtocolVersion::Http1 => lb.client.as_ref(),
+        ProtocolVersion::Http2 | ProtocolVersion::Grpc => lb.client_h2.as_ref(),
+    }
+    .ok_or_else(|| AlbError::Internal("no TLS client configuration".into()))?;
     counters::both(&target.stats, &tg.stats, |s| s.requests.inc());
     let in_flight = InFlight::new(target, tg);
     rec.dispatch(&tg.arn, target.addr);
+    let mut dropped = None;
+    let slot = unsent.unwrap_or(&mut dropped);
     let sent = tokio::select! {
-        r = client.send(up, lb.idle_timeout) => r,
+        r = client.send_or_return(up, lb.idle_timeout, slot) => r,
         _ = cut_future(target.cut_signal()) => Err(UpstreamError::Protocol("the deregistration delay ended".into())),
     };
     let mut resp = match sent {
@@ -290,32 +323,38 @@ fn build_target_request(
         headers.insert(X_AMZN_TRACE_ID, v.clone());
     }
 
-    let fast = match (authority, uri.path_and_query()) {
-        (Some(a), Some(pq)) if pq.as_str().starts_with('/') => {
+    let mut req = Request::new(body);
+    *req.method_mut() = method;
+    *req.uri_mut() = target_uri(https, addr, authority, &uri)?;
+    *req.version_mut() = Version::HTTP_11;
+    *req.headers_mut() = headers;
+    Ok(req)
+}
+
+/// The absolute URI of `uri`'s path and query at the target `addr` (its `authority` when
+/// parsed already: put together from parts instead of formatted and parsed again).
+fn target_uri(
+    https: bool,
+    addr: SocketAddr,
+    authority: Option<&Authority>,
+    uri: &Uri,
+) -> Result<Uri, AlbError> {
+    if let (Some(a), Some(pq)) = (authority, uri.path_and_query()) {
+        if pq.as_str().starts_with('/') {
             let mut p = http::uri::Parts::default();
             p.scheme = Some(if https { Scheme::HTTPS } else { Scheme::HTTP });
             p.authority = Some(a.clone());
             p.path_and_query = Some(pq.clone());
-            Uri::from_parts(p).ok()
+            if let Ok(u) = Uri::from_parts(p) {
+                return Ok(u);
+            }
         }
-        _ => None,
-    };
-    let target_uri = match fast {
-        Some(u) => u,
-        None => {
-            let scheme = if https { "https" } else { "http" };
-            let path = uri.path_and_query().map_or("/", |p| p.as_str());
-            format!("{scheme}://{addr}{path}")
-                .parse::<Uri>()
-                .map_err(|e| AlbError::Internal(format!("cannot build the target request: {e}")))?
-        }
-    };
-    let mut req = Request::new(body);
-    *req.method_mut() = method;
-    *req.uri_mut() = target_uri;
-    *req.version_mut() = Version::HTTP_11;
-    *req.headers_mut() = headers;
-    Ok(req)
+    }
+    let scheme = if https { "https" } else { "http" };
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    format!("{scheme}://{addr}{path}")
+        .parse::<Uri>()
+        .map_err(|e| AlbError::Internal(format!("cannot build the target request: {e}")))
 }
 
 /// Whether `h` holds exactly one Host header and it is `host`.

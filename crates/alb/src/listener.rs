@@ -7,7 +7,7 @@ use crate::cookie::{self, Codec, Pin};
 use crate::counters;
 use crate::desync::{self, Verdict};
 use crate::error::{error_response, AlbError};
-use crate::forward::{forward, request_body, Downstream};
+use crate::forward::{forward, forward_again, request_body, Downstream};
 use crate::headers::{check_request, drop_invalid_fields, trace_value};
 use crate::load_balancer::LoadBalancer;
 use crate::record::Record;
@@ -181,17 +181,9 @@ impl Listener {
         let app_pinned = matches!(tg.stickiness, Some(Stickiness::AppCookie { .. }))
             && cookie::find(req.headers(), cookie::APP[0]).is_some();
         let (target, _) = tg.select(pinned).ok_or(AlbError::NoTargets)?;
-        // A copy for the one retry, kept only when there can be one: a request without a body
-        // in a group with another target.
-        let backup = (http_body::Body::is_end_stream(req.body()) && tg.has_other(target.addr))
-            .then(|| {
-                (
-                    req.method().clone(),
-                    req.uri().clone(),
-                    req.version(),
-                    req.headers().clone(),
-                )
-            });
+        // One retry is possible for a request without a body in a group with another target:
+        // the client hands back the request it could not send, so nothing is copied up front.
+        let retryable = http_body::Body::is_end_stream(req.body()) && tg.has_other(target.addr);
         let received = rec.received_counter();
         let req = req.map(|b| request_body(b, &self.lb, received));
         let down = Downstream {
@@ -199,22 +191,17 @@ impl Listener {
             listener_port: self.port,
             port_value: Some(&self.port_value),
         };
+        let mut unsent = None;
+        let slot = retryable.then_some(&mut unsent);
         let mut served = target.clone();
-        let mut result = forward(&self.lb, down, &tg, &target, req, trace, rec).await;
-        if let (
-            Err(AlbError::Upstream(UpstreamError::Connect(_))),
-            Some((method, uri, version, headers)),
-        ) = (&result, backup)
+        let mut result = forward(&self.lb, down, &tg, &target, req, trace, rec, slot).await;
+        if let (Err(AlbError::Upstream(UpstreamError::Connect(_))), Some(up)) =
+            (&result, unsent.take())
         {
             if let Some(other) = tg.select_other(target.addr) {
                 counters::both(&tg.stats, &target.stats, |s| s.retries.inc());
                 rec.retry();
-                let mut again = Request::new(edgeway_http::empty());
-                *again.method_mut() = method;
-                *again.uri_mut() = uri;
-                *again.version_mut() = version;
-                *again.headers_mut() = headers;
-                result = forward(&self.lb, down, &tg, &other, again, trace, rec).await;
+                result = forward_again(&self.lb, &tg, &other, up, rec).await;
                 served = other;
             }
         }

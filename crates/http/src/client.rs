@@ -182,9 +182,21 @@ impl UpstreamClient {
         req: Request<Body>,
         timeout: Duration,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
+        self.send_or_return(req, timeout, &mut None).await
+    }
+
+    /// [`UpstreamClient::send`] that puts the request in `unsent` when connecting failed and the
+    /// request never left (a connect-class error): the caller may send it elsewhere without
+    /// having kept a copy. A request with a body that started streaming is not handed back.
+    pub async fn send_or_return(
+        &self,
+        req: Request<Body>,
+        timeout: Duration,
+        unsent: &mut Option<Request<Body>>,
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
         // As `tokio::time::timeout`, without moving the send's state (over a KiB) into the
         // timer's future and then into this one: both are pinned where they are built.
-        let mut send = std::pin::pin!(self.inner.send(req));
+        let mut send = std::pin::pin!(self.inner.send(req, unsent));
         let mut deadline = std::pin::pin!(tokio::time::sleep(timeout));
         std::future::poll_fn(|cx| {
             if let Poll::Ready(r) = send.as_mut().poll(cx) {
@@ -285,7 +297,11 @@ fn host_value(https: bool, auth: &Authority) -> Option<HeaderValue> {
 }
 
 impl Inner {
-    async fn send(&self, req: Request<Body>) -> Result<Response<UpstreamBody>, UpstreamError> {
+    async fn send(
+        &self,
+        req: Request<Body>,
+        unsent: &mut Option<Request<Body>>,
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
         let https = match req.uri().scheme_str() {
             Some("https") => true,
             Some("http") => false,
@@ -303,7 +319,7 @@ impl Inner {
         // Only the fast path sits inside this future; the others (and connecting) are boxed so
         // that their larger state is not moved with every request.
         if self.h2 {
-            return Box::pin(self.send_h2(https, auth, req)).await;
+            return Box::pin(self.send_h2(https, auth, req, unsent)).await;
         }
         // Without a body to stream alongside, and without an upgrade to hand over, a request
         // takes the fast path: written and read inline by the requesting task.
@@ -311,9 +327,9 @@ impl Inner {
             && req.method() != Method::CONNECT
             && !crate::headers::is_upgrade(req.headers())
         {
-            return self.send_wire(https, auth, req).await;
+            return self.send_wire(https, auth, req, unsent).await;
         }
-        Box::pin(self.send_hyper(https, auth, req)).await
+        Box::pin(self.send_hyper(https, auth, req, unsent)).await
     }
 
     /// A request with a body (or an upgrade) over hyper's HTTP/1.1 client connection.
@@ -322,6 +338,7 @@ impl Inner {
         https: bool,
         auth: Authority,
         mut req: Request<Body>,
+        unsent: &mut Option<Request<Body>>,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
         if !req.headers().contains_key(header::HOST) {
             if let Some(v) = host_value(https, &auth) {
@@ -332,7 +349,13 @@ impl Inner {
         loop {
             let (mut sender, reused) = match self.pool.take_h1(https, &auth) {
                 Some(s) => (s, true),
-                None => (self.connect_h1(https, &auth).await?, false),
+                None => match self.connect_h1(https, &auth).await {
+                    Ok(s) => (s, false),
+                    Err(e) => {
+                        *unsent = Some(req);
+                        return Err(e);
+                    }
+                },
             };
             if reused && sender.ready().await.is_err() {
                 continue;
@@ -362,8 +385,9 @@ impl Inner {
         https: bool,
         auth: Authority,
         req: Request<Body>,
+        unsent: &mut Option<Request<Body>>,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
-        let (mut parts, _) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         let host = if parts.headers.contains_key(header::HOST) {
             None
         } else {
@@ -374,11 +398,17 @@ impl Inner {
         loop {
             let (mut io, mut buf, reused) = match self.pool.take_wire(https, &auth) {
                 Some((s, buf)) => (s, buf, true),
-                None => {
-                    let s = Box::pin(self.connector.connect(https, &auth)).await?;
-                    self.opened.fetch_add(1, Ordering::Relaxed);
-                    (s, BytesMut::new(), false)
-                }
+                None => match Box::pin(self.connector.connect(https, &auth)).await {
+                    Ok(s) => {
+                        self.opened.fetch_add(1, Ordering::Relaxed);
+                        (s, BytesMut::new(), false)
+                    }
+                    // Nothing went out: the request goes back as it came.
+                    Err(e) => {
+                        *unsent = Some(Request::from_parts(parts, body));
+                        return Err(e);
+                    }
+                },
             };
             // Room for a head and a small body in one read; a kept buffer whose earlier slices
             // are all gone is reused in place. The request head is written from it first.
@@ -429,14 +459,20 @@ impl Inner {
         https: bool,
         auth: Authority,
         req: Request<Body>,
+        unsent: &mut Option<Request<Body>>,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
         let mut sender = match self.pool.take_h2(https, &auth) {
             Some(s) => s,
-            None => {
-                let s = self.connect_h2(https, &auth).await?;
-                self.pool.put_h2(https, auth, &s);
-                s
-            }
+            None => match self.connect_h2(https, &auth).await {
+                Ok(s) => {
+                    self.pool.put_h2(https, auth, &s);
+                    s
+                }
+                Err(e) => {
+                    *unsent = Some(req);
+                    return Err(e);
+                }
+            },
         };
         sender.ready().await.map_err(|e| classify(&e))?;
         match sender.send_request(req).await {

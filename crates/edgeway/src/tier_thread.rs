@@ -27,9 +27,13 @@ impl TierThread {
             .map_err(|e| format!("cannot start the {name} runtime: {e}"))?;
         let handle = rt.handle().clone();
         let (stop, stopped) = oneshot::channel::<()>();
+        let (up, is_up) = std::sync::mpsc::sync_channel::<()>(1);
         let join = std::thread::Builder::new()
             .name(name.to_string())
             .spawn(move || {
+                // The thread carries its name by now: say so, so that the caller returns only
+                // once the tier's thread exists as the operator will see it (`ps -L`, /proc).
+                let _ = up.send(());
                 // Runs every task spawned on `handle` until told to stop (or the sender is
                 // dropped); the runtime is dropped here, off any async context.
                 rt.block_on(async move {
@@ -37,6 +41,10 @@ impl TierThread {
                 });
             })
             .map_err(|e| format!("cannot start the {name} thread: {e}"))?;
+        if is_up.recv().is_err() {
+            let _ = join.join();
+            return Err(format!("the {name} thread ended as it started"));
+        }
         Ok(Self {
             handle,
             stop: Some(stop),
@@ -78,6 +86,16 @@ mod tests {
     #[test]
     fn tasks_run_on_the_named_thread_and_stop_ends_it() {
         let t = TierThread::start("edgeway-test").unwrap();
+        // The thread is up and named by the time `start` returns.
+        #[cfg(target_os = "linux")]
+        {
+            let names: Vec<String> = std::fs::read_dir("/proc/self/task")
+                .unwrap()
+                .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("comm")).ok())
+                .map(|n| n.trim().to_string())
+                .collect();
+            assert!(names.iter().any(|n| n == "edgeway-test"), "{names:?}");
+        }
         let (tx, rx) = std::sync::mpsc::channel();
         t.handle().spawn(async move {
             tokio::task::yield_now().await;

@@ -10,6 +10,7 @@ mod chunked;
 pub mod client;
 mod connect;
 mod date;
+mod head_shape;
 mod header_names;
 pub mod headers;
 pub mod metrics;

@@ -123,12 +123,25 @@ pub(crate) fn parse_head(
         headers.clear();
         // Room for what the tiers add (Via, X-Cache, X-Amz-Cf-*, Age, cookies) without a regrow.
         headers.reserve(line.fields.len() + 8);
-        for f in &line.fields {
-            let name = crate::header_names::parse(&shared[f.name.0..f.name.1])
-                .map_err(|_| "invalid header name".to_string())?;
+        let mut add = |name: HeaderName, f: &Field| {
             let value = HeaderValue::from_maybe_shared(shared.slice(f.value.0..f.value.1))
                 .map_err(|_| format!("invalid value in {name}"))?;
             headers.append(name, value);
+            Ok::<(), String>(())
+        };
+        // The names of a head shaped like a recent one are known already.
+        match crate::head_shape::with_names(&shared, &line.fields, |n, f| add(n.clone(), f)) {
+            Some(done) => done?,
+            None => {
+                let mut names = Vec::with_capacity(line.fields.len());
+                for f in &line.fields {
+                    let name = crate::header_names::parse(&shared[f.name.0..f.name.1])
+                        .map_err(|_| "invalid header name".to_string())?;
+                    names.push(name.clone());
+                    add(name, f)?;
+                }
+                crate::head_shape::keep(&shared, &line.fields, names);
+            }
         }
         let (mut head, ()) = Response::new(()).into_parts();
         head.status = status;
@@ -154,9 +167,9 @@ pub(crate) fn parse_head(
 }
 
 /// Where a field's name and value lie in a head.
-struct Field {
-    name: (usize, usize),
-    value: (usize, usize),
+pub(crate) struct Field {
+    pub(crate) name: (usize, usize),
+    pub(crate) value: (usize, usize),
 }
 
 /// A parsed status line and where its fields lie.
@@ -353,6 +366,48 @@ mod tests {
             Method::GET,
         );
         assert!(h.unwrap().unwrap().keep_alive);
+    }
+
+    #[test]
+    fn heads_shaped_like_a_recent_one_parse_the_same() {
+        let fields = |h: &Head| -> Vec<(String, String)> {
+            h.parts
+                .headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
+                .collect()
+        };
+        let heads = [
+            "HTTP/1.1 200 OK\r\nServer: s\r\nSet-Cookie: a=1\r\nX-Odd: y\r\nSet-Cookie: b=2\r\nContent-Length: 1\r\n\r\n",
+            // Same names, other values; then other cases, fewer and more fields.
+            "HTTP/1.1 200 OK\r\nServer: t\r\nSet-Cookie: c=3\r\nX-Odd: z\r\nSet-Cookie: d=4\r\nContent-Length: 2\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nSERVER: t\r\nset-cookie: c=3\r\nx-odd: z\r\nSet-Cookie: d=4\r\nContent-Length: 2\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nServer: t\r\nSet-Cookie: c=3\r\nX-Odd: z\r\nSet-Cookie: d=4\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nServer: t\r\nSet-Cookie: c=3\r\nX-Odd: z\r\nSet-Cookie: d=4\r\nContent-Length: 2\r\nX-More: m\r\n\r\n",
+        ];
+        for wire in heads {
+            // The first parse keeps the shape, the second takes its names from it.
+            let first = head(wire, Method::GET).unwrap().unwrap();
+            let second = head(wire, Method::GET).unwrap().unwrap();
+            assert_eq!(fields(&first), fields(&second), "{wire:?}");
+            assert_eq!(first.framing, second.framing);
+            let want: Vec<(String, String)> = wire
+                .split("\r\n")
+                .skip(1)
+                .filter_map(|l| l.split_once(": "))
+                .map(|(n, v)| (n.to_ascii_lowercase(), v.to_string()))
+                .collect();
+            let mut got = fields(&second);
+            let mut want_sorted = want.clone();
+            got.sort();
+            want_sorted.sort();
+            assert_eq!(got, want_sorted, "{wire:?}");
+            let cookies: Vec<_> = second.parts.headers.get_all("set-cookie").iter().collect();
+            assert_eq!(cookies.len(), 2, "{wire:?}");
+        }
+        // A value that is not a field value fails the same either way.
+        let bad = "HTTP/1.1 200 OK\r\nServer: t\r\nSet-Cookie: c=3\r\nX-Odd: \x7f\r\nSet-Cookie: d=4\r\nContent-Length: 2\r\n\r\n";
+        assert!(head(bad, Method::GET).is_err());
     }
 
     #[test]

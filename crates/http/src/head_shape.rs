@@ -53,7 +53,7 @@ thread_local! {
 }
 
 /// Calls `each` with every field's name, in order, when a kept shape has exactly the names of
-/// the fields at `fields` in `head`; `false` (and no call) when none does.
+/// the fields at `fields` in `head`; `None` (and no call) when none does.
 pub(crate) fn with_names<E>(
     head: &[u8],
     fields: &[Field],
@@ -62,16 +62,20 @@ pub(crate) fn with_names<E>(
     if fields.len() > MAX_FIELDS {
         return None;
     }
-    SHAPES_SEEN.with(|s| {
-        let s = s.borrow();
-        let shape = s.kept.iter().find(|k| k.matches(head, fields))?;
-        for (f, (name, _)) in fields.iter().zip(&shape.names) {
-            if let Err(e) = each(name, f) {
-                return Some(Err(e));
+    // `try_`: a thread being torn down, or a borrow already taken, just parses as usual.
+    SHAPES_SEEN
+        .try_with(|s| {
+            let s = s.try_borrow().ok()?;
+            let shape = s.kept.iter().find(|k| k.matches(head, fields))?;
+            for (f, (name, _)) in fields.iter().zip(&shape.names) {
+                if let Err(e) = each(name, f) {
+                    return Some(Err(e));
+                }
             }
-        }
-        Some(Ok(()))
-    })
+            Some(Ok(()))
+        })
+        .ok()
+        .flatten()
 }
 
 /// Keeps the shape of a head whose fields at `fields` in `head` were recognised as `names`.
@@ -86,8 +90,10 @@ pub(crate) fn keep(head: &[u8], fields: &[Field], names: Vec<HeaderName>) {
         kept.push((name, wire.len()));
     }
     let shape = Shape { wire, names: kept };
-    SHAPES_SEEN.with(|s| {
-        let mut s = s.borrow_mut();
+    let _ = SHAPES_SEEN.try_with(|s| {
+        let Ok(mut s) = s.try_borrow_mut() else {
+            return;
+        };
         if s.kept.len() < SHAPES {
             s.kept.push(shape);
         } else {

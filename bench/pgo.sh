@@ -17,6 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
+source bench/lib/apt.sh
 
 smoke=0
 bolt=0
@@ -35,16 +36,7 @@ done
 
 LLVM_BIN=/usr/lib/llvm-19/bin
 need() { # tool package
-  [ -x "$LLVM_BIN/$1" ] && return 0
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "pgo: missing $LLVM_BIN/$1; run as root or install it: apt-get install -y $2" >&2
-    exit 1
-  fi
-  echo "pgo: installing $2"
-  if ! apt-get install -y -qq "$2" >/dev/null; then
-    apt-get update -qq
-    apt-get install -y -qq "$2" >/dev/null
-  fi
+  [ -x "$LLVM_BIN/$1" ] || apt_install pgo "$2"
 }
 need llvm-profdata llvm-19
 if [ "$bolt" -eq 1 ]; then

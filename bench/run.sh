@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
+source bench/lib/apt.sh
 
 need=()
 command -v nginx >/dev/null || need+=(nginx-light)
@@ -21,15 +22,7 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v taskset >/dev/null || need+=(util-linux)
 [ -e /usr/lib/nginx/modules/ngx_http_echo_module.so ] || need+=(libnginx-mod-http-echo)
 if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "bench: missing ${need[*]}; run as root or install them: apt-get install -y ${need[*]}" >&2
-    exit 1
-  fi
-  echo "bench: installing ${need[*]}"
-  if ! apt-get install -y -qq "${need[@]}" >/dev/null; then
-    apt-get update -qq
-    apt-get install -y -qq "${need[@]}" >/dev/null
-  fi
+  apt_install bench "${need[@]}"
 fi
 # The Debian packages start their services where an init system runs; the bench starts its own
 # copies on free loopback ports, so those are left alone.

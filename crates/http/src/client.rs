@@ -17,6 +17,7 @@ use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::future::Future;
 use std::net::IpAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
@@ -238,7 +239,19 @@ async fn exchange(
     reuse: &mut http::HeaderMap,
 ) -> Result<wire::Head, Exchange> {
     let sent = async {
-        io.write_all(buf).await?;
+        let mut from = 0;
+        // On a cleartext connection the head goes out with the turn's other upstream writes,
+        // in one submission (crates/uring); what the kernel did not take is written below.
+        if let Stream::Plain(tcp) = &*io {
+            if let Some(queued) = edgeway_uring::send(tcp.as_raw_fd(), buf) {
+                match queued.await {
+                    Ok(n) => from = n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        io.write_all(&buf[from..]).await?;
         io.flush().await
     };
     let sent = sent.await;

@@ -1,7 +1,8 @@
 //! The upstream client's pool over real sockets: kept connections are reused, a half-read body
 //! never puts its connection back, connections the server closed are skipped, idle ones are
 //! closed after the idle timeout, HTTP/1.1 gets the Host and origin-form target it needs, and
-//! HTTP/2 requests share one connection.
+//! HTTP/2 requests share one connection; a turn's requests on kept connections leave in one
+//! io_uring submission.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::Bytes;
@@ -200,4 +201,31 @@ async fn http2_requests_share_one_connection() {
     }
     assert_eq!(c.connections_opened(), 1);
     assert_eq!(s.accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_turn_of_requests_on_kept_connections_leaves_in_one_submission() {
+    let s = server(false).await;
+    let c = UpstreamClient::new(options(Duration::from_secs(30)));
+    let burst = || {
+        futures_util::future::join_all(
+            (0..8).map(|i| text(&c, format!("http://{}/burst/{i}", s.addr))),
+        )
+    };
+    // The first burst opens the connections; the second finds them kept.
+    burst().await;
+    assert_eq!(c.connections_opened(), 8);
+    let before = edgeway_uring::counts();
+    let got = burst().await;
+    let after = edgeway_uring::counts();
+    for (i, g) in got.iter().enumerate() {
+        assert!(g.ends_with(&format!("target=/burst/{i}")), "{g}");
+    }
+    assert_eq!(c.connections_opened(), 8);
+    assert_eq!(after.writes - before.writes, 8, "{before:?} {after:?}");
+    assert_eq!(
+        after.submissions - before.submissions,
+        1,
+        "{before:?} {after:?}"
+    );
 }

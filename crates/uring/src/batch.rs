@@ -55,6 +55,33 @@ thread_local! {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// What this thread's batch has done since the thread started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Writes handed to the kernel.
+    pub writes: u64,
+    /// `io_uring_enter` calls that carried them.
+    pub submissions: u64,
+}
+
+thread_local! {
+    static COUNTS: std::cell::Cell<Counts> = const {
+        std::cell::Cell::new(Counts { writes: 0, submissions: 0 })
+    };
+}
+
+/// This thread's [`Counts`] (all zero where batching is not in use).
+pub fn counts() -> Counts {
+    COUNTS.get()
+}
+
+fn count(writes: u64, submissions: u64) {
+    COUNTS.set(Counts {
+        writes: COUNTS.get().writes + writes,
+        submissions: COUNTS.get().submissions + submissions,
+    });
+}
+
 /// `EDGEWAY_IO_URING=off` (or `0`, `false`) turns batching off for the whole process.
 fn enabled() -> bool {
     static ENABLED: OnceLock<bool> = OnceLock::new();
@@ -168,20 +195,27 @@ impl Batch {
                     break;
                 }
                 // The ring is full: send what it holds and make room.
-                if let Err(e) = self.ring.submit() {
-                    tracing::debug!("io_uring submit: {e}");
-                }
+                self.submit();
                 self.reap();
             }
             self.slots[i].state = State::InFlight;
         }
-        if let Err(e) = self.ring.submit() {
-            // The entries stay in the ring; the next submit sends them.
-            tracing::debug!("io_uring submit: {e}");
-        }
+        self.submit();
         self.reap();
         queued.clear();
         self.queued = queued;
+    }
+
+    /// Hands the kernel what the submission queue holds; on an error the entries stay there
+    /// and the next call sends them.
+    fn submit(&mut self) {
+        if self.ring.submission().is_empty() {
+            return;
+        }
+        match self.ring.submit() {
+            Ok(n) => count(n as u64, 1),
+            Err(e) => tracing::debug!("io_uring submit: {e}"),
+        }
     }
 
     /// Reads every completion the kernel has posted and wakes the writers they belong to.
@@ -265,9 +299,7 @@ impl Future for Queued {
                 // Not seen here (a MSG_DONTWAIT send completes inside the submit), but cheap to
                 // survive: submit whatever the ring still holds, read completions, look again
                 // next turn.
-                if let Err(e) = b.ring.submit() {
-                    tracing::debug!("io_uring submit: {e}");
-                }
+                b.submit();
                 b.reap();
             }
             match b.slots[this.slot].state {

@@ -20,7 +20,7 @@
 #[cfg(target_os = "linux")]
 mod batch;
 #[cfg(target_os = "linux")]
-pub use batch::{send, Queued};
+pub use batch::{counts, send, Counts, Queued};
 
 #[cfg(not(target_os = "linux"))]
 mod fallback {
@@ -39,10 +39,21 @@ mod fallback {
         }
     }
 
+    /// What a batch has done on this thread: nothing, here.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Counts {
+        pub writes: u64,
+        pub submissions: u64,
+    }
+
+    pub fn counts() -> Counts {
+        Counts::default()
+    }
+
     /// No `io_uring` on this system: the caller writes the usual way.
     pub fn send(_fd: i32, _data: &[u8]) -> Option<Queued> {
         None
     }
 }
 #[cfg(not(target_os = "linux"))]
-pub use fallback::{send, Queued};
+pub use fallback::{counts, send, Counts, Queued};

@@ -20,7 +20,7 @@ use std::time::Duration;
     version,
     about,
     long_about = None,
-    after_help = "Environment:\n  EDGEWAY_STATE_DIR     the state directory (default ~/.local/share/edgeway)\n  EDGEWAY_LOG           log filter, e.g. `info` or `edgeway_cdn=debug` (default warn)\n  EDGEWAY_HTTP1_SERVER  `hyper` serves every HTTP/1.x viewer connection with hyper instead of\n                        edgeway's own loop (for comparing the two)"
+    after_help = "Environment:\n  EDGEWAY_STATE_DIR     the state directory (default ~/.local/share/edgeway)\n  EDGEWAY_LOG           log filter, e.g. `info` or `edgeway_cdn=debug` (default warn)\n  EDGEWAY_HTTP1_SERVER  `hyper` serves every HTTP/1.x viewer connection with hyper instead of\n                        edgeway's own loop (for comparing the two)\n  EDGEWAY_IO_URING      `off` writes each upstream request head with its own system call\n                        instead of a turn's heads in one io_uring submission"
 )]
 struct Cli {
     /// Where edgeway keeps its state (the local certificate authority).

@@ -143,7 +143,17 @@ fn one_worker_node(
     cfg: &std::path::Path,
     n: usize,
 ) -> (std::process::Child, Vec<String>) {
+    one_worker_node_with(dir, cfg, n, &[])
+}
+
+fn one_worker_node_with(
+    dir: &TempDir,
+    cfg: &std::path::Path,
+    n: usize,
+    env: &[(&str, &str)],
+) -> (std::process::Child, Vec<String>) {
     let mut child = edgeway()
+        .envs(env.iter().copied())
         .arg("--state-dir")
         .arg(&**dir)
         .args(["--workers", "1", "run", "-c"])
@@ -197,24 +207,44 @@ fn get_text(addr: &str, path: &str) -> String {
     out.to_ascii_lowercase()
 }
 
+/// A distribution on 127.0.0.1:0 that caches from `origin` by its Cache-Control.
+fn caching_edge_config(origin: std::net::SocketAddr) -> String {
+    format!(
+        "[resolver]\nnameservers = []\n\n[[distribution]]\nid = \"w\"\nlisten = [\"http://127.0.0.1:0\"]\n\n\
+         [[distribution.origin]]\norigin_id = \"o\"\ndomain_name = \"127.0.0.1\"\n\
+         custom_origin_config = {{ http_port = {}, origin_protocol_policy = \"http-only\" }}\n\n\
+         [distribution.default_cache_behavior]\ntarget_origin_id = \"o\"\nviewer_protocol_policy = \"allow-all\"\n\
+         cache_policy_id = \"UseOriginCacheControlHeaders\"\n",
+        origin.port()
+    )
+}
+
+#[cfg(unix)]
+#[test]
+fn with_io_uring_off_origin_requests_are_written_one_by_one_and_still_arrive() {
+    let (origin, hits) = counting_origin();
+    let dir = tmp("uring-off");
+    let cfg = dir.join("node.toml");
+    std::fs::write(&cfg, caching_edge_config(origin)).unwrap();
+    let (mut child, urls) = one_worker_node_with(&dir, &cfg, 1, &[("EDGEWAY_IO_URING", "off")]);
+    let a = get_text(&urls[0], "/a");
+    let b = get_text(&urls[0], "/b");
+    child.kill().unwrap();
+    let _ = child.wait();
+    for r in [&a, &b] {
+        assert!(r.starts_with("http/1.1 200") && r.ends_with("hello"), "{r}");
+        assert!(r.contains("x-cache: miss from cloudfront"), "{r}");
+    }
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
 #[cfg(unix)]
 #[test]
 fn one_worker_runs_the_edge_on_a_single_thread_loop() {
     let (origin, hits) = counting_origin();
     let dir = tmp("workers");
     let cfg = dir.join("node.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[resolver]\nnameservers = []\n\n[[distribution]]\nid = \"w\"\nlisten = [\"http://127.0.0.1:0\"]\n\n\
-             [[distribution.origin]]\norigin_id = \"o\"\ndomain_name = \"127.0.0.1\"\n\
-             custom_origin_config = {{ http_port = {}, origin_protocol_policy = \"http-only\" }}\n\n\
-             [distribution.default_cache_behavior]\ntarget_origin_id = \"o\"\nviewer_protocol_policy = \"allow-all\"\n\
-             cache_policy_id = \"UseOriginCacheControlHeaders\"\n",
-            origin.port()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&cfg, caching_edge_config(origin)).unwrap();
     let (mut child, urls) = one_worker_node(&dir, &cfg, 1);
     let edge = &urls[0];
     // One thread serves: the process has no runtime worker threads (nor, before any blocking

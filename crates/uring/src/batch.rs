@@ -46,6 +46,9 @@ struct Batch {
     queued: Vec<usize>,
     /// A task went to the back of the run queue to send the queued writes when it runs again.
     flush_pending: bool,
+    /// Writers whose results came in, woken once the batch is no longer borrowed (a wake that
+    /// dropped a task could otherwise find the batch borrowed and skip its clean-up).
+    to_wake: Vec<Waker>,
 }
 
 thread_local! {
@@ -133,6 +136,7 @@ impl Batch {
             free: Vec::new(),
             queued: Vec::new(),
             flush_pending: false,
+            to_wake: Vec::new(),
         })
     }
 
@@ -233,13 +237,26 @@ impl Batch {
                 State::InFlight => {
                     s.state = State::Done(r);
                     if let Some(w) = s.waker.take() {
-                        w.wake();
+                        self.to_wake.push(w);
                     }
                 }
                 State::Abandoned => self.release(i),
                 State::Free | State::Queued | State::Done(_) => {}
             }
         }
+    }
+}
+
+/// Wakes the writers the last flush or reap completed, with the batch no longer borrowed.
+fn wake_completed() {
+    let woken = BATCH
+        .try_with(|b| match b.try_borrow_mut().as_deref_mut() {
+            Ok(Some(Some(b))) => std::mem::take(&mut b.to_wake),
+            _ => Vec::new(),
+        })
+        .unwrap_or_default();
+    for w in woken {
+        w.wake();
     }
 }
 
@@ -272,7 +289,7 @@ impl Future for Queued {
         if this.finished {
             return Poll::Ready(Err(io::Error::other("polled after completion")));
         }
-        BATCH.with_borrow_mut(|b| {
+        let ready = BATCH.with_borrow_mut(|b| {
             let b = match b {
                 Some(Some(b)) if b.id == this.batch => b,
                 _ => {
@@ -317,7 +334,9 @@ impl Future for Queued {
                     Poll::Ready(Err(io::Error::other("a queued upstream write was lost")))
                 }
             }
-        })
+        });
+        wake_completed();
+        ready
     }
 }
 
@@ -350,5 +369,6 @@ impl Drop for Queued {
                 State::Free | State::Abandoned => {}
             }
         });
+        wake_completed();
     }
 }

@@ -17,7 +17,7 @@ use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::future::Future;
 use std::net::IpAddr;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
@@ -243,7 +243,7 @@ async fn exchange(
         // On a cleartext connection the head goes out with the turn's other upstream writes,
         // in one submission (crates/uring); what the kernel did not take is written below.
         if let Stream::Plain(tcp) = &*io {
-            if let Some(queued) = edgeway_uring::send(tcp.as_raw_fd(), buf) {
+            if let Some(queued) = edgeway_uring::send(tcp.as_fd(), buf) {
                 match queued.await {
                     Ok(n) => from = n,
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}

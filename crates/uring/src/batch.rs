@@ -3,7 +3,8 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::io;
-use std::os::fd::RawFd;
+use std::marker::PhantomData;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -96,10 +97,10 @@ fn enabled() -> bool {
     })
 }
 
-/// Queues `data` to be sent on the connected socket `fd` with this turn's other writes. The
-/// socket must stay open until the returned future completes or is dropped. `None` when
+/// Queues `data` to be sent on the connected socket `fd` with this turn's other writes (the
+/// future borrows the socket, so it stays open until the write is done or dropped). `None` when
 /// batching is not available here: the caller writes the usual way.
-pub fn send(fd: RawFd, data: &[u8]) -> Option<Queued> {
+pub fn send<'a>(fd: BorrowedFd<'a>, data: &[u8]) -> Option<Queued<'a>> {
     if !enabled() {
         return None;
     }
@@ -117,12 +118,13 @@ pub fn send(fd: RawFd, data: &[u8]) -> Option<Queued> {
             }
         });
         let b = b.as_mut()?;
-        let slot = b.queue(fd, data);
+        let slot = b.queue(fd.as_raw_fd(), data);
         Some(Queued {
             batch: b.id,
             slot,
             leader: false,
             finished: false,
+            socket: PhantomData,
         })
     })
 }
@@ -192,7 +194,7 @@ impl Batch {
                 // written nor freed until the slot leaves `InFlight`/`Abandoned`, which happens
                 // only when the kernel's completion for it has been read (`reap`). Growing
                 // `slots` moves the `Vec` headers, never their heap buffers. The socket stays
-                // open for as long as the write's future lives (`send`'s contract), and a
+                // open for as long as the write's future lives (it borrows the socket), and a
                 // future dropped while its write is in flight leaves the buffer to `reap`.
                 let pushed = unsafe { self.ring.submission().push(&sqe) };
                 if pushed.is_ok() {
@@ -262,12 +264,14 @@ fn wake_completed() {
 
 /// A write queued by [`send`]: completes with the bytes the kernel took (fewer than asked when
 /// the socket buffer filled), or an error (`WouldBlock` when it took none).
-pub struct Queued {
+pub struct Queued<'a> {
     batch: u64,
     slot: usize,
     /// This future went to the back of the run queue to flush the turn's writes.
     leader: bool,
     finished: bool,
+    /// The socket the write goes to, borrowed until the write is done or dropped.
+    socket: PhantomData<BorrowedFd<'a>>,
 }
 
 fn outcome(r: i32) -> io::Result<usize> {
@@ -281,7 +285,7 @@ fn foreign() -> io::Error {
     io::Error::other("a queued upstream write was polled outside its runtime thread")
 }
 
-impl Future for Queued {
+impl Future for Queued<'_> {
     type Output = io::Result<usize>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
@@ -340,7 +344,7 @@ impl Future for Queued {
     }
 }
 
-impl Drop for Queued {
+impl Drop for Queued<'_> {
     fn drop(&mut self) {
         if self.finished {
             return;

@@ -26,13 +26,17 @@ pub use batch::{counts, send, Counts, Queued};
 mod fallback {
     use std::future::Future;
     use std::io;
+    use std::os::fd::BorrowedFd;
     use std::pin::Pin;
     use std::task::{Context, Poll};
 
     /// Never made here: there is no `io_uring` on this system.
-    pub struct Queued(std::convert::Infallible);
+    pub struct Queued<'a>(
+        std::convert::Infallible,
+        std::marker::PhantomData<BorrowedFd<'a>>,
+    );
 
-    impl Future for Queued {
+    impl Future for Queued<'_> {
         type Output = io::Result<usize>;
         fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
             match self.0 {}
@@ -51,7 +55,7 @@ mod fallback {
     }
 
     /// No `io_uring` on this system: the caller writes the usual way.
-    pub fn send(_fd: i32, _data: &[u8]) -> Option<Queued> {
+    pub fn send<'a>(_fd: BorrowedFd<'a>, _data: &[u8]) -> Option<Queued<'a>> {
         None
     }
 }

@@ -6,7 +6,7 @@
 #![cfg(target_os = "linux")]
 
 use std::future::Future;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::task::Poll;
 use tokio::io::AsyncReadExt;
@@ -34,7 +34,7 @@ async fn the_writes_of_a_turn_leave_in_one_submission() {
     for (i, (w, r)) in pairs.into_iter().enumerate() {
         tasks.push(tokio::spawn(async move {
             let msg = format!("request {i}\r\n");
-            let n = edgeway_uring::send(w.as_raw_fd(), msg.as_bytes())
+            let n = edgeway_uring::send(w.as_fd(), msg.as_bytes())
                 .expect("io_uring here")
                 .await
                 .unwrap();
@@ -64,12 +64,9 @@ async fn the_writes_of_a_turn_leave_in_one_submission() {
 async fn a_full_socket_buffer_gives_a_short_write_then_would_block() {
     let (w, mut r) = pair().await;
     let big = vec![b'x'; 64 << 20];
-    let n = edgeway_uring::send(w.as_raw_fd(), &big)
-        .unwrap()
-        .await
-        .unwrap();
+    let n = edgeway_uring::send(w.as_fd(), &big).unwrap().await.unwrap();
     assert!(n > 0 && n < big.len(), "sent {n} of {}", big.len());
-    let e = edgeway_uring::send(w.as_raw_fd(), b"more")
+    let e = edgeway_uring::send(w.as_fd(), b"more")
         .unwrap()
         .await
         .unwrap_err();
@@ -84,8 +81,8 @@ async fn a_full_socket_buffer_gives_a_short_write_then_would_block() {
 async fn a_dropped_first_writer_does_not_strand_the_others() {
     let (w1, mut r1) = pair().await;
     let (w2, mut r2) = pair().await;
-    let mut first = edgeway_uring::send(w1.as_raw_fd(), b"never").unwrap();
-    let mut second = edgeway_uring::send(w2.as_raw_fd(), b"sent").unwrap();
+    let mut first = edgeway_uring::send(w1.as_fd(), b"never").unwrap();
+    let mut second = edgeway_uring::send(w2.as_fd(), b"sent").unwrap();
     // The first goes to the back of the run queue to flush; the second waits for it.
     assert!(poll_once(&mut first).await.is_pending());
     assert!(poll_once(&mut second).await.is_pending());
@@ -109,7 +106,7 @@ async fn a_dropped_first_writer_does_not_strand_the_others() {
 async fn errors_come_back_as_io_errors() {
     // A pipe is not a socket.
     let (rx, _tx) = std::io::pipe().unwrap();
-    let e = edgeway_uring::send(rx.as_raw_fd(), b"x")
+    let e = edgeway_uring::send(rx.as_fd(), b"x")
         .unwrap()
         .await
         .unwrap_err();
@@ -117,7 +114,7 @@ async fn errors_come_back_as_io_errors() {
     // The batch goes on working after an error.
     let (w, mut r) = pair().await;
     assert_eq!(
-        edgeway_uring::send(w.as_raw_fd(), b"ok")
+        edgeway_uring::send(w.as_fd(), b"ok")
             .unwrap()
             .await
             .unwrap(),
@@ -142,8 +139,8 @@ fn a_multi_thread_runtime_writes_the_usual_way() {
         .unwrap();
     rt.block_on(async {
         let (w, _r) = pair().await;
-        assert!(edgeway_uring::send(w.as_raw_fd(), b"x").is_none());
+        assert!(edgeway_uring::send(w.as_fd(), b"x").is_none());
     });
     // Outside any runtime too.
-    assert!(edgeway_uring::send(0, b"x").is_none());
+    assert!(edgeway_uring::send(std::io::stdin().as_fd(), b"x").is_none());
 }

@@ -189,22 +189,30 @@ impl Batch {
                 .flags(libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
                 .build()
                 .user_data(i as u64);
-            loop {
-                // SAFETY: the entry points into `slots[i].data`, a heap buffer that is neither
-                // written nor freed until the slot leaves `InFlight`/`Abandoned`, which happens
-                // only when the kernel's completion for it has been read (`reap`). Growing
-                // `slots` moves the `Vec` headers, never their heap buffers. The socket stays
-                // open for as long as the write's future lives (it borrows the socket), and a
-                // future dropped while its write is in flight leaves the buffer to `reap`.
-                let pushed = unsafe { self.ring.submission().push(&sqe) };
-                if pushed.is_ok() {
-                    break;
-                }
+            // SAFETY: the entry points into `slots[i].data`, a heap buffer that is neither
+            // written nor freed until the slot leaves `InFlight`/`Abandoned`, which happens
+            // only when the kernel's completion for it has been read (`reap`). Growing
+            // `slots` moves the `Vec` headers, never their heap buffers. The socket stays
+            // open for as long as the write's future lives (it borrows the socket), and a
+            // future dropped while its write is in flight leaves the buffer to `reap`.
+            let mut pushed = unsafe { self.ring.submission().push(&sqe) }.is_ok();
+            if !pushed {
                 // The ring is full: send what it holds and make room.
                 self.submit();
                 self.reap();
+                // SAFETY: as above.
+                pushed = unsafe { self.ring.submission().push(&sqe) }.is_ok();
             }
-            self.slots[i].state = State::InFlight;
+            let s = &mut self.slots[i];
+            if pushed {
+                s.state = State::InFlight;
+            } else {
+                // Still full (a submit that keeps failing): the writer writes it itself.
+                s.state = State::Done(-libc::EAGAIN);
+                if let Some(w) = s.waker.take() {
+                    self.to_wake.push(w);
+                }
+            }
         }
         self.submit();
         self.reap();

@@ -1,7 +1,7 @@
-//! The batch over real loopback sockets: a turn's writes leave in one submission and every byte
-//! arrives; a full socket buffer gives a short write, then `WouldBlock`; a dropped first writer
-//! does not strand the others and its own write never leaves; errors come back as `io::Error`;
-//! a multi-thread runtime writes the usual way.
+//! The batch over real loopback sockets: a turn's writes leave in one submission (more than the
+//! ring holds, in two) and every byte arrives; a full socket buffer gives a short write, then
+//! `WouldBlock`; a dropped first writer does not strand the others and its own write never
+//! leaves; errors come back as `io::Error`; a multi-thread runtime writes the usual way.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![cfg(target_os = "linux")]
 
@@ -143,4 +143,42 @@ fn a_multi_thread_runtime_writes_the_usual_way() {
     });
     // Outside any runtime too.
     assert!(edgeway_uring::send(std::io::stdin().as_fd(), b"x").is_none());
+}
+
+#[tokio::test]
+async fn more_writes_than_the_ring_holds_go_in_two_submissions() {
+    let mut pairs = Vec::new();
+    for _ in 0..260 {
+        pairs.push(pair().await);
+    }
+    let before = edgeway_uring::counts();
+    let mut tasks = Vec::new();
+    for (i, (w, r)) in pairs.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            let msg = format!("write {i}");
+            let n = edgeway_uring::send(w.as_fd(), msg.as_bytes())
+                .unwrap()
+                .await
+                .unwrap();
+            assert_eq!(n, msg.len());
+            (w, r, msg)
+        }));
+    }
+    let mut done = Vec::new();
+    for t in tasks {
+        done.push(t.await.unwrap());
+    }
+    let after = edgeway_uring::counts();
+    assert_eq!(after.writes - before.writes, 260);
+    // 256 entries fill the ring; the other 4 follow in a second call.
+    assert_eq!(
+        after.submissions - before.submissions,
+        2,
+        "{before:?} {after:?}"
+    );
+    for (_w, mut r, msg) in done {
+        let mut got = vec![0; msg.len()];
+        r.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, msg.as_bytes());
+    }
 }

@@ -50,6 +50,8 @@ struct Batch {
     /// Writers whose results came in, woken once the batch is no longer borrowed (a wake that
     /// dropped a task could otherwise find the batch borrowed and skip its clean-up).
     to_wake: Vec<Waker>,
+    /// Completions read from the ring, kept to be reused.
+    completed: Vec<(usize, i32)>,
 }
 
 thread_local! {
@@ -139,6 +141,7 @@ impl Batch {
             queued: Vec::new(),
             flush_pending: false,
             to_wake: Vec::new(),
+            completed: Vec::new(),
         })
     }
 
@@ -234,12 +237,13 @@ impl Batch {
 
     /// Reads every completion the kernel has posted and wakes the writers they belong to.
     fn reap(&mut self) {
-        let done: Vec<(usize, i32)> = self
-            .ring
-            .completion()
-            .map(|c| (c.user_data() as usize, c.result()))
-            .collect();
-        for (i, r) in done {
+        let mut done = std::mem::take(&mut self.completed);
+        done.extend(
+            self.ring
+                .completion()
+                .map(|c| (c.user_data() as usize, c.result())),
+        );
+        for &(i, r) in &done {
             let Some(s) = self.slots.get_mut(i) else {
                 continue;
             };
@@ -254,20 +258,33 @@ impl Batch {
                 State::Free | State::Queued | State::Done(_) => {}
             }
         }
+        done.clear();
+        self.completed = done;
     }
 }
 
 /// Wakes the writers the last flush or reap completed, with the batch no longer borrowed.
 fn wake_completed() {
-    let woken = BATCH
+    let mut woken = BATCH
         .try_with(|b| match b.try_borrow_mut().as_deref_mut() {
             Ok(Some(Some(b))) => std::mem::take(&mut b.to_wake),
             _ => Vec::new(),
         })
         .unwrap_or_default();
-    for w in woken {
+    if woken.is_empty() {
+        return;
+    }
+    for w in woken.drain(..) {
         w.wake();
     }
+    // The list's room is kept for the next turn.
+    let _ = BATCH.try_with(|b| {
+        if let Ok(Some(Some(b))) = b.try_borrow_mut().as_deref_mut() {
+            if b.to_wake.is_empty() {
+                b.to_wake = woken;
+            }
+        }
+    });
 }
 
 /// A write queued by [`send`]: completes with the bytes the kernel took (fewer than asked when

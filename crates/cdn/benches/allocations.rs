@@ -1,10 +1,13 @@
-//! Heap allocations per request on the edge's pass-through path (today every edge request is a
-//! miss; once the cache lands, add the hit path here). Prints counts, times nothing.
+//! Heap allocations per request on the edge's pass-through path and per cache hit. Prints
+//! counts, times nothing.
 //!
 //! End to end over loopback in one current-thread runtime: (client → edge → origin) minus
-//! (client → origin), divided by the number of requests, is what the edge allocates per request
-//! (its server side, its handler and its origin client). Then the per-request pure functions
-//! alone. `cargo bench -p edgeway-cdn --bench allocations`.
+//! (client → origin), divided by the number of requests, is what the edge allocates per passed
+//! request (its server side, its handler and its origin client). For a hit, (client → edge)
+//! minus (client → a server that writes the edge's own hit response, byte for byte, from one
+//! buffer and allocates nothing per request) is what the edge allocates per hit; the origin must
+//! have seen the object once. Then the per-request pure functions alone.
+//! `cargo bench -p edgeway-cdn --bench allocations`.
 //!
 //! The counting global allocator is `stats_alloc`'s: its `unsafe impl GlobalAlloc` lives in that
 //! crate, so this file holds no unsafe code and the workspace's `forbid(unsafe_code)` is kept.
@@ -24,7 +27,9 @@ use hyper_util::rt::TokioIo;
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::alloc::System;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
 #[global_allocator]
@@ -56,8 +61,9 @@ cache_policy_id = "UseOriginCacheControlHeaders"
     )
 }
 
-/// A minimal origin: 10 KiB for every request, keep-alive.
-async fn origin(listener: TcpListener) {
+/// A minimal origin: 10 KiB for every request, keep-alive; `/images/*` cacheable for an hour.
+/// Counts the requests for `/images/*` in `image_requests`.
+async fn origin(listener: TcpListener, image_requests: Arc<AtomicUsize>) {
     let body = Bytes::from(vec![b'x'; 10240]);
     for _ in 0..1_000_000 {
         let Ok((s, _)) = listener.accept().await else {
@@ -65,19 +71,86 @@ async fn origin(listener: TcpListener) {
         };
         let _ = s.set_nodelay(true);
         let body = body.clone();
+        let image_requests = image_requests.clone();
         tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |_req| {
+            let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let body = body.clone();
+                let image = req.uri().path().starts_with("/images/");
+                if image {
+                    image_requests.fetch_add(1, Ordering::Relaxed);
+                }
                 async move {
                     let mut r = Response::new(Full::new(body));
                     r.headers_mut()
                         .insert("content-type", HeaderValue::from_static("text/html"));
+                    if image {
+                        r.headers_mut()
+                            .insert("cache-control", HeaderValue::from_static("max-age=3600"));
+                    }
                     Ok::<_, Infallible>(r)
                 }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(s), svc)
                 .await;
+        });
+    }
+}
+
+/// One whole response to a GET of `path` on a fresh connection, as bytes off the wire.
+async fn raw_response(port: u16, path: &str) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nuser-agent: wrk\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16384];
+    loop {
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the edge closed before a whole response");
+        got.extend_from_slice(&buf[..n]);
+        let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("a content-length");
+        if got.len() >= end + 4 + len {
+            got.truncate(end + 4 + len);
+            return got;
+        }
+    }
+}
+
+/// A server that answers every request on a connection with `response`, written from one
+/// buffer: no allocation per request, so a client's allocations against it are its own.
+async fn canned(listener: TcpListener, response: Arc<Vec<u8>>) {
+    for _ in 0..1_000 {
+        let Ok((mut s, _)) = listener.accept().await else {
+            return;
+        };
+        let _ = s.set_nodelay(true);
+        let response = response.clone();
+        tokio::spawn(async move {
+            let mut buf = Vec::with_capacity(65536);
+            let mut chunk = [0u8; 16384];
+            loop {
+                let Ok(n) = s.read(&mut chunk).await else {
+                    return;
+                };
+                if n == 0 {
+                    return;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    buf.drain(..end + 4);
+                    if s.write_all(&response).await.is_err() {
+                        return;
+                    }
+                }
+            }
         });
     }
 }
@@ -123,7 +196,8 @@ fn end_to_end() {
     rt.block_on(async {
         let ol = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin_port = ol.local_addr().unwrap().port();
-        tokio::spawn(origin(ol));
+        let image_requests = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(origin(ol, image_requests.clone()));
         let cfg = edgeway_config::parse("bench.toml", &config(origin_port))
             .map_err(|e| e.to_string())
             .unwrap();
@@ -159,6 +233,40 @@ fn end_to_end() {
         );
         println!(
             "  the edge's own            {per:8.1} allocations/request, {:.0} bytes/request",
+            per_bytes
+        );
+
+        // A cache hit: the first request fills the cache, `count`'s warm-up and count hit it.
+        let hit_path = "/images/hit.bin";
+        client(edge_port, hit_path, 1).await;
+        let hit_response = raw_response(edge_port, hit_path).await;
+        let head = String::from_utf8_lossy(&hit_response);
+        assert!(head.contains("Hit from cloudfront"), "not a hit:\n{head}");
+        let cl = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let canned_port = cl.local_addr().unwrap().port();
+        tokio::spawn(canned(cl, Arc::new(hit_response)));
+        let (alone, alone_bytes) = count(canned_port, hit_path, REQUESTS).await;
+        let (hits, hit_bytes) = count(edge_port, hit_path, REQUESTS).await;
+        assert_eq!(
+            image_requests.load(Ordering::Relaxed),
+            1,
+            "every request after the first must be a hit"
+        );
+        let per = (hits as f64 - alone as f64) / REQUESTS as f64;
+        let per_bytes = (hit_bytes as f64 - alone_bytes as f64) / REQUESTS as f64;
+        println!(
+            "cache hit, HTTP/1.1 keep-alive, 10 KiB, {REQUESTS} requests (origin asked once):"
+        );
+        println!(
+            "  client -> canned response {:8.1} allocations/request",
+            alone as f64 / REQUESTS as f64
+        );
+        println!(
+            "  client -> edge            {:8.1} allocations/request",
+            hits as f64 / REQUESTS as f64
+        );
+        println!(
+            "  the edge's own            {per:8.1} allocations/hit, {:.0} bytes/hit",
             per_bytes
         );
     });
